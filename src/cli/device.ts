@@ -1,0 +1,134 @@
+/**
+ * The simulated Node board behind `ota device`: two file slots and a boot state in a directory.
+ * Starting the agent counts as a boot; the simulated reboot boots the new slot on trial, runs the
+ * health check and confirms it or reverts.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { describeBoot, initialBootState, loadBootState, saveBootState, type DeviceStatus } from '../boot-control.js';
+import { readConfigFile } from '../node/config-file.js';
+import { fileSlots } from '../node/file-slots.js';
+import { fileState } from '../node/file-state.js';
+import { nodePlatform } from '../node/platform.js';
+import type { Platform } from '../platform.js';
+import { Updater, type CheckResult } from '../updater.js';
+import { hashSlot } from '../verifier.js';
+import { parseVersion } from '../version.js';
+import { runHealthCheck } from './health-check.js';
+import { progressBar } from './progress-bar.js';
+
+const SLOTS_DIR = 'slots';
+
+/** A placeholder image for a simulated board created without `--file`. */
+function syntheticImage(version: string): Buffer {
+  const line = 'simulated firmware ' + version + '\n';
+  return Buffer.from(line.repeat(Math.ceil(4096 / line.length)));
+}
+
+/** `ota device init`: slot a holds the image of `version` (confirmed), slot b is empty. */
+export async function initDevice(stateDir: string, version: string, file?: string, force = false): Promise<DeviceStatus> {
+  const v = parseVersion(version);
+  if (v === null) throw new Error('--version ' + JSON.stringify(version) + ' is not a semantic version (e.g. 1.0.2)');
+  const state = fileState(stateDir);
+  if (!force && (await state.read('boot.json')) !== null) throw new Error(stateDir + ' already holds a device (use --force to start over)');
+  const image = file ? await readFile(file) : syntheticImage(v);
+  const slots = fileSlots(join(stateDir, SLOTS_DIR));
+  await writeFile(slots.locate('a'), image);
+  await writeFile(slots.locate('b'), Buffer.alloc(0));
+  await state.remove('download.json');
+  const sha256 = createHash('sha256').update(image).digest('hex');
+  const boot = await saveBootState(state, initialBootState({ version: v, sha256, size: image.length }, 3));
+  return describeBoot(boot);
+}
+
+/** `ota device status`: the boot state, with the SHA-256 of the running slot's actual content. */
+export async function deviceStatus(stateDir: string): Promise<DeviceStatus & { intact: boolean }> {
+  const boot = await loadBootState(fileState(stateDir));
+  if (boot === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
+  const status = describeBoot(boot);
+  const image = boot.slots[boot.booted];
+  const hasher = createHash('sha256');
+  const actual = await hashSlot(fileSlots(join(stateDir, SLOTS_DIR)), boot.booted, image ? image.size : 0, {
+    update: (d) => hasher.update(d),
+    digest: () => hasher.digest('hex'),
+  });
+  return Object.assign(status, { sha256: actual, intact: image !== null && actual === image.sha256 });
+}
+
+/** The boot sequence of the simulated board: boot step, then health check of a trial slot. */
+async function bootDevice(updater: Updater, platform: Platform, healthCommand: string, healthTimeout: number): Promise<DeviceStatus> {
+  const status = await updater.boot();
+  if (status.state !== 'trial') return status;
+  platform.logger.log('INFO', 'Booted slot ' + status.slot + ' (' + status.version + ') on trial; running the health check');
+  const verdict = await runHealthCheck(healthCommand, { OTA_SLOT_PATH: platform.slots.locate(status.slot), OTA_VERSION: status.version }, healthTimeout);
+  if (verdict.ok) await updater.confirm();
+  else await updater.revert(verdict.reason); // reboots into the previous slot, through bootDevice again
+  return updater.status();
+}
+
+/** Options of `ota device`. */
+export interface RunDeviceOptions {
+  config: string;
+  stateDir?: string;
+  once: boolean;
+}
+
+/** `ota device`: runs the agent; with `once`, one check-and-update. Resolves to the exit code. */
+export async function runDevice(options: RunDeviceOptions): Promise<number> {
+  const file = readConfigFile(options.config);
+  const { config } = file;
+  const stateDir = options.stateDir ?? file.stateDir;
+  let onReboot: (boot: Promise<DeviceStatus>) => void = () => undefined;
+  const platform: Platform = nodePlatform({
+    stateDir,
+    // A reboot of the simulated board runs its boot sequence in this process.
+    reboot: async () => {
+      const boot = bootDevice(updater, platform, config.health_command, config.health_timeout);
+      onReboot(boot);
+      await boot;
+    },
+  });
+  for (const w of file.warnings) platform.logger.log('WARNING', w);
+  if ((await loadBootState(platform.state)) === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
+  const updater = new Updater({ config, platform });
+  const bar = progressBar(process.stderr);
+  updater.on('download-progress', (p) => bar.update(p));
+  updater.on('verified', () => bar.end());
+  updater.on('error', () => bar.end());
+
+  await bootDevice(updater, platform, config.health_command, config.health_timeout);
+
+  if (!options.once) {
+    updater.start();
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    updater.stop();
+    return 0;
+  }
+
+  const rebooted = new Promise<Promise<DeviceStatus>>((resolve) => (onReboot = resolve));
+  const result: CheckResult = await updater.checkForUpdates();
+  switch (result.status) {
+    case 'up-to-date':
+      console.log('up to date: running ' + result.version + ' (latest on the server: ' + result.latest + ')');
+      return 0;
+    case 'no-firmware':
+      console.log('no firmware published for this device; running ' + result.version);
+      return 0;
+    case 'failed':
+      console.error('ota device: update failed (' + result.error.code + '): ' + result.message);
+      return 1;
+    case 'updated': {
+      const status = await (await rebooted);
+      if (status.state === 'confirmed' && status.version === result.version) {
+        console.log('updated ' + result.from + ' -> ' + result.version + ' (slot ' + status.slot + ', confirmed)');
+        return 0;
+      }
+      console.error('ota device: ' + result.version + ' was installed but did not pass its trial boot (' + status.last_error + '); running ' + status.version + ' in slot ' + status.slot + ' again');
+      return 1;
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/** Runs the configured health check of a slot booted on trial. */
+import { spawn } from 'node:child_process';
+
+/** The verdict of a health check; `reason` says why it failed. */
+export type HealthVerdict = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Runs `command` with `sh -c`, with OTA_SLOT_PATH and OTA_VERSION in its environment. Exit 0 is
+ * healthy; anything else, or running longer than `timeoutSec`, is not. An empty command is healthy.
+ */
+export function runHealthCheck(command: string, env: { OTA_SLOT_PATH: string; OTA_VERSION: string }, timeoutSec: number): Promise<HealthVerdict> {
+  if (command === '') return Promise.resolve({ ok: true });
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', command], { env: Object.assign({}, process.env, env), stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString('utf8')).slice(-500);
+      process.stderr.write(d);
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSec * 1000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ ok: false, reason: 'health check could not start: ' + e.message });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve({ ok: true });
+      const how = signal ? 'was killed (' + signal + (signal === 'SIGKILL' ? ', over ' + timeoutSec + ' s' : '') + ')' : 'exited with code ' + code;
+      const tail = stderr.trim().split('\n').pop();
+      resolve({ ok: false, reason: 'health check ' + JSON.stringify(command) + ' ' + how + (tail ? ': ' + tail : '') });
+    });
+  });
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/** The `ota` command: publish and serve releases, and run a simulated device. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { isOtaError } from '../errors.js';
+import { publish, type Audience } from '../server/release-store.js';
+import { startServer } from '../server/server.js';
+import { deviceStatus, initDevice, runDevice } from './device.js';
+
+const USAGE = `Usage:
+  ota publish --dir <releases> --file <firmware.bin> --version <semver> (--device <id> | --group <id>) [--chunk-size <bytes>]
+  ota serve --dir <releases> [--port <n>] [--host 127.0.0.1] [--quiet]
+  ota device init --state-dir <dir> --version <semver> [--file <image>] [--force]
+  ota device --config <default.cfg> [--state-dir <dir>] [--once]
+  ota device status --state-dir <dir>`;
+
+/** A mistake in the command line: printed with the usage, exit code 2. */
+function usage(message: string): never {
+  const e = new Error(message) as Error & { usage: true };
+  e.usage = true;
+  throw e;
+}
+
+function required(values: Record<string, unknown>, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') usage('--' + name + ' is required');
+  return v;
+}
+
+function whole(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) usage('--' + name + ' must be a whole number');
+  return n;
+}
+
+function parse(args: string[], options: ParseArgsConfig['options']) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (e) {
+    return usage((e as Error).message);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'publish': {
+      const v = parse(rest, { dir: { type: 'string' }, file: { type: 'string' }, version: { type: 'string' }, device: { type: 'string' }, group: { type: 'string' }, 'chunk-size': { type: 'string' } });
+      if ((v.device === undefined) === (v.group === undefined)) usage('give exactly one of --device <id> or --group <id>');
+      const audience: Audience = typeof v.device === 'string' ? { device: v.device } : { group: v.group as string };
+      const m = await publish({ dir: required(v, 'dir'), file: required(v, 'file'), version: required(v, 'version'), audience, chunkSize: whole(v['chunk-size'] as string | undefined, 'chunk-size') });
+      console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size);
+      return 0;
+    }
+    case 'serve': {
+      const v = parse(rest, { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean' } });
+      const server = await startServer({
+        dir: required(v, 'dir'),
+        port: whole(v.port as string | undefined, 'port') ?? 8080,
+        host: (v.host as string | undefined) ?? '127.0.0.1',
+        log: v.quiet ? undefined : (line) => console.log('ota serve: ' + line),
+      });
+      console.log('ota serve: listening on ' + server.url);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.close();
+      return 0;
+    }
+    case 'device': {
+      if (rest[0] === 'init') {
+        const v = parse(rest.slice(1), { 'state-dir': { type: 'string' }, version: { type: 'string' }, file: { type: 'string' }, force: { type: 'boolean' } });
+        const status = await initDevice(required(v, 'state-dir'), required(v, 'version'), v.file as string | undefined, v.force === true);
+        console.log(JSON.stringify(status));
+        return 0;
+      }
+      if (rest[0] === 'status') {
+        const v = parse(rest.slice(1), { 'state-dir': { type: 'string' } });
+        console.log(JSON.stringify(await deviceStatus(required(v, 'state-dir'))));
+        return 0;
+      }
+      const v = parse(rest, { config: { type: 'string' }, 'state-dir': { type: 'string' }, once: { type: 'boolean' } });
+      return runDevice({ config: required(v, 'config'), stateDir: v['state-dir'] as string | undefined, once: v.once === true });
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      return usage('unknown command ' + JSON.stringify(command));
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const err = e as Error & { usage?: boolean };
+    console.error('ota: ' + (isOtaError(e) ? e.message : err.message));
+    if (err.usage) console.error(USAGE);
+    process.exitCode = err.usage ? 2 : 1;
+  },
+);

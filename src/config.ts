@@ -1,0 +1,206 @@
+/**
+ * default.cfg: IoTaaP OS keys (same names and defaults; an empty string keeps the default) plus
+ * ota-client's own. Parsing is strict about types and names the offending key.
+ */
+import { otaError } from './errors.js';
+
+/** The validated configuration. Durations are in seconds. */
+export interface OtaConfig {
+  // IoTaaP OS keys
+  device_id: string;
+  device_token: string;
+  group_id: string;
+  group_token: string;
+  auto_update: boolean;
+  ota_domain: string;
+  mqtt_server: string;
+  mqtt_port: number;
+  mqtt_user: string;
+  mqtt_pass: string;
+  secure_conn: boolean;
+  // ota-client keys
+  /** Update server protocol; only "native" exists so far. */
+  protocol: 'native';
+  /** Version of the running firmware, used when the boot state does not know it. */
+  firmware_version: string;
+  /** Seconds between automatic checks (default 6 h). */
+  check_interval: number;
+  /** Seconds after start before the first automatic check. */
+  first_check_delay: number;
+  /** Fraction of the interval by which checks are randomly spread (0 to 1). */
+  check_jitter: number;
+  /** Shell command that decides whether a new image is healthy (exit 0); empty: healthy. */
+  health_command: string;
+  /** Seconds the health check may run. */
+  health_timeout: number;
+  /** Trial boots allowed before the previous slot comes back. */
+  boot_attempts: number;
+  /** Where the device agent keeps slots and state, relative to the config file. */
+  state_dir: string;
+  /** Seconds of silence after which a download connection is dropped and resumed. */
+  download_timeout: number;
+}
+
+type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'protocol' | 'version';
+
+interface KeySpec {
+  kind: Kind;
+  value: unknown;
+}
+
+/** Keys, their kinds and defaults. IoTaaP OS defaults are kept as they are. */
+const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
+  device_id: { kind: 'string', value: '' },
+  device_token: { kind: 'string', value: '' },
+  group_id: { kind: 'string', value: '' },
+  group_token: { kind: 'string', value: '' },
+  auto_update: { kind: 'boolean', value: false },
+  ota_domain: { kind: 'url', value: 'https://ota.iotaap.io' },
+  mqtt_server: { kind: 'string', value: 'network.iotaap.io' },
+  mqtt_port: { kind: 'port', value: 8883 },
+  mqtt_user: { kind: 'string', value: '' },
+  mqtt_pass: { kind: 'string', value: '' },
+  secure_conn: { kind: 'boolean', value: false },
+  protocol: { kind: 'protocol', value: 'native' },
+  firmware_version: { kind: 'version', value: '' },
+  check_interval: { kind: 'duration', value: 6 * 3600 },
+  first_check_delay: { kind: 'duration', value: 30 },
+  check_jitter: { kind: 'fraction', value: 0.1 },
+  health_command: { kind: 'string', value: '' },
+  health_timeout: { kind: 'duration', value: 60 },
+  boot_attempts: { kind: 'count', value: 3 },
+  state_dir: { kind: 'string', value: 'ota-state' },
+  download_timeout: { kind: 'duration', value: 30 },
+};
+
+/** IoTaaP OS keys that are not about updates: accepted and ignored. */
+const FOREIGN_KEYS = ['ssid', 'ssid_pass', 'rof', 'timezone'];
+
+const EXPECTED: { [K in Kind]: string } = {
+  string: 'a string',
+  boolean: 'true or false',
+  port: 'a port number from 1 to 65535',
+  url: 'an http:// or https:// URL',
+  duration: 'a number of seconds or a string such as "90s", "30m", "6h", "1d"',
+  fraction: 'a number from 0 to 1',
+  count: 'a whole number from 1 to 100',
+  protocol: '"native"',
+  version: 'a semantic version such as "1.0.2"',
+};
+
+const UNIT_SECONDS: { [unit: string]: number } = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses "90", "90s", "30m", "6h", "1d" (or a number) into seconds; NaN when malformed. */
+export function parseDuration(v: unknown): number {
+  if (typeof v === 'number') return v >= 0 && isFinite(v) ? v : NaN;
+  if (typeof v !== 'string' || v.length === 0) return NaN;
+  const last = v.charAt(v.length - 1);
+  const factor = UNIT_SECONDS[last];
+  const digits = factor === undefined ? v : v.slice(0, -1);
+  if (!isDecimal(digits)) return NaN;
+  return parseFloat(digits) * (factor ?? 1);
+}
+
+function isDecimal(s: string): boolean {
+  let dots = 0;
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) dots++;
+    else if (c < 48 || c > 57) return false;
+  }
+  return dots <= 1 && s !== '.';
+}
+
+function isVersionLike(s: string): boolean {
+  // Full semver checks happen in version.ts; here: digits and dots first, as configs are typed by hand.
+  const parts = s.split('-')[0]!.split('+')[0]!.split('.');
+  if (parts.length !== 3) return false;
+  for (const p of parts) if (!isDecimal(p) || p.indexOf('.') >= 0) return false;
+  return true;
+}
+
+function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: false } {
+  switch (kind) {
+    case 'string':
+      return typeof v === 'string' ? { ok: true, value: v } : { ok: false };
+    case 'boolean':
+      return typeof v === 'boolean' ? { ok: true, value: v } : { ok: false };
+    case 'port': {
+      const n = typeof v === 'string' && isDecimal(v) ? parseInt(v, 10) : v;
+      return typeof n === 'number' && n % 1 === 0 && n >= 1 && n <= 65535 ? { ok: true, value: n } : { ok: false };
+    }
+    case 'url':
+      if (typeof v !== 'string') return { ok: false };
+      if (v.indexOf('http://') !== 0 && v.indexOf('https://') !== 0) return { ok: false };
+      return { ok: true, value: v.charAt(v.length - 1) === '/' ? v.slice(0, -1) : v };
+    case 'duration': {
+      const n = parseDuration(v);
+      return isNaN(n) ? { ok: false } : { ok: true, value: n };
+    }
+    case 'fraction':
+      return typeof v === 'number' && v >= 0 && v <= 1 ? { ok: true, value: v } : { ok: false };
+    case 'count':
+      return typeof v === 'number' && v % 1 === 0 && v >= 1 && v <= 100 ? { ok: true, value: v } : { ok: false };
+    case 'protocol':
+      return v === 'native' ? { ok: true, value: v } : { ok: false };
+    case 'version':
+      return typeof v === 'string' && isVersionLike(v) ? { ok: true, value: v } : { ok: false };
+  }
+}
+
+/** A validated configuration and the warnings met while reading it. */
+export interface ConfigResult {
+  config: OtaConfig;
+  warnings: string[];
+}
+
+/**
+ * Validates a configuration object (the parsed default.cfg, or options given in code).
+ * Throws an OtaError `CONFIG_INVALID` naming `source`, the key and the expected type.
+ */
+export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': expected a JSON object of settings');
+  }
+  const raw = input as { [key: string]: unknown };
+  const out: { [key: string]: unknown } = {};
+  const warnings: string[] = [];
+  for (const key of Object.keys(SPEC)) {
+    const spec = SPEC[key as keyof OtaConfig];
+    const v = raw[key];
+    // As in IoTaaP OS, an empty string (or null) keeps the default.
+    if (v === undefined || v === null || (v === '' && spec.kind !== 'string')) {
+      out[key] = spec.value;
+      continue;
+    }
+    const r = convert(spec.kind, v);
+    if (!r.ok) {
+      throw otaError(
+        'CONFIG_INVALID',
+        'config',
+        source + ': key "' + key + '" is ' + JSON.stringify(v) + '; expected ' + EXPECTED[spec.kind],
+      );
+    }
+    out[key] = r.value;
+  }
+  for (const key of Object.keys(raw)) {
+    if (!(key in SPEC) && FOREIGN_KEYS.indexOf(key) < 0) warnings.push(source + ': unknown key "' + key + '" ignored');
+  }
+  const config = out as unknown as OtaConfig;
+  if (config.device_id === '') {
+    throw otaError('CONFIG_INVALID', 'config', source + ': key "device_id" is missing or empty; expected the device id known to the update server');
+  }
+  return { config, warnings };
+}
+
+/** Parses the text of a default.cfg file. */
+export function parseConfig(text: string, source = 'default.cfg'): ConfigResult {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': not valid JSON (' + (e instanceof Error ? e.message : String(e)) + ')');
+  }
+  return resolveConfig(data, source);
+}

@@ -1,0 +1,94 @@
+/**
+ * ota-client: over-the-air firmware updates for Node.js boards.
+ *
+ * ```ts
+ * import { checkForUpdates } from 'ota-client';
+ * const result = await checkForUpdates(); // reads ./default.cfg
+ * ```
+ * @packageDocumentation
+ */
+import { resolveConfig } from './config.js';
+import { toOtaError } from './errors.js';
+import { readConfigFile } from './node/config-file.js';
+import { nodePlatform } from './node/platform.js';
+import type { Platform } from './platform.js';
+import { Updater, type CheckResult } from './updater.js';
+
+export type { OtaConfig } from './config.js';
+export type { DownloadProgress } from './downloader.js';
+export type { OtaError, OtaErrorCode, OtaStage } from './errors.js';
+export type { BootStateName, DeviceStatus } from './boot-control.js';
+export type {
+  Clock,
+  Hasher,
+  HttpRequest,
+  HttpResponse,
+  Logger,
+  LogLevel,
+  Platform,
+  RebootRequest,
+  SlotName,
+  SlotStorage,
+  SlotWriter,
+  StateStore,
+  StreamHandlers,
+  Transport,
+} from './platform.js';
+export { Updater } from './updater.js';
+export type { CheckResult, UpdaterEvents } from './updater.js';
+export { REBOOT_EXIT_CODE } from './node/platform.js';
+
+/** Options of {@link createUpdater}. */
+export interface CreateUpdaterOptions {
+  /** Settings with default.cfg's keys and meanings; validated, missing keys take their defaults. */
+  config: Record<string, unknown>;
+  /** Where slots and state live; defaults to the config's `state_dir` (relative to the working directory). */
+  stateDir?: string;
+  /** Replaces parts of the Node platform (transport, clock, reboot, logger, ...). */
+  platform?: Partial<Platform>;
+}
+
+/**
+ * Creates an updater for this device. Throws an OtaError `CONFIG_INVALID` naming the key when
+ * the configuration is invalid.
+ */
+export function createUpdater(options: CreateUpdaterOptions): Updater {
+  const { config, warnings } = resolveConfig(options.config);
+  const platform = Object.assign(nodePlatform({ stateDir: options.stateDir ?? config.state_dir }), options.platform);
+  for (const w of warnings) platform.logger.log('WARNING', w);
+  return new Updater({ config, platform });
+}
+
+let shared: Updater | null = null;
+
+/**
+ * The updater configured from `default.cfg` (the path in `$OTA_CONFIG`, else `./default.cfg`),
+ * created on first use.
+ */
+export function defaultUpdater(): Updater {
+  if (shared === null) {
+    const file = readConfigFile(process.env.OTA_CONFIG ?? 'default.cfg');
+    const platform = nodePlatform({ stateDir: file.stateDir });
+    for (const w of file.warnings) platform.logger.log('WARNING', w);
+    shared = new Updater({ config: file.config, platform });
+  }
+  return shared;
+}
+
+/**
+ * Checks for a newer firmware with the updater configured from `default.cfg` and installs it.
+ * Never rejects: an unreadable or invalid configuration is a `failed` result naming the problem.
+ */
+export async function checkForUpdates(): Promise<CheckResult> {
+  let updater: Updater;
+  try {
+    updater = defaultUpdater();
+  } catch (e) {
+    const error = toOtaError(e, 'config');
+    return { status: 'failed', error, message: error.message + '; nothing was changed' };
+  }
+  return updater.checkForUpdates();
+}
+
+export { isOtaError } from './errors.js';
+export { parseConfig } from './config.js';

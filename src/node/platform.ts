@@ -1,0 +1,70 @@
+/** The Node platform: axios transport, file slots and state, real timers, stderr log, process reboot. */
+import { createHash } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatLogLine } from '../log-line.js';
+import type { Clock, Logger, Platform, RebootRequest } from '../platform.js';
+import { fileSlots } from './file-slots.js';
+import { fileState } from './file-state.js';
+import { nodeTransport } from './transport.js';
+
+/**
+ * Exit code of the default Node reboot. A supervisor restarts the agent into the new slot, e.g.
+ * systemd with `Restart=on-failure` and `RestartForceExitStatus=75`.
+ */
+export const REBOOT_EXIT_CODE = 75;
+
+/** Options of {@link nodePlatform}. */
+export interface NodePlatformOptions {
+  /** Directory of the slots (`slots/a.bin`, `slots/b.bin`) and state files. */
+  stateDir: string;
+  /** Largest image a slot accepts, in bytes. */
+  slotCapacity?: number;
+  /** Also append log lines to this file. */
+  logFile?: string;
+  /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
+  reboot?: (req: RebootRequest) => Promise<void>;
+  /** Replaces the default logger (stderr, and `logFile`). */
+  logger?: Logger;
+}
+
+/** Real time: monotonic `now`, Node timers. */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
+/** A logger writing IoTaaP-style lines to stderr and, optionally, a file. */
+export function nodeLogger(logFile?: string): Logger {
+  return {
+    log(level, message) {
+      const line = formatLogLine(new Date(), level, message);
+      process.stderr.write(line + '\n');
+      if (logFile) appendFileSync(logFile, line + '\n');
+    },
+  };
+}
+
+/** Builds the Node platform for a device whose files live in `options.stateDir`. */
+export function nodePlatform(options: NodePlatformOptions): Platform {
+  return {
+    transport: nodeTransport(),
+    slots: fileSlots(join(options.stateDir, 'slots'), { capacity: options.slotCapacity }),
+    state: fileState(options.stateDir),
+    clock: systemClock,
+    logger: options.logger ?? nodeLogger(options.logFile),
+    sha256: () => {
+      const h = createHash('sha256');
+      return { update: (d) => h.update(d), digest: () => h.digest('hex') };
+    },
+    reboot:
+      options.reboot ??
+      (async () => {
+        process.exit(REBOOT_EXIT_CODE);
+      }),
+    random: Math.random,
+  };
+}

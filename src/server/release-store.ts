@@ -1,0 +1,113 @@
+/**
+ * The release directory: plain static files that any HTTP server with Range support can serve.
+ *
+ *   v1/ota/device/latest/<device_id>   manifest (JSON) of the device's latest release
+ *   v1/ota/group/latest/<group_id>     manifest of the group's latest release
+ *   firmware/<sha256>.bin              images, content-addressed (immutable, cacheable)
+ */
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { crc32 } from '../crc32.js';
+import type { Manifest } from '../release.js';
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../release.js';
+import { parseVersion } from '../version.js';
+
+/** Default chunk size: 64 KiB, ESP-IDF's partial-download size. */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+
+/** Who a release is for. */
+export type Audience = { device: string } | { group: string };
+
+/** Options of {@link publish}. */
+export interface PublishOptions {
+  dir: string;
+  file: string;
+  version: string;
+  audience: Audience;
+  chunkSize?: number;
+}
+
+/** Ids become file names: letters, digits, `-`, `_`, `.`, not starting with a dot. */
+export function isSafeId(id: string): boolean {
+  if (id.length === 0 || id.length > 128 || id.charAt(0) === '.') return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95 || c === 46;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Path of the manifest for an audience, relative to the release directory. */
+export function manifestPath(audience: Audience): string {
+  return 'device' in audience ? join('v1/ota/device/latest', audience.device) : join('v1/ota/group/latest', audience.group);
+}
+
+/** Size, SHA-256 and per-chunk CRC-32 of a file, read in chunk-sized pieces. */
+export async function describeImage(file: string, chunkSize: number): Promise<{ size: number; sha256: string; crcs: number[] }> {
+  const hash = createHash('sha256');
+  const crcs: number[] = [];
+  let size = 0;
+  let crc: number | undefined;
+  let inChunk = 0;
+  for await (const piece of createReadStream(file, { highWaterMark: 64 * 1024 }) as AsyncIterable<Buffer>) {
+    hash.update(piece);
+    size += piece.length;
+    let pos = 0;
+    while (pos < piece.length) {
+      const take = Math.min(chunkSize - inChunk, piece.length - pos);
+      crc = crc32(piece.subarray(pos, pos + take), crc);
+      inChunk += take;
+      pos += take;
+      if (inChunk === chunkSize) {
+        crcs.push(crc);
+        crc = undefined;
+        inChunk = 0;
+      }
+    }
+  }
+  if (inChunk > 0 && crc !== undefined) crcs.push(crc);
+  return { size, sha256: hash.digest('hex'), crcs };
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path + '.tmp', text);
+  await rename(path + '.tmp', path);
+}
+
+/** Adds a release to the directory and makes it the latest for its device or group. */
+export async function publish(options: PublishOptions): Promise<Manifest> {
+  const version = parseVersion(options.version);
+  if (version === null) throw new Error('--version ' + JSON.stringify(options.version) + ' is not a semantic version (e.g. 1.0.3)');
+  const id = 'device' in options.audience ? options.audience.device : options.audience.group;
+  if (!isSafeId(id)) throw new Error('id ' + JSON.stringify(id) + ' may hold only letters, digits, "-", "_" and "." (not first)');
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (chunkSize % 1 !== 0 || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE) {
+    throw new Error('--chunk-size must be from ' + MIN_CHUNK_SIZE + ' to ' + MAX_CHUNK_SIZE + ' bytes');
+  }
+  const info = await describeImage(options.file, chunkSize);
+  if (info.size === 0) throw new Error(options.file + ' is empty');
+  const image = join(options.dir, 'firmware', info.sha256 + '.bin');
+  await mkdir(dirname(image), { recursive: true });
+  const exists = await stat(image).then((s) => s.size === info.size, () => false);
+  if (!exists) {
+    await copyFile(options.file, image + '.tmp');
+    await rename(image + '.tmp', image);
+  }
+  const manifest: Manifest = {
+    ver: version,
+    size: info.size,
+    sha256: info.sha256,
+    chunk_size: chunkSize,
+    chunk_crc32: info.crcs,
+    url: 'firmware/' + info.sha256 + '.bin',
+    published: new Date().toISOString(),
+  };
+  if ('device' in options.audience) manifest.device = id;
+  else manifest.group = id;
+  await writeAtomic(join(options.dir, manifestPath(options.audience)), JSON.stringify(manifest, null, 1) + '\n');
+  return manifest;
+}

@@ -1,0 +1,163 @@
+/**
+ * `ota serve`: the development update server. Serves a release directory (manifests and images,
+ * with byte ranges) and records the status reports devices send.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, normalize, sep } from 'node:path';
+import { isSafeId } from './release-store.js';
+
+/** A status report as the server recorded it. */
+export interface RecordedReport {
+  device: string;
+  received: string;
+  report: unknown;
+}
+
+/** A running update server. */
+export interface UpdateServer {
+  /** Base URL, e.g. `http://127.0.0.1:41234`: the devices' `ota_domain`. */
+  url: string;
+  /** Reports received so far, oldest first. */
+  reports: RecordedReport[];
+  close(): Promise<void>;
+}
+
+/** Options of {@link startServer}. */
+export interface ServerOptions {
+  dir: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Called for each request and report, for the console. */
+  log?: (line: string) => void;
+}
+
+const MAX_REPORT_BYTES = 64 * 1024;
+const STATUS_PREFIX = '/v1/ota/device/status/';
+
+/** A parsed `Range` header: the inclusive span to send, or 'unsatisfiable', or null to send all. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+  if (header === undefined || !header.startsWith('bytes=') || header.includes(',')) return null;
+  const [a, b] = header.slice(6).trim().split('-') as [string, string | undefined];
+  const digits = (s: string) => /^\d+$/.test(s);
+  if (b === undefined || (a !== '' && !digits(a)) || (b !== '' && !digits(b)) || (a === '' && b === '')) return null;
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const start = Number(a);
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function serveFile(req: IncomingMessage, res: ServerResponse, file: string, contentType: string): Promise<boolean> {
+  const st = await stat(file).catch(() => null);
+  if (st === null || !st.isFile()) return false;
+  const range = parseRange(req.headers.range, st.size);
+  const headers: Record<string, string | number> = { 'Content-Type': contentType, 'Accept-Ranges': 'bytes', 'Last-Modified': st.mtime.toUTCString() };
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, { 'Content-Range': 'bytes */' + st.size });
+    res.end();
+    return true;
+  }
+  const start = range ? range.start : 0;
+  const end = range ? range.end : st.size - 1;
+  headers['Content-Length'] = end - start + 1;
+  if (range) headers['Content-Range'] = 'bytes ' + start + '-' + end + '/' + st.size;
+  res.writeHead(range ? 206 : 200, headers);
+  if (req.method === 'HEAD' || st.size === 0) {
+    res.end();
+    return true;
+  }
+  const stream = createReadStream(file, { start, end });
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+  return true;
+}
+
+function readBody(req: IncomingMessage): Promise<string | null> {
+  return new Promise((resolve) => {
+    let size = 0;
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size > MAX_REPORT_BYTES) {
+        resolve(null);
+        req.destroy();
+      } else parts.push(d);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', () => resolve(null));
+  });
+}
+
+/** Starts the server; resolves once it listens. */
+export function startServer(options: ServerOptions): Promise<UpdateServer> {
+  const root = normalize(options.dir);
+  const log = options.log ?? (() => undefined);
+  const reports: RecordedReport[] = [];
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    if (req.method === 'POST' && path.startsWith(STATUS_PREFIX)) {
+      const device = path.slice(STATUS_PREFIX.length);
+      const body = await readBody(req);
+      let report: unknown;
+      try {
+        report = body === null ? undefined : JSON.parse(body);
+      } catch {
+        report = undefined;
+      }
+      if (!isSafeId(device) || typeof report !== 'object' || report === null) return json(res, 400, { error: 'expected a JSON report for a device id' });
+      reports.push({ device, received: new Date().toISOString(), report });
+      log('report from ' + device + ': ' + JSON.stringify(report));
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'GET' && path.startsWith(STATUS_PREFIX)) {
+      const device = path.slice(STATUS_PREFIX.length);
+      return json(res, 200, reports.filter((r) => r.device === device).map((r) => r.report));
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+    const file = normalize(join(root, path));
+    if (!file.startsWith(root + sep)) return json(res, 404, { error: 'not found' });
+    const isManifest = path.includes('/latest/');
+    const served = await serveFile(req, res, file, isManifest ? 'application/json' : 'application/octet-stream');
+    if (!served) json(res, 404, { error: isManifest ? 'no firmware published for this id' : 'not found' });
+    log(req.method + ' ' + path + (req.headers.range ? ' ' + req.headers.range : '') + ' -> ' + res.statusCode);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e) => {
+      if (!res.headersSent) json(res, 500, { error: String(e) });
+      else res.destroy();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      const addr = server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? '[' + addr.address + ']' : addr.address;
+      resolve({
+        url: 'http://' + host + ':' + addr.port,
+        reports,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

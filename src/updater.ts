@@ -1,0 +1,290 @@
+/**
+ * The updater: runs the pipeline check → download → verify → install → reboot, owns the
+ * scheduler, and turns every failure into a result that says what failed and what happens next.
+ */
+import { EventEmitter } from 'eventemitter3';
+import {
+  beginWrite,
+  bootSelect,
+  confirmBooted,
+  initialBootState,
+  loadBootState,
+  markInstalled,
+  rejectTrial,
+  saveBootState,
+  updateTarget,
+  type BootState,
+  describeBoot,
+  type DeviceStatus,
+} from './boot-control.js';
+import type { OtaConfig } from './config.js';
+import { discardJournal, download, type DownloadProgress } from './downloader.js';
+import { otaError, toOtaError, type OtaError, type OtaStage } from './errors.js';
+import type { Platform, RebootRequest, SlotName } from './platform.js';
+import { nativeProtocol } from './protocol/native.js';
+import type { Protocol, StatusReport } from './protocol/protocol.js';
+import { Scheduler } from './scheduler.js';
+import { verifySlot } from './verifier.js';
+import { isNewer, parseVersion } from './version.js';
+
+/** Events of an {@link Updater}, with their arguments. */
+export interface UpdaterEvents {
+  /** A check started. */
+  checking: [];
+  /** The server offers a newer version than the one running. */
+  'update-available': [info: { version: string; current: string; size: number }];
+  /** The running version is the latest (or newer). */
+  'up-to-date': [info: { version: string; latest: string }];
+  /** Download progress, throttled. */
+  'download-progress': [progress: DownloadProgress];
+  /** The downloaded image matched the published SHA-256. */
+  verified: [info: { version: string; sha256: string; slot: SlotName }];
+  /** The image is installed in the inactive slot and will boot on trial. */
+  installed: [info: { version: string; slot: SlotName }];
+  /** The device is about to reboot. */
+  rebooting: [request: RebootRequest];
+  /** A check, update or boot step failed. */
+  error: [error: OtaError];
+}
+
+/** What {@link Updater.checkForUpdates} resolves to. It never rejects. */
+export type CheckResult =
+  | { status: 'up-to-date'; version: string; latest: string }
+  | { status: 'no-firmware'; version: string }
+  | { status: 'updated'; version: string; from: string; slot: SlotName; rebooting: true }
+  | {
+      status: 'failed';
+      error: OtaError;
+      /** What failed and what happens next, in one sentence for people. */
+      message: string;
+    };
+
+/** Options of the core updater. */
+export interface UpdaterOptions {
+  config: OtaConfig;
+  platform: Platform;
+  /** Protocol adapter; defaults to the one `config.protocol` names. */
+  protocol?: Protocol;
+}
+
+/**
+ * Keeps one device's firmware up to date. Create it with `createUpdater()`.
+ */
+export class Updater extends EventEmitter<UpdaterEvents> {
+  private readonly config: OtaConfig;
+  private readonly platform: Platform;
+  private readonly protocol: Protocol;
+  private readonly scheduler: Scheduler;
+  private running: Promise<CheckResult> | null = null;
+
+  constructor(options: UpdaterOptions) {
+    super();
+    this.config = options.config;
+    this.platform = options.platform;
+    this.protocol = options.protocol ?? nativeProtocol(options.config, options.platform.transport);
+    this.scheduler = new Scheduler({
+      clock: this.platform.clock,
+      random: this.platform.random,
+      firstDelayMs: this.config.first_check_delay * 1000,
+      intervalMs: this.config.check_interval * 1000,
+      jitter: this.config.check_jitter,
+      retryBaseMs: 60 * 1000,
+      run: () => this.checkForUpdates().then((r) => (r.status === 'failed' && r.error.retryable ? 'retry' : 'done')),
+    });
+  }
+
+  /**
+   * Asks the server for the latest version and, when it is newer than the running one, downloads,
+   * verifies and installs it, then reboots into it on trial. Concurrent calls share one run.
+   */
+  checkForUpdates(): Promise<CheckResult> {
+    if (this.running === null) {
+      const done = () => {
+        this.running = null;
+      };
+      this.running = this.run();
+      this.running.then(done, done);
+    }
+    return this.running;
+  }
+
+  /**
+   * Starts automatic checks when `auto_update` is true (first after `first_check_delay`, then
+   * every `check_interval`). Manual checks work either way.
+   */
+  start(): void {
+    if (!this.config.auto_update) {
+      this.platform.logger.log('INFO', 'Automatic updates are off (auto_update: false); manual checks still work');
+      return;
+    }
+    this.scheduler.start();
+  }
+
+  /** Stops automatic checks (a check already running finishes). */
+  stop(): void {
+    this.scheduler.stop();
+  }
+
+  /** The running slot, its version and boot state. */
+  async status(): Promise<DeviceStatus> {
+    return describeBoot(await this.bootState());
+  }
+
+  /**
+   * The boot step, run once when the device starts: starts or retries a pending trial, or brings
+   * the previous slot back when the trial used all its attempts.
+   */
+  async boot(): Promise<DeviceStatus> {
+    const before = await this.bootState();
+    const after = await saveBootState(this.platform.state, bootSelect(before));
+    if (after.state === 'reverted' && before.state !== 'reverted') {
+      this.platform.logger.log('ERROR', 'Update reverted: ' + after.last_error);
+      await this.report(before, { stage: 'failed', reason: after.last_error, code: 'BOOT_STATE', reverted: true });
+    }
+    return this.status();
+  }
+
+  /** Confirms the slot running on trial: it becomes the known-good slot. */
+  async confirm(): Promise<void> {
+    const s = await saveBootState(this.platform.state, confirmBooted(await this.bootState()));
+    const image = s.slots[s.booted];
+    this.platform.logger.log('INFO', 'Slot ' + s.booted + ' (' + (image ? image.version : '?') + ') confirmed');
+    await this.report(s, { stage: 'confirmed' });
+  }
+
+  /**
+   * Rejects the slot running on trial (`reason` says why), reports it and reboots into the
+   * previous slot. That image is never installed again.
+   */
+  async revert(reason: string): Promise<void> {
+    const before = await this.bootState();
+    const s = await saveBootState(this.platform.state, rejectTrial(before, reason));
+    this.platform.logger.log('ERROR', 'Update reverted: ' + reason);
+    await this.report(before, { stage: 'failed', reason, code: 'HEALTH_CHECK', reverted: true });
+    const image = s.slots[s.confirmed];
+    await this.reboot({ slot: s.confirmed, version: image ? image.version : '', reason: 'revert' });
+  }
+
+  private async bootState(): Promise<BootState> {
+    const s = await loadBootState(this.platform.state);
+    if (s !== null) return s;
+    if (this.config.firmware_version === '') {
+      throw otaError('CONFIG_INVALID', 'config', 'the running firmware version is unknown: set "firmware_version" in default.cfg (or create the device with `ota device init`)');
+    }
+    const initial = initialBootState({ version: this.config.firmware_version, sha256: '', size: 0 }, this.config.boot_attempts);
+    return saveBootState(this.platform.state, initial);
+  }
+
+  /** Sends a status report about `s`'s trial (or running) image; failures are only logged. */
+  private async report(s: BootState, report: Omit<StatusReport, 'version'> & { version?: string }): Promise<void> {
+    const slot = s.trial ?? s.booted;
+    const image = s.slots[slot];
+    const confirmed = s.slots[s.confirmed];
+    const full: StatusReport = Object.assign({ version: image ? image.version : '' }, report);
+    if (confirmed && slot !== s.confirmed && full.from === undefined) full.from = confirmed.version;
+    await this.send(full);
+  }
+
+  private async reboot(request: RebootRequest): Promise<void> {
+    this.emit('rebooting', request);
+    this.platform.logger.log('INFO', 'Rebooting into slot ' + request.slot + ' (' + request.version + ')');
+    if (this.platform.logger.flush) await this.platform.logger.flush();
+    await this.platform.reboot(request);
+  }
+
+  private async run(): Promise<CheckResult> {
+    const { logger } = this.platform;
+    let stage: OtaStage = 'check';
+    let boot: BootState | null = null;
+    let current = this.config.firmware_version;
+    let target: SlotName | null = null;
+    let offered = '';
+    this.emit('checking');
+    logger.log('INFO', 'Checking for updates');
+    try {
+      boot = await this.bootState();
+      const running = boot.slots[boot.booted];
+      current = running ? running.version : this.config.firmware_version;
+      if (parseVersion(current) === null) {
+        throw otaError('VERSION_INVALID', 'config', 'the running firmware version ' + JSON.stringify(current) + ' is not a semantic version');
+      }
+      const release = await this.protocol.check();
+      if (release === null) {
+        logger.log('INFO', 'No firmware available');
+        return { status: 'no-firmware', version: current };
+      }
+      if (!isNewer(release.version, current)) {
+        logger.log('INFO', 'No new updates (running ' + current + ', latest ' + release.version + ')');
+        this.emit('up-to-date', { version: current, latest: release.version });
+        return { status: 'up-to-date', version: current, latest: release.version };
+      }
+      offered = release.version;
+      stage = 'install';
+      if (boot.rejected.indexOf(release.sha256) >= 0) {
+        throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again');
+      }
+      target = updateTarget(boot);
+      const capacity = this.platform.slots.capacity(target);
+      if (capacity !== undefined && release.size > capacity) {
+        throw otaError('IMAGE_TOO_LARGE', 'install', 'release ' + release.version + ' is ' + release.size + ' bytes but slot ' + target + ' holds ' + capacity);
+      }
+      logger.log('INFO', 'New update available! ' + current + ' -> ' + release.version);
+      this.emit('update-available', { version: release.version, current, size: release.size });
+      logger.log('INFO', 'Starting update process...');
+      boot = await saveBootState(this.platform.state, beginWrite(boot, target));
+      await this.send({ stage: 'downloading', version: release.version, from: current });
+
+      stage = 'download';
+      await download(this.platform, {
+        release,
+        slot: target,
+        headers: this.protocol.downloadHeaders(),
+        idleTimeoutMs: this.config.download_timeout * 1000,
+        onProgress: (p) => this.emit('download-progress', p),
+      });
+
+      stage = 'verify';
+      try {
+        await verifySlot(this.platform.slots, target, release.size, release.sha256, this.platform.sha256());
+      } catch (e) {
+        await discardJournal(this.platform.state);
+        throw e;
+      }
+      this.emit('verified', { version: release.version, sha256: release.sha256, slot: target });
+
+      stage = 'install';
+      boot = await saveBootState(
+        this.platform.state,
+        markInstalled(boot, target, { version: release.version, sha256: release.sha256, size: release.size }, this.config.boot_attempts),
+      );
+      await discardJournal(this.platform.state);
+      this.emit('installed', { version: release.version, slot: target });
+      logger.log('INFO', 'Update successfull! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
+      await this.send({ stage: 'installed', version: release.version, from: current });
+      const request: RebootRequest = { slot: target, version: release.version, reason: 'update' };
+      // Resolve the result first: the caller learns of the update before the device goes down.
+      this.platform.clock.setTimer(() => {
+        this.reboot(request).catch((e) => logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message));
+      }, 0);
+      return { status: 'updated', version: release.version, from: current, slot: target, rebooting: true };
+    } catch (e) {
+      const error = toOtaError(e, stage);
+      const untouched = boot ? 'the running firmware ' + current + ' (slot ' + boot.booted + ') is untouched' : 'nothing was changed';
+      const next = !error.retryable ? 'this will not be retried until the server or the configuration changes' : this.scheduler.started ? 'will retry with backoff' : 'call checkForUpdates() to retry';
+      const message = error.message + '; ' + untouched + '; ' + next;
+      logger.log('ERROR', (error.stage === 'check' ? 'Cannot check for updates: ' : 'Update failed with error (' + error.code + '): ') + message);
+      if (target !== null) await this.send({ stage: 'failed', version: offered, from: current, reason: error.message, code: error.code });
+      this.emit('error', error);
+      return { status: 'failed', error, message };
+    }
+  }
+
+  /** Sends a status report; a failure to send is only logged. */
+  private async send(report: StatusReport): Promise<void> {
+    try {
+      await this.protocol.report(report);
+    } catch (e) {
+      this.platform.logger.log('WARNING', 'Could not report "' + report.stage + '" to the server: ' + toOtaError(e, 'report').message);
+    }
+  }
+}
