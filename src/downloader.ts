@@ -232,7 +232,8 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
             throw otaError('CHUNK_CRC', 'download', e.message + ' ' + crcFailures + ' times; giving up after ' + next * r.chunkSize + ' verified bytes', { retryable: true });
           }
         } else if (++faults >= MAX_FAULTS) {
-          throw otaError(e.code, 'download', e.message + ' (' + faults + ' faults in a row; ' + next * r.chunkSize + ' of ' + r.size + ' bytes kept for the next attempt)', {
+          const at = e.code === 'DOWNLOAD_TRUNCATED' ? '' : ' at byte ' + (next * r.chunkSize + filled) + ' of ' + r.size;
+          throw otaError(e.code, 'download', e.message + at + ' (' + faults + ' faults in a row; ' + next * r.chunkSize + ' bytes kept for the next attempt)', {
             retryable: true,
             status: e.status,
           });

@@ -223,6 +223,12 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       if (boot.rejected.indexOf(release.sha256) >= 0) {
         throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again');
       }
+      const pending = boot.trial !== null && boot.trial !== boot.booted ? boot.slots[boot.trial] : null;
+      if (pending && pending.sha256 === release.sha256) {
+        // Installed earlier but the reboot never happened: reboot now rather than download again.
+        logger.log('INFO', 'Release ' + release.version + ' is already installed in slot ' + boot.trial + '; rebooting into it');
+        return this.rebootSoon({ slot: boot.trial!, version: release.version, reason: 'update' }, current);
+      }
       target = updateTarget(boot);
       const capacity = this.platform.slots.capacity(target);
       if (capacity !== undefined && release.size > capacity) {
@@ -261,12 +267,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       this.emit('installed', { version: release.version, slot: target });
       logger.log('INFO', 'Update successfull! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
       await this.send({ stage: 'installed', version: release.version, from: current });
-      const request: RebootRequest = { slot: target, version: release.version, reason: 'update' };
-      // Resolve the result first: the caller learns of the update before the device goes down.
-      this.platform.clock.setTimer(() => {
-        this.reboot(request).catch((e) => logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message));
-      }, 0);
-      return { status: 'updated', version: release.version, from: current, slot: target, rebooting: true };
+      return this.rebootSoon({ slot: target, version: release.version, reason: 'update' }, current);
     } catch (e) {
       const error = toOtaError(e, stage);
       const untouched = boot ? 'the running firmware ' + current + ' (slot ' + boot.booted + ') is untouched' : 'nothing was changed';
@@ -277,6 +278,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       this.emit('error', error);
       return { status: 'failed', error, message };
     }
+  }
+
+  /** Reboots into a newly installed slot once the caller has had the result. */
+  private rebootSoon(request: RebootRequest, from: string): CheckResult {
+    this.platform.clock.setTimer(() => {
+      this.reboot(request).catch((e) => this.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message));
+    }, 0);
+    return { status: 'updated', version: request.version, from, slot: request.slot, rebooting: true };
   }
 
   /** Sends a status report; a failure to send is only logged. */

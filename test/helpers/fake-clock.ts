@@ -1,0 +1,41 @@
+/** A manual clock for deterministic timer tests. */
+import type { Clock } from '../../src/platform.js';
+
+export interface FakeClock extends Clock {
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): Promise<void>;
+  /** Delays of the timers set so far. */
+  delays: number[];
+}
+
+export function fakeClock(): FakeClock {
+  let now = 0;
+  let seq = 0;
+  let timers: { at: number; seq: number; fn: () => void }[] = [];
+  const delays: number[] = [];
+  return {
+    delays,
+    now: () => now,
+    setTimer(fn, ms) {
+      const t = { at: now + ms, seq: seq++, fn };
+      delays.push(ms);
+      timers.push(t);
+      return () => {
+        timers = timers.filter((x) => x !== t);
+      };
+    },
+    async advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        // Let promise chains started by the last timer settle before looking for the next one.
+        for (let i = 0; i < 20; i++) await Promise.resolve();
+        const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+        if (!due) break;
+        timers = timers.filter((t) => t !== due);
+        now = due.at;
+        due.fn();
+      }
+      now = end;
+    },
+  };
+}
