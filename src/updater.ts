@@ -241,6 +241,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await this.send({ stage: 'downloading', version: release.version, from: current });
 
       stage = 'download';
+      logger.log('INFO', 'Downloading ' + release.size + ' bytes into slot ' + target + ' (' + release.chunkCrc32.length + ' chunks of ' + release.chunkSize + ')');
       await download(this.platform, {
         release,
         slot: target,
@@ -256,6 +257,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         await discardJournal(this.platform.state);
         throw e;
       }
+      logger.log('INFO', 'Image verified: SHA-256 ' + release.sha256);
       this.emit('verified', { version: release.version, sha256: release.sha256, slot: target });
 
       stage = 'install';

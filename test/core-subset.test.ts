@@ -1,0 +1,45 @@
+/**
+ * The core must stay inside what can be lowered for Espruino (docs/architecture.md): no Node
+ * built-ins, no Map/Set/Symbol/generators, no `extends Error`, no regex literals.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = join(__dirname, '..', 'src');
+const PLATFORM_DIRS = ['node', 'server', 'cli'];
+const ENTRY = 'index.ts'; // the Node entry point
+
+function coreFiles(dir = SRC): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return dir === SRC && PLATFORM_DIRS.includes(name) ? [] : coreFiles(path);
+    return name.endsWith('.ts') && !(dir === SRC && name === ENTRY) ? [path] : [];
+  });
+}
+
+const RULES: [string, RegExp][] = [
+  ['a Node built-in', /from ['"]node:|require\(['"]node:|from ['"](fs|path|http|https|crypto|os|stream|child_process)['"]/],
+  ['a platform module', /from ['"]\.{1,2}\/(node|server|cli)\//],
+  ['Map, Set, WeakMap or Symbol', /\bnew (Map|Set|WeakMap|WeakSet)\b|\bSymbol\b/],
+  ['a generator', /function\s*\*|\byield\b/],
+  ['a subclass of Error', /class\s+\w+\s+extends\s+Error\b/],
+  ['a regular expression', /[=(,:]\s*\/[^/*\s][^/\n]*\/[gimsuy]*[.;,)\s]/],
+  ['Promise.prototype.finally', /\.finally\(/],
+];
+
+describe('core subset', () => {
+  const files = coreFiles();
+  it('covers the core modules', () => {
+    expect(files.map((f) => relative(SRC, f)).sort()).toContain('downloader.ts');
+    expect(files.length).toBeGreaterThan(10);
+  });
+  for (const file of files) {
+    it(relative(SRC, file) + ' uses only the Espruino-lowerable subset', () => {
+      const text = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/^\s*\/\/.*$/gm, '');
+      for (const [what, rule] of RULES) expect(rule.test(text), relative(SRC, file) + ' uses ' + what).toBe(false);
+    });
+  }
+});
