@@ -60,6 +60,8 @@ export interface SlotStorage {
   /** Opens a slot for writing an image of `size` bytes, keeping bytes already there (for resume). */
   open(slot: SlotName, size: number): Promise<SlotWriter>;
   read(slot: SlotName, offset: number, length: number): Promise<Uint8Array>;
+  /** Bytes to read at a time when reading a slot back: large enough to be fast, small enough for the device's memory. */
+  readSize: number;
   /** Where the slot is, for health checks (a path on Node). */
   locate(slot: SlotName): string;
 }

@@ -2,13 +2,10 @@
 import { otaError } from './errors.js';
 import type { Hasher, SlotName, SlotStorage } from './platform.js';
 
-/** Bytes read back at a time; bounded so verification needs no more memory than a chunk. */
-const READ_PIECE = 64 * 1024;
-
 /** SHA-256 (hex) of the first `size` bytes of a slot. */
 export async function hashSlot(slots: SlotStorage, slot: SlotName, size: number, hasher: Hasher): Promise<string> {
-  for (let offset = 0; offset < size; offset += READ_PIECE) {
-    const data = await slots.read(slot, offset, Math.min(READ_PIECE, size - offset));
+  for (let offset = 0; offset < size; offset += slots.readSize) {
+    const data = await slots.read(slot, offset, Math.min(slots.readSize, size - offset));
     if (data.length === 0) break;
     hasher.update(data);
   }

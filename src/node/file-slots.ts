@@ -16,6 +16,7 @@ export function fileSlots(dir: string, options: FileSlotsOptions = {}): SlotStor
   const path = (slot: SlotName) => join(dir, slot + '.bin');
   return {
     capacity: () => options.capacity,
+    readSize: 1024 * 1024,
     locate: path,
 
     async open(slot: SlotName, size: number): Promise<SlotWriter> {

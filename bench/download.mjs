@@ -1,0 +1,106 @@
+// Benchmark: a full update (check, chunked download with CRC-32, journal, SHA-256 read-back,
+// install) against `curl -o` of the same image from the same server, in the same run.
+// Usage: npm run bench [-- <MiB> ...]   (default: 64 512)
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const RUNS = 3;
+
+function makeImage(path, mib) {
+  const fd = openSync(path, 'w');
+  let block = createHash('sha256').update(String(mib)).digest();
+  const piece = Buffer.alloc(1024 * 1024);
+  for (let m = 0; m < mib; m++) {
+    for (let i = 0; i < piece.length; i += 32) {
+      block = createHash('sha1').update(block).digest().subarray(0, 20);
+      block.copy(piece, i);
+      piece.writeUInt32LE(i ^ m, i + 20);
+    }
+    writeSync(fd, piece);
+  }
+  closeSync(fd);
+}
+
+async function startServer(dir) {
+  // `ota serve` in its own process, as a device would meet it.
+  const child = spawn(process.execPath, [join(dist, 'cli.js'), 'serve', '--dir', dir, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve) => child.stdout.on('data', (d) => resolve(/listening on (\S+)/.exec(String(d))[1])));
+  return { url, stop: () => child.kill() };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Seconds for `curl -o`, and for `curl -o` followed by `sync` of the file (durable, as an update must be). */
+function curl(url, out) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync('curl', ['-s', '-f', '-o', out, url]);
+  if (r.status !== 0) throw new Error('curl failed: ' + r.stderr);
+  const plain = Number(process.hrtime.bigint() - t) / 1e9;
+  spawnSync('sync', [out]);
+  return [plain, Number(process.hrtime.bigint() - t) / 1e9];
+}
+
+function update(url, stateDir) {
+  // Each update in its own process, so its peak memory (maxRSS) is its own.
+  const script = `
+    const { createUpdater } = await import(${JSON.stringify(join(dist, 'index.js'))});
+    const u = createUpdater({ config: { ota_domain: ${JSON.stringify(url)}, device_id: 'bench', firmware_version: '1.0.0' },
+      stateDir: ${JSON.stringify(stateDir)}, platform: { reboot: async () => {}, logger: { log: () => {} } } });
+    const t = process.hrtime.bigint();
+    const r = await u.checkForUpdates();
+    const s = Number(process.hrtime.bigint() - t) / 1e9;
+    if (r.status !== 'updated') { console.error(JSON.stringify(r)); process.exit(1); }
+    console.log(JSON.stringify({ seconds: s, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+    process.exit(0);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error('update failed: ' + r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'ota-bench-'));
+try {
+  console.log('medians of ' + RUNS + ' runs; ratio = ota throughput / reference throughput');
+  console.log('size     curl -o              curl -o + sync       ota update           ratio vs curl  ratio vs curl+sync  peak RSS of update');
+  for (const mib of sizes.length ? sizes : [64, 512]) {
+    const img = join(work, 'img.bin');
+    makeImage(img, mib);
+    const releases = join(work, 'releases');
+    spawnSync(process.execPath, [join(dist, 'cli.js'), 'publish', '--dir', releases, '--file', img, '--version', '2.0.0', '--device', 'bench'], { stdio: 'ignore' });
+    rmSync(img);
+    const server = await startServer(releases);
+    const manifest = await (await fetch(server.url + '/v1/ota/device/latest/bench')).json();
+    const curlTimes = [];
+    const syncedTimes = [];
+    const otaTimes = [];
+    let rss = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const [plain, synced] = curl(server.url + '/' + manifest.url, join(work, 'curl.bin'));
+      curlTimes.push(plain);
+      syncedTimes.push(synced);
+      rmSync(join(work, 'curl.bin'));
+      const stateDir = join(work, 'device' + i);
+      const u = update(server.url, stateDir);
+      otaTimes.push(u.seconds);
+      rss = Math.max(rss, u.maxRssMiB);
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+    server.stop();
+    rmSync(releases, { recursive: true, force: true });
+    const c = median(curlTimes);
+    const cs = median(syncedTimes);
+    const o = median(otaTimes);
+    const cell = (t) => (t.toFixed(2) + ' s ' + (mib / t).toFixed(0) + ' MiB/s').padEnd(21);
+    console.log((mib + ' MiB').padEnd(9) + cell(c) + cell(cs) + cell(o) + (c / o).toFixed(2).padEnd(15) + (cs / o).toFixed(2).padEnd(20) + rss.toFixed(0) + ' MiB');
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
