@@ -5,5 +5,6 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30000,
     hookTimeout: 30000,
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

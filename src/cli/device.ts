@@ -93,8 +93,10 @@ export async function runDevice(options: RunDeviceOptions): Promise<number> {
   if ((await loadBootState(platform.state)) === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
   const updater = new Updater({ config, platform });
   const bar = progressBar(process.stderr);
-  updater.on('download-progress', (p) => bar.update(p));
-  updater.on('verified', () => bar.end());
+  updater.on('download-progress', (p) => {
+    bar.update(p);
+    if (p.received === p.total) bar.end();
+  });
   updater.on('error', () => bar.end());
 
   await bootDevice(updater, platform, config.health_command, config.health_timeout);
