@@ -3,16 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
-import { describeImage } from '../src/server/release-store.js';
 import { faultServer } from './helpers/fault-server.js';
-import { configFile, device, image, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';
-
-async function manifestFor(data: Buffer, chunkSize = 4096) {
-  const file = join(await device('0.0.1'), 'img.bin');
-  writeFileSync(file, data);
-  const d = await describeImage(file, chunkSize);
-  return { ver: '1.0.3', size: d.size, sha256: d.sha256, chunk_size: chunkSize, chunk_crc32: d.crcs, url: 'image.bin' };
-}
+import { configFile, device, image, manifestFor, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';
 
 describe('configuration', () => {
   it('names a missing device_id', () => {

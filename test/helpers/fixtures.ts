@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { createUpdater } from '../../src/index.js';
 import type { LogLevel, RebootRequest } from '../../src/platform.js';
-import { publish, type Audience } from '../../src/server/release-store.js';
+import { describeImage, publish, type Audience } from '../../src/server/release-store.js';
 import { startServer, type UpdateServer } from '../../src/server/server.js';
 import { initDevice } from '../../src/cli/device.js';
 
@@ -128,4 +128,12 @@ export function testUpdater(settings: Record<string, unknown>, stateDir: string)
 /** Writes a file (helper for hand-made manifests). */
 export function writeJson(path: string, value: unknown): void {
   writeFileSync(path, typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+/** A native manifest for `data` whose `url` is "image.bin" (what the fault server serves). */
+export async function manifestFor(data: Buffer, chunkSize = 4096, version = '1.0.3') {
+  const file = join(tempDir(), 'image.bin');
+  writeFileSync(file, data);
+  const d = await describeImage(file, chunkSize);
+  return { ver: version, size: d.size, sha256: d.sha256, chunk_size: chunkSize, chunk_crc32: d.crcs, url: 'image.bin' };
 }
