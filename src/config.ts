@@ -39,6 +39,10 @@ export interface OtaConfig {
   state_dir: string;
   /** Seconds of silence after which a download connection is dropped and resumed. */
   download_timeout: number;
+  /** Connection faults in a row (without progress) before a download attempt gives up. */
+  download_retries: number;
+  /** Seconds of the first backoff after a fault; doubles with each fault in a row. */
+  download_retry_delay: number;
 }
 
 type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'protocol' | 'version';
@@ -71,6 +75,8 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   boot_attempts: { kind: 'count', value: 3 },
   state_dir: { kind: 'string', value: 'ota-state' },
   download_timeout: { kind: 'duration', value: 30 },
+  download_retries: { kind: 'count', value: 5 },
+  download_retry_delay: { kind: 'duration', value: 1 },
 };
 
 /** IoTaaP OS keys that are not about updates: accepted and ignored. */

@@ -1,16 +1,18 @@
 /**
  * Chunked, resumable download of a release into a slot.
  *
- * The image is fetched with HTTP Range from the first chunk not yet verified; each chunk is
- * checked against its CRC-32 before it is written. A journal keyed by the image's SHA-256 says
- * which slot holds a partial copy and how many chunks were durably synced; on resume those
- * chunks are re-checked (never trusted blindly) and the chunks written after the last sync are
- * probed, so a crash costs at most the chunk that was in flight. Memory use is one chunk buffer.
+ * The image is fetched with HTTP Range from the first chunk not yet verified. Each chunk is
+ * checked (CRC-32) and added to the image's SHA-256 before it is written; the slot is synced in
+ * the background every few MiB, and only then does the journal (keyed by the image's SHA-256)
+ * record the chunks as durable. On resume the chunks already in the slot are read back and
+ * checked again, never trusted blindly, so a crash costs at most the chunk that was in flight.
+ * Memory use is one chunk buffer whatever the image size.
  */
-import { crc32 } from './crc32.js';
 import { isOtaError, otaError, type OtaError } from './errors.js';
-import type { Clock, Logger, SlotName, SlotStorage, SlotWriter, StateStore, Transport } from './platform.js';
+import { parseContentRange, parseRetryAfter } from './http-headers.js';
+import type { Platform, SlotName, SlotStorage, SlotWriter, StateStore } from './platform.js';
 import type { Release } from './release.js';
+import { chunkLength, imageVerifier, type ImageVerifier } from './verifier.js';
 
 /** Progress of a download. */
 export interface DownloadProgress {
@@ -22,12 +24,14 @@ export interface DownloadProgress {
 }
 
 /** What the downloader needs from the platform. */
-export interface DownloadContext {
-  transport: Transport;
-  slots: SlotStorage;
-  state: StateStore;
-  clock: Clock;
-  logger: Logger;
+export type DownloadContext = Pick<Platform, 'transport' | 'slots' | 'state' | 'clock' | 'logger' | 'random' | 'sha256' | 'crc32'>;
+
+/** How connection faults are retried within one download. */
+export interface RetryPolicy {
+  /** Faults in a row without progress before the download gives up. */
+  retries: number;
+  /** First backoff delay; doubles with each fault in a row (with jitter). */
+  baseDelayMs: number;
 }
 
 /** One download job. */
@@ -37,6 +41,7 @@ export interface DownloadJob {
   headers: Record<string, string>;
   /** Longest silence on the connection before it is dropped and resumed. */
   idleTimeoutMs: number;
+  retry: RetryPolicy;
   onProgress?: (p: DownloadProgress) => void;
 }
 
@@ -52,12 +57,14 @@ interface Journal {
   synced: number;
 }
 
-/** Bytes written between two syncs of the slot and the journal. */
-const SYNC_BYTES = 4 * 1024 * 1024;
-/** Connection faults in a row (without progress) before the download gives up. */
-const MAX_FAULTS = 5;
+/** Bytes written between two background syncs of the slot (and journal updates). */
+const SYNC_BYTES = 32 * 1024 * 1024;
 /** Times one chunk may fail its CRC before the download gives up. */
 const MAX_CRC_FAILURES = 3;
+/** Longest backoff between two attempts. */
+const MAX_BACKOFF_MS = 60 * 1000;
+/** A server asking to wait longer than this ends the attempt (the scheduler tries later). */
+const MAX_RETRY_AFTER_MS = 5 * 60 * 1000;
 const PROGRESS_INTERVAL_MS = 250;
 
 async function loadJournal(state: StateStore): Promise<Journal | null> {
@@ -71,66 +78,46 @@ async function loadJournal(state: StateStore): Promise<Journal | null> {
   }
 }
 
-function chunkLength(r: Release, index: number): number {
-  return Math.min(r.chunkSize, r.size - index * r.chunkSize);
-}
-
-/** Number of leading chunks of the slot whose CRC matches the release, from `from`, up to `limit`. */
-async function countValidChunks(slots: SlotStorage, slot: SlotName, r: Release, from: number, limit: number): Promise<number> {
-  let i = from;
-  while (i < limit) {
-    const data = await slots.read(slot, i * r.chunkSize, chunkLength(r, i));
-    if (data.length !== chunkLength(r, i) || crc32(data) !== r.chunkCrc32[i]) break;
-    i++;
-  }
-  return i;
-}
-
-/** Where to resume: the number of leading chunks already in the slot and verified. */
-async function resumePoint(ctx: DownloadContext, job: DownloadJob): Promise<number> {
+/**
+ * Where to resume: the leading chunks already in the slot that pass their CRC, fed to a fresh
+ * verifier. Chunks past the journal's synced count may have survived too and are kept when valid;
+ * a synced chunk that fails means the slot is not what the journal says: start again.
+ */
+async function resume(ctx: DownloadContext, job: DownloadJob): Promise<{ next: number; verifier: ImageVerifier }> {
   const r = job.release;
+  const fresh = () => ({ next: 0, verifier: imageVerifier(r, ctx.sha256(), ctx.crc32) });
   const j = await loadJournal(ctx.state);
   const chunks = r.chunkCrc32.length;
   if (j === null || j.sha256 !== r.sha256 || j.slot !== job.slot || j.size !== r.size || j.chunk_size !== r.chunkSize || j.synced > chunks) {
-    return 0;
+    return fresh();
   }
-  const synced = await countValidChunks(ctx.slots, job.slot, r, 0, j.synced);
-  if (synced < j.synced) {
-    ctx.logger.log('WARNING', 'Download journal does not match slot ' + job.slot + ' (chunk ' + synced + ' is corrupt); starting again from byte 0');
-    return 0;
+  const verifier = imageVerifier(r, ctx.sha256(), ctx.crc32);
+  let next = 0;
+  while (next < chunks && verifier.accept(next, await ctx.slots.read(job.slot, next * r.chunkSize, chunkLength(r, next)))) next++;
+  if (next < j.synced) {
+    ctx.logger.log('WARNING', 'Download journal does not match slot ' + job.slot + ' (chunk ' + next + ' is corrupt); starting again from byte 0');
+    return fresh();
   }
-  // Chunks written after the last sync may have survived too; each is checked before it is kept.
-  return countValidChunks(ctx.slots, job.slot, r, synced, chunks);
+  return { next, verifier };
 }
 
-function parseContentRange(v: string | undefined): { first: number; last: number; total: number } | null {
-  if (v === undefined || v.indexOf('bytes ') !== 0) return null;
-  const slash = v.split('/');
-  const span = slash[0]!.slice(6).split('-');
-  if (slash.length !== 2 || span.length !== 2) return null;
-  const first = toWhole(span[0]!);
-  const last = toWhole(span[1]!);
-  const total = toWhole(slash[1]!);
-  return first < 0 || last < first || total <= last ? null : { first, last, total };
-}
-
-function toWhole(s: string): number {
-  if (s.length === 0 || s.length > 16) return -1;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-  }
-  return parseInt(s, 10);
+function sleep(ctx: DownloadContext, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    ctx.clock.setTimer(resolve, ms);
+  });
 }
 
 /**
- * Downloads `job.release` into `job.slot`, resuming where an earlier attempt stopped, and syncs
- * the slot. Rejects with an OtaError that says what failed and after how many bytes.
+ * Downloads `job.release` into `job.slot`, resuming where an earlier attempt stopped, verifies it
+ * (CRC-32 per chunk, SHA-256 of the whole) and syncs the slot. Rejects with an OtaError that says
+ * what failed, after how many bytes, and whether the bytes were kept.
  */
 export async function download(ctx: DownloadContext, job: DownloadJob): Promise<void> {
   const r = job.release;
   const chunks = r.chunkCrc32.length;
-  let next = await resumePoint(ctx, job);
+  const resumed = await resume(ctx, job);
+  const verifier = resumed.verifier;
+  let next = resumed.next;
   const journal: Journal = { sha256: r.sha256, slot: job.slot, size: r.size, chunk_size: r.chunkSize, synced: next };
   await ctx.state.write(JOURNAL, JSON.stringify(journal));
   if (next > 0) ctx.logger.log('INFO', 'Resuming download at byte ' + next * r.chunkSize + ' of ' + r.size);
@@ -141,8 +128,10 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
   const startedBytes = next * r.chunkSize;
   let lastProgressAt = -Infinity;
   let unsynced = 0;
-  let faults = 0;
+  let syncing: Promise<void> | null = null;
+  let syncFailure: unknown = null;
   let crcFailures = 0;
+  let faults = 0;
 
   const progress = (force: boolean) => {
     const now = ctx.clock.now();
@@ -153,21 +142,36 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
     job.onProgress({ received, total: r.size, bytesPerSecond: seconds > 0 ? (received - startedBytes) / seconds : 0 });
   };
 
-  const commitChunk = async (data: Uint8Array) => {
-    if (crc32(data) !== r.chunkCrc32[next]) {
+  // Syncing runs beside the download; the journal advances only once the data is durable.
+  const startSync = () => {
+    const upTo = next;
+    unsynced = 0;
+    syncing = syncSlot(writer)
+      .then(() => {
+        journal.synced = upTo;
+        return ctx.state.write(JOURNAL, JSON.stringify(journal));
+      })
+      .then(
+        () => {
+          syncing = null;
+        },
+        (e) => {
+          syncing = null;
+          syncFailure = e;
+        },
+      );
+  };
+
+  const commit = async (data: Uint8Array) => {
+    if (syncFailure !== null) throw syncFailure;
+    if (!verifier.accept(next, data)) {
       throw otaError('CHUNK_CRC', 'download', 'chunk ' + next + ' (bytes ' + next * r.chunkSize + '-' + (next * r.chunkSize + data.length - 1) + ') failed its CRC-32 check', { retryable: true });
     }
     await writeSlot(writer, next * r.chunkSize, data);
     next++;
     crcFailures = 0;
-    faults = 0;
     unsynced += data.length;
-    if (unsynced >= SYNC_BYTES || next === chunks) {
-      await syncSlot(writer);
-      journal.synced = next;
-      await ctx.state.write(JOURNAL, JSON.stringify(journal));
-      unsynced = 0;
-    }
+    if (unsynced >= SYNC_BYTES && syncing === null) startSync();
     progress(next === chunks);
   };
 
@@ -175,6 +179,7 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
     progress(true);
     while (next < chunks) {
       const start = next * r.chunkSize;
+      const before = next;
       let filled = 0;
       let skip = 0;
       try {
@@ -190,14 +195,17 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
                 return true;
               }
               if (status === 200) {
-                // The server ignored Range: the body starts at byte 0, so drop what we already have.
+                // The server ignored Range: the body starts at byte 0, so skip what we already have.
                 if (start > 0) ctx.logger.log('WARNING', 'Server ignored the Range request; reading from byte 0 and skipping ' + start + ' bytes');
                 skip = start;
                 return true;
               }
+              const retryable = status >= 500 || status === 429;
+              const wait = retryable ? parseRetryAfter(headers['retry-after'], Date.now()) : null;
               throw otaError('HTTP_STATUS', 'download', 'image download got HTTP ' + status + ' from ' + r.url, {
                 status,
-                retryable: status >= 500 || status === 429,
+                retryable,
+                retryAfterMs: wait === null ? undefined : wait,
               });
             },
             async onData(piece) {
@@ -214,7 +222,7 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
                 pos += take;
                 if (filled === want) {
                   filled = 0;
-                  await commitChunk(buf.subarray(0, want));
+                  await commit(buf.subarray(0, want));
                   // Never read (or write) past the announced size.
                   if (next === chunks) return false;
                 }
@@ -229,21 +237,47 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
         if (!isOtaError(e) || !e.retryable) throw e;
         if (e.code === 'CHUNK_CRC') {
           if (++crcFailures >= MAX_CRC_FAILURES) {
-            throw otaError('CHUNK_CRC', 'download', e.message + ' ' + crcFailures + ' times; giving up after ' + next * r.chunkSize + ' verified bytes', { retryable: true });
+            throw otaError('CHUNK_CRC', 'download', e.message + ' ' + crcFailures + ' times; giving up with ' + next * r.chunkSize + ' verified bytes kept for the next attempt', { retryable: true });
           }
-        } else if (++faults >= MAX_FAULTS) {
-          const at = e.code === 'DOWNLOAD_TRUNCATED' ? '' : ' at byte ' + (next * r.chunkSize + filled) + ' of ' + r.size;
-          throw otaError(e.code, 'download', e.message + at + ' (' + faults + ' faults in a row; ' + next * r.chunkSize + ' bytes kept for the next attempt)', {
-            retryable: true,
-            status: e.status,
-          });
+          ctx.logger.log('WARNING', e.message + '; fetching it again');
+          continue;
         }
-        ctx.logger.log('WARNING', e.message + '; resuming at byte ' + next * r.chunkSize);
+        const progressed = next > before;
+        faults = progressed ? 1 : faults + 1;
+        const at = e.code === 'DOWNLOAD_TRUNCATED' ? '' : ' at byte ' + (next * r.chunkSize + filled) + ' of ' + r.size;
+        if (faults > job.retry.retries) throw giveUp(e, at + ' (' + faults + ' faults in a row; ' + next * r.chunkSize + ' bytes kept for the next attempt)');
+        const wait = e.retryAfterMs ?? (progressed ? 0 : backoff(job.retry, faults, ctx.random()));
+        if (wait > MAX_RETRY_AFTER_MS) throw giveUp(e, '; the server asked to wait ' + Math.round(wait / 1000) + ' s (' + next * r.chunkSize + ' bytes kept for the next attempt)');
+        ctx.logger.log('WARNING', e.message + at + '; resuming at byte ' + next * r.chunkSize + (wait > 0 ? ' in ' + (wait / 1000).toFixed(1) + ' s' : ''));
+        if (wait > 0) await sleep(ctx, wait);
       }
     }
+    if (syncing !== null) await syncing;
+    if (syncFailure !== null) throw syncFailure;
+    try {
+      verifier.finish();
+    } catch (e) {
+      // Every chunk passed its CRC yet the whole is wrong: nothing here is worth resuming from.
+      await discardJournal(ctx.state);
+      throw e;
+    }
+    await syncSlot(writer);
+    journal.synced = chunks;
+    await ctx.state.write(JOURNAL, JSON.stringify(journal));
   } finally {
+    if (syncing !== null) await syncing;
     await writer.close();
   }
+}
+
+/** Exponential backoff with "equal jitter": between half and all of base × 2^(faults-1), capped. */
+function backoff(policy: RetryPolicy, faults: number, random: number): number {
+  const d = Math.min(MAX_BACKOFF_MS, policy.baseDelayMs * Math.pow(2, faults - 1));
+  return Math.round(d / 2 + (d / 2) * random);
+}
+
+function giveUp(e: OtaError, detail: string): OtaError {
+  return otaError(e.code, 'download', e.message + detail, { retryable: true, status: e.status, retryAfterMs: e.retryAfterMs });
 }
 
 async function openSlot(slots: SlotStorage, slot: SlotName, size: number): Promise<SlotWriter> {
@@ -274,7 +308,7 @@ function slotError(what: string, e: unknown): OtaError {
   return otaError('SLOT_IO', 'download', what + ': ' + (e instanceof Error ? e.message : String(e)), { cause: e });
 }
 
-/** Forgets a partial download (after its image failed verification). */
+/** Forgets a partial download. */
 export async function discardJournal(state: StateStore): Promise<void> {
   await state.remove(JOURNAL);
 }

@@ -32,6 +32,8 @@ export interface OtaError extends Error {
   retryable: boolean;
   /** HTTP status, when a server answered. */
   status?: number;
+  /** How long the server asked to wait before trying again (Retry-After), in milliseconds. */
+  retryAfterMs?: number;
 }
 
 /** Creates an {@link OtaError}. */
@@ -39,13 +41,14 @@ export function otaError(
   code: OtaErrorCode,
   stage: OtaStage,
   message: string,
-  extra?: { retryable?: boolean; status?: number; cause?: unknown },
+  extra?: { retryable?: boolean; status?: number; retryAfterMs?: number; cause?: unknown },
 ): OtaError {
   const e = new Error(message) as OtaError;
   e.code = code;
   e.stage = stage;
   e.retryable = extra?.retryable ?? false;
   if (extra?.status !== undefined) e.status = extra.status;
+  if (extra?.retryAfterMs !== undefined) e.retryAfterMs = extra.retryAfterMs;
   if (extra?.cause !== undefined) (e as { cause?: unknown }).cause = extra.cause;
   return e;
 }

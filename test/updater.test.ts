@@ -66,9 +66,9 @@ describe('createUpdater', () => {
   it('treats a 4xx from the image server as permanent and a 5xx as retryable', async () => {
     const data = image(10_000);
     const m = await manifestFor(data);
-    for (const [status, retryable, requests] of [[403, false, 1], [503, true, 5]] as const) {
+    for (const [status, retryable, requests] of [[403, false, 1], [503, true, 4]] as const) {
       const server = await faultServer(m, data, { status });
-      const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, await device('1.0.2'));
+      const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1', download_retries: 3, download_retry_delay: 0.01 }, await device('1.0.2'));
       const r = await updater.checkForUpdates();
       expect(r.status === 'failed' && r.error).toMatchObject({ code: 'HTTP_STATUS', status, retryable });
       expect(server.ranges.length).toBe(requests);

@@ -1,6 +1,8 @@
 /** The Node platform: axios transport, file slots and state, real timers, stderr log, process reboot. */
 import { createHash } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
+import * as zlib from 'node:zlib';
+import { crc32 } from '../crc32.js';
 import { join } from 'node:path';
 import { formatLogLine } from '../log-line.js';
 import type { Clock, Logger, Platform, RebootRequest } from '../platform.js';
@@ -27,6 +29,10 @@ export interface NodePlatformOptions {
   /** Replaces the default logger (stderr, and `logFile`). */
   logger?: Logger;
 }
+
+/** zlib's CRC-32 (Node 20.15 and later), about three times faster than the portable one. */
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+const nativeCrc32 = zlibCrc32 ? (data: Uint8Array, previous?: number) => zlibCrc32(data, previous ?? 0) >>> 0 : undefined;
 
 /** Real time: monotonic `now`, Node timers. */
 export const systemClock: Clock = {
@@ -60,6 +66,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
       const h = createHash('sha256');
       return { update: (d) => h.update(d), digest: () => h.digest('hex') };
     },
+    crc32: nativeCrc32 ?? crc32,
     reboot:
       options.reboot ??
       (async () => {
