@@ -3,12 +3,13 @@
 // Usage: npm run bench [-- <MiB> ...]   (default: 64 512)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const child = fileURLToPath(new URL('../test/helpers/update-child.mjs', import.meta.url));
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const RUNS = 3;
 
@@ -28,10 +29,33 @@ function makeImage(path, mib) {
 }
 
 async function startServer(dir) {
-  // `ota serve` in its own process, as a device would meet it.
-  const child = spawn(process.execPath, [join(dist, 'cli.js'), 'serve', '--dir', dir, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve) => child.stdout.on('data', (d) => resolve(/listening on (\S+)/.exec(String(d))[1])));
-  return { url, stop: () => child.kill() };
+  // `ota serve` in its own process, as a device would meet it; its log shows the Range requests.
+  const child = spawn(process.execPath, [join(dist, 'cli.js'), 'serve', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  const url = await new Promise((resolve) =>
+    child.stdout.on('data', (d) => {
+      text += d;
+      const m = /listening on (\S+)/.exec(text);
+      if (m) resolve(m[1]);
+    }),
+  );
+  return { url, log: () => text.split('\n'), stop: () => child.kill() };
+}
+
+/** Bytes fetched again after a SIGKILL at `killAt`: what the killed process had received minus where the next run resumed. */
+async function refetchAfterKill(server, killAt) {
+  const stateDir = join(work, 'killed');
+  const killedAt = join(work, 'killed-at');
+  spawnSync(process.execPath, [child, server.url, stateDir, String(killAt), killedAt], { stdio: 'ignore', env: { ...process.env } });
+  const received = Number(readFileSync(killedAt, 'utf8'));
+  const r = spawnSync(process.execPath, [child, server.url, stateDir, '-', killedAt], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error('update after the kill failed: ' + r.stdout + r.stderr);
+  await new Promise((res) => setTimeout(res, 200)); // let the server's log lines arrive
+  // The run after the kill made the last image request (or none, when nothing was missing).
+  const resumed = server.log().map((l) => /firmware\/\S+ bytes=(\d+)-/.exec(l)).filter(Boolean).at(-1);
+  rmSync(stateDir, { recursive: true, force: true });
+  if (!resumed) throw new Error('no image request seen after the kill');
+  return { received, resumedAt: Number(resumed[1]) };
 }
 
 function median(xs) {
@@ -53,7 +77,7 @@ function update(url, stateDir) {
   // Each update in its own process, so its peak memory (maxRSS) is its own.
   const script = `
     const { createUpdater } = await import(${JSON.stringify(join(dist, 'index.js'))});
-    const u = createUpdater({ config: { ota_domain: ${JSON.stringify(url)}, device_id: 'bench', firmware_version: '1.0.0' },
+    const u = createUpdater({ config: { ota_domain: ${JSON.stringify(url)}, device_id: 'dev1', firmware_version: '1.0.0' },
       stateDir: ${JSON.stringify(stateDir)}, platform: { reboot: async () => {}, logger: { log: () => {} } } });
     const t = process.hrtime.bigint();
     const r = await u.checkForUpdates();
@@ -69,15 +93,15 @@ function update(url, stateDir) {
 const work = mkdtempSync(join(tmpdir(), 'ota-bench-'));
 try {
   console.log('medians of ' + RUNS + ' runs; ratio = ota throughput / reference throughput');
-  console.log('size     curl -o              curl -o + sync       ota update           ratio vs curl  ratio vs curl+sync  peak RSS of update');
+  console.log('size     curl -o              curl -o + sync       ota update           ratio vs curl  ratio vs curl+sync  peak RSS   re-fetched after kill at 50%');
   for (const mib of sizes.length ? sizes : [64, 512]) {
     const img = join(work, 'img.bin');
     makeImage(img, mib);
     const releases = join(work, 'releases');
-    spawnSync(process.execPath, [join(dist, 'cli.js'), 'publish', '--dir', releases, '--file', img, '--version', '2.0.0', '--device', 'bench'], { stdio: 'ignore' });
+    spawnSync(process.execPath, [join(dist, 'cli.js'), 'publish', '--dir', releases, '--file', img, '--version', '2.0.0', '--device', 'dev1'], { stdio: 'ignore' });
     rmSync(img);
     const server = await startServer(releases);
-    const manifest = await (await fetch(server.url + '/v1/ota/device/latest/bench')).json();
+    const manifest = await (await fetch(server.url + '/v1/ota/device/latest/dev1')).json();
     const curlTimes = [];
     const syncedTimes = [];
     const otaTimes = [];
@@ -93,13 +117,14 @@ try {
       rss = Math.max(rss, u.maxRssMiB);
       rmSync(stateDir, { recursive: true, force: true });
     }
+    const refetched = await refetchAfterKill(server, (mib * 1024 * 1024) / 2 + 1000);
     server.stop();
     rmSync(releases, { recursive: true, force: true });
     const c = median(curlTimes);
     const cs = median(syncedTimes);
     const o = median(otaTimes);
     const cell = (t) => (t.toFixed(2) + ' s ' + (mib / t).toFixed(0) + ' MiB/s').padEnd(21);
-    console.log((mib + ' MiB').padEnd(9) + cell(c) + cell(cs) + cell(o) + (c / o).toFixed(2).padEnd(15) + (cs / o).toFixed(2).padEnd(20) + rss.toFixed(0) + ' MiB');
+    console.log((mib + ' MiB').padEnd(9) + cell(c) + cell(cs) + cell(o) + (c / o).toFixed(2).padEnd(15) + (cs / o).toFixed(2).padEnd(20) + (rss.toFixed(0) + ' MiB').padEnd(11) + (refetched.received - refetched.resumedAt) + ' bytes (killed having received ' + refetched.received + ', resumed at ' + refetched.resumedAt + '; chunk ' + manifest.chunk_size + ')');
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -36,7 +36,8 @@ export type {
 } from './platform.js';
 export { Updater } from './updater.js';
 export type { CheckResult, UpdaterEvents } from './updater.js';
-export { REBOOT_EXIT_CODE } from './node/platform.js';
+export { REBOOT_EXIT_CODE, nodePlatform } from './node/platform.js';
+export type { NodePlatformOptions } from './node/platform.js';
 
 /** Options of {@link createUpdater}. */
 export interface CreateUpdaterOptions {

@@ -1,40 +1,61 @@
 /**
  * A real HTTP server on 127.0.0.1 that serves one manifest and one image and misbehaves on
- * request: cut bodies short, ignore Range, lie in Content-Range.
+ * request: bodies cut short (FIN or RST), stalls, corrupted bytes, ignored ranges, wrong
+ * Content-Range, extra bytes, error statuses with Retry-After.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { onCleanup } from './fixtures.js';
 
-/** How the image endpoint misbehaves. */
-export interface Faults {
-  /** Bytes of the image the server has: bodies stop there, while headers claim the full size. */
+/** How one image response misbehaves. */
+export interface Fault {
+  /** Bytes of the image the server has: bodies stop there (FIN) while headers claim the full size. */
   haveBytes?: number;
-  /** Answer 200 with the whole image to every Range request. */
+  /** End this body (FIN) after this many bytes. */
+  cutAfter?: number;
+  /** Reset the connection (RST) after this many body bytes. */
+  resetAfter?: number;
+  /** Stop sending after this many body bytes, keeping the connection open. */
+  stallAfter?: number;
+  /** Flip the byte at this image offset. */
+  corruptAt?: number;
+  /** Answer 200 with the whole image, whatever the Range. */
   ignoreRange?: boolean;
-  /** Status code to answer image requests with, instead of the image. */
+  /** Answer with this status (and Retry-After) instead of the image. */
   status?: number;
+  retryAfter?: string;
+  /** Send this Content-Range instead of the right one (null: none). */
+  contentRange?: string | null;
+  /** Bytes of garbage after the image, counted in Content-Length. */
+  extraBytes?: number;
 }
 
 export interface FaultServer {
   url: string;
   /** Range headers of the image requests received, in order. */
   ranges: (string | undefined)[];
+  /** Body bytes written for image requests, in total. */
+  bytesSent: number;
   /** Status reports received. */
   reports: Record<string, unknown>[];
 }
 
-/** Starts the server. `manifest` is sent as is (object as JSON, string raw); its `url` should be "image.bin". */
-export async function faultServer(manifest: unknown, image: Buffer, faults: Faults = {}): Promise<FaultServer> {
-  const ranges: (string | undefined)[] = [];
-  const reports: Record<string, unknown>[] = [];
+/**
+ * Starts the server. `manifest` is sent as is (object as JSON, string raw); its `url` should be
+ * "image.bin". `faults`: one Fault for every image request, or a list for the first requests
+ * (the rest are served correctly).
+ */
+export async function faultServer(manifest: unknown, image: Buffer, faults: Fault | Fault[] = {}): Promise<FaultServer> {
+  const state: FaultServer = { url: '', ranges: [], bytesSent: 0, reports: [] };
+  const faultFor = (n: number): Fault => (Array.isArray(faults) ? (faults[n] ?? {}) : faults);
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '';
     if (req.method === 'POST') {
       let body = '';
       req.on('data', (d) => (body += d));
       req.on('end', () => {
-        reports.push(JSON.parse(body) as Record<string, unknown>);
+        state.reports.push(JSON.parse(body) as Record<string, unknown>);
         res.writeHead(204).end();
       });
       return;
@@ -44,23 +65,37 @@ export async function faultServer(manifest: unknown, image: Buffer, faults: Faul
       res.end(typeof manifest === 'string' ? manifest : JSON.stringify(manifest));
       return;
     }
-    ranges.push(req.headers.range);
-    if (faults.status) {
-      res.writeHead(faults.status).end();
+    const f = faultFor(state.ranges.length);
+    state.ranges.push(req.headers.range);
+    if (f.status) {
+      res.writeHead(f.status, f.retryAfter === undefined ? {} : { 'Retry-After': f.retryAfter }).end();
       return;
     }
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    const start = m && !faults.ignoreRange ? Number(m[1]) : 0;
-    const headers: Record<string, string | number> = { 'Content-Length': image.length - start };
-    if (start > 0 || (m && !faults.ignoreRange)) headers['Content-Range'] = 'bytes ' + start + '-' + (image.length - 1) + '/' + image.length;
-    res.writeHead(m && !faults.ignoreRange ? 206 : 200, headers);
-    const have = faults.haveBytes ?? image.length;
-    if (have >= image.length) {
-      res.end(image.subarray(start));
+    const ranged = m !== null && !f.ignoreRange;
+    const start = ranged ? Number(m![1]) : 0;
+    let body = image.subarray(start);
+    if (f.corruptAt !== undefined && f.corruptAt >= start) {
+      body = Buffer.from(body);
+      body[f.corruptAt - start]! ^= 0xff;
+    }
+    if (f.extraBytes) body = Buffer.concat([body, Buffer.alloc(f.extraBytes, 0xee)]);
+    const headers: Record<string, string | number> = { 'Content-Length': body.length };
+    const range = f.contentRange === undefined ? 'bytes ' + start + '-' + (image.length - 1) + '/' + image.length : f.contentRange;
+    if (ranged && range !== null) headers['Content-Range'] = range;
+    res.writeHead(ranged ? 206 : 200, headers);
+
+    const limit = Math.min(f.cutAfter ?? Infinity, f.resetAfter ?? Infinity, f.stallAfter ?? Infinity, f.haveBytes === undefined ? Infinity : Math.max(0, f.haveBytes - start));
+    if (limit >= body.length) {
+      state.bytesSent += body.length;
+      res.end(body);
       return;
     }
-    // FIN, not RST: the client reads every byte sent, then sees the body end early.
-    res.write(image.subarray(start, Math.max(start, have)), () => res.socket?.end());
+    state.bytesSent += limit;
+    res.write(body.subarray(0, limit), () => {
+      if (f.resetAfter !== undefined) res.destroy();
+      else if (f.stallAfter === undefined) res.socket?.end(); // FIN: the client reads every byte sent, then the body ends early
+    });
   };
   const server = createServer(handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -71,5 +106,6 @@ export async function faultServer(manifest: unknown, image: Buffer, faults: Faul
         server.closeAllConnections();
       }),
   );
-  return { url: 'http://127.0.0.1:' + (server.address() as AddressInfo).port, ranges, reports };
+  state.url = 'http://127.0.0.1:' + (server.address() as AddressInfo).port;
+  return state;
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { createUpdater } from '../../src/index.js';
-import type { LogLevel, RebootRequest } from '../../src/platform.js';
+import type { Clock, LogLevel, Platform, RebootRequest } from '../../src/platform.js';
+import { systemClock } from '../../src/node/platform.js';
 import { describeImage, publish, type Audience } from '../../src/server/release-store.js';
 import { startServer, type UpdateServer } from '../../src/server/server.js';
 import { initDevice } from '../../src/cli/device.js';
@@ -108,8 +109,8 @@ export function startCli(args: string[]): Promise<string> {
   });
 }
 
-/** An updater on a simulated device with a recording logger and reboot. */
-export function testUpdater(settings: Record<string, unknown>, stateDir: string) {
+/** An updater on a simulated device with a recording logger and reboot, and optional platform parts. */
+export function testUpdater(settings: Record<string, unknown>, stateDir: string, platform: Partial<Platform> = {}) {
   const lines: { level: LogLevel; message: string }[] = [];
   const reboots: RebootRequest[] = [];
   const updater = createUpdater({
@@ -120,6 +121,7 @@ export function testUpdater(settings: Record<string, unknown>, stateDir: string)
       reboot: async (r) => {
         reboots.push(r);
       },
+      ...platform,
     },
   });
   return { updater, lines, reboots };
@@ -136,4 +138,19 @@ export async function manifestFor(data: Buffer, chunkSize = 4096, version = '1.0
   writeFileSync(file, data);
   const d = await describeImage(file, chunkSize);
   return { ver: version, size: d.size, sha256: d.sha256, chunk_size: chunkSize, chunk_crc32: d.crcs, url: 'image.bin' };
+}
+
+/** Real timers that fire at once, recording the delays asked for: waits are checked, not waited. */
+export function compressedClock(): { clock: Clock; delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    clock: {
+      now: systemClock.now,
+      setTimer(fn, ms) {
+        if (ms > 0) delays.push(ms);
+        return systemClock.setTimer(fn, 0);
+      },
+    },
+  };
 }
