@@ -4,7 +4,7 @@
  * so a power cut leaves either the old or the new state. See docs/boot-states.md.
  */
 import { otaError } from './errors.js';
-import type { SlotName, StateStore } from './platform.js';
+import type { BootSelector, SlotName, StateStore } from './platform.js';
 
 /** The image a slot holds. */
 export interface SlotImage {
@@ -201,10 +201,15 @@ export async function loadBootState(store: StateStore): Promise<BootState | null
   return s;
 }
 
-/** Persists a transition (atomically, through the store). */
-export async function saveBootState(store: StateStore, s: BootState): Promise<BootState> {
+/**
+ * Persists a transition (atomically, through the store), then tells the boot selector. A cut
+ * between the two is repaired by the next transition, which applies the whole state again.
+ */
+export async function saveBootState(store: StateStore, selector: BootSelector, s: BootState): Promise<BootState> {
   const n = copy(s);
   n.seq = s.seq + 1;
   await store.write(BOOT_STATE, JSON.stringify(n, null, 2));
+  const next = n.trial ?? n.confirmed;
+  await selector.apply({ booted: n.booted, next, trial: n.trial !== null, attemptsLeft: n.trial === null ? n.max_attempts : n.max_attempts - n.attempts, confirmed: n.confirmed });
   return n;
 }

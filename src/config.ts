@@ -43,9 +43,22 @@ export interface OtaConfig {
   download_retries: number;
   /** Seconds of the first backoff after a fault; doubles with each fault in a row. */
   download_retry_delay: number;
+  /** Seconds a slot on trial has to be confirmed under `ota run` (0: no limit, boot attempts only). */
+  confirm_timeout: number;
+  /** Shell command that reboots the device; empty: exit with code 75 for the supervisor. */
+  reboot_command: string;
+  /** Image format to validate before switching: "" (none) or "esp32". */
+  image_format: '' | 'esp32';
+  /** Largest image a slot holds, in bytes (0: only free space limits file slots). */
+  slot_size: number;
+  /** Raw slot devices (or files) for boards booted by U-Boot; empty: file slots in state_dir. */
+  slot_a: string;
+  slot_b: string;
+  /** The U-Boot environment tool used with raw slots. */
+  fw_setenv: string;
 }
 
-type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'protocol' | 'version';
+type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'version';
 
 interface KeySpec {
   kind: Kind;
@@ -77,6 +90,13 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   download_timeout: { kind: 'duration', value: 30 },
   download_retries: { kind: 'count', value: 5 },
   download_retry_delay: { kind: 'duration', value: 1 },
+  confirm_timeout: { kind: 'duration', value: 300 },
+  reboot_command: { kind: 'string', value: '' },
+  image_format: { kind: 'format', value: '' },
+  slot_size: { kind: 'bytes', value: 0 },
+  slot_a: { kind: 'string', value: '' },
+  slot_b: { kind: 'string', value: '' },
+  fw_setenv: { kind: 'string', value: 'fw_setenv' },
 };
 
 /** IoTaaP OS keys that are not about updates: accepted and ignored. */
@@ -90,6 +110,8 @@ const EXPECTED: { [K in Kind]: string } = {
   duration: 'a number of seconds or a string such as "90s", "30m", "6h", "1d"',
   fraction: 'a number from 0 to 1',
   count: 'a whole number from 1 to 100',
+  bytes: 'a whole number of bytes (0 or more)',
+  format: '"" or "esp32"',
   protocol: '"native"',
   version: 'a semantic version such as "1.0.2"',
 };
@@ -148,6 +170,10 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
       return typeof v === 'number' && v >= 0 && v <= 1 ? { ok: true, value: v } : { ok: false };
     case 'count':
       return typeof v === 'number' && v % 1 === 0 && v >= 1 && v <= 100 ? { ok: true, value: v } : { ok: false };
+    case 'bytes':
+      return typeof v === 'number' && v % 1 === 0 && v >= 0 && v <= Number.MAX_SAFE_INTEGER ? { ok: true, value: v } : { ok: false };
+    case 'format':
+      return v === 'esp32' ? { ok: true, value: v } : { ok: false };
     case 'protocol':
       return v === 'native' ? { ok: true, value: v } : { ok: false };
     case 'version':
@@ -194,6 +220,9 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
     if (!(key in SPEC) && FOREIGN_KEYS.indexOf(key) < 0) warnings.push(source + ': unknown key "' + key + '" ignored');
   }
   const config = out as unknown as OtaConfig;
+  if ((config.slot_a === '') !== (config.slot_b === '')) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': keys "slot_a" and "slot_b" go together; set both (raw slots) or neither (file slots)');
+  }
   if (config.device_id === '') {
     throw otaError('CONFIG_INVALID', 'config', source + ': key "device_id" is missing or empty; expected the device id known to the update server');
   }

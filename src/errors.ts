@@ -15,6 +15,7 @@ export type OtaErrorCode =
   | 'SHA256_MISMATCH'
   | 'IMAGE_TOO_LARGE'
   | 'IMAGE_REJECTED'
+  | 'IMAGE_INVALID'
   | 'TRIAL_PENDING'
   | 'SLOT_IO'
   | 'BOOT_STATE'

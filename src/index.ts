@@ -10,7 +10,7 @@
 import { resolveConfig } from './config.js';
 import { toOtaError } from './errors.js';
 import { readConfigFile } from './node/config-file.js';
-import { nodePlatform } from './node/platform.js';
+import { nodePlatform, platformOptions } from './node/platform.js';
 import type { Platform } from './platform.js';
 import { Updater, type CheckResult } from './updater.js';
 
@@ -55,7 +55,7 @@ export interface CreateUpdaterOptions {
  */
 export function createUpdater(options: CreateUpdaterOptions): Updater {
   const { config, warnings } = resolveConfig(options.config);
-  const platform = Object.assign(nodePlatform({ stateDir: options.stateDir ?? config.state_dir }), options.platform);
+  const platform = Object.assign(nodePlatform(platformOptions(config, options.stateDir ?? config.state_dir)), options.platform);
   for (const w of warnings) platform.logger.log('WARNING', w);
   return new Updater({ config, platform });
 }
@@ -63,13 +63,14 @@ export function createUpdater(options: CreateUpdaterOptions): Updater {
 let shared: Updater | null = null;
 
 /**
- * The updater configured from `default.cfg` (the path in `$OTA_CONFIG`, else `./default.cfg`),
- * created on first use.
+ * The updater configured from `default.cfg` (the path in `$OTA_CONFIG`, else `./default.cfg`;
+ * state in `$OTA_STATE_DIR`, else the config's `state_dir`), created on first use.
  */
 export function defaultUpdater(): Updater {
   if (shared === null) {
     const file = readConfigFile(process.env.OTA_CONFIG ?? 'default.cfg');
-    const platform = nodePlatform({ stateDir: file.stateDir });
+    // Under `ota run`, the launcher says where the device's state is.
+    const platform = nodePlatform(platformOptions(file.config, process.env.OTA_STATE_DIR ?? file.stateDir));
     for (const w of file.warnings) platform.logger.log('WARNING', w);
     shared = new Updater({ config: file.config, platform });
   }

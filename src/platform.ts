@@ -66,6 +66,26 @@ export interface SlotStorage {
   locate(slot: SlotName): string;
 }
 
+/**
+ * Tells the platform's boot mechanism what boot control decided: a `current` link for Node
+ * applications, bootloader variables (U-Boot `fw_setenv`) for boards that boot from a raw slot.
+ * Called after every saved transition with the new state.
+ */
+export interface BootSelector {
+  apply(state: {
+    /** Slot running now. */
+    booted: SlotName;
+    /** Slot to boot next: the trial slot, else the confirmed one. */
+    next: SlotName;
+    /** True while `next` is on trial. */
+    trial: boolean;
+    /** Boot attempts `next` has left before the bootloader should fall back. */
+    attemptsLeft: number;
+    /** The fallback slot. */
+    confirmed: SlotName;
+  }): Promise<void>;
+}
+
 /** Small named state documents (boot state, download journal). `write` must be atomic. */
 export interface StateStore {
   read(name: string): Promise<string | null>;
@@ -109,6 +129,7 @@ export interface RebootRequest {
 export interface Platform {
   transport: Transport;
   slots: SlotStorage;
+  bootSelector: BootSelector;
   state: StateStore;
   clock: Clock;
   logger: Logger;

@@ -20,6 +20,7 @@ import {
 import type { OtaConfig } from './config.js';
 import { discardJournal, download, type DownloadProgress } from './downloader.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from './errors.js';
+import { validateEsp32Image } from './esp32-image.js';
 import type { Platform, RebootRequest, SlotName } from './platform.js';
 import { nativeProtocol } from './protocol/native.js';
 import type { Protocol, StatusReport } from './protocol/protocol.js';
@@ -135,7 +136,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    */
   async boot(): Promise<DeviceStatus> {
     const before = await this.bootState();
-    const after = await saveBootState(this.platform.state, bootSelect(before));
+    const after = await this.save(bootSelect(before));
     if (after.state === 'reverted' && before.state !== 'reverted') {
       this.platform.logger.log('ERROR', 'Update reverted: ' + after.last_error);
       await this.report(before, { stage: 'failed', reason: after.last_error, code: 'BOOT_STATE', reverted: true });
@@ -145,7 +146,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** Confirms the slot running on trial: it becomes the known-good slot. */
   async confirm(): Promise<void> {
-    const s = await saveBootState(this.platform.state, confirmBooted(await this.bootState()));
+    const s = await this.save(confirmBooted(await this.bootState()));
     const image = s.slots[s.booted];
     this.platform.logger.log('INFO', 'Slot ' + s.booted + ' (' + (image ? image.version : '?') + ') confirmed');
     await this.report(s, { stage: 'confirmed' });
@@ -157,11 +158,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    */
   async revert(reason: string): Promise<void> {
     const before = await this.bootState();
-    const s = await saveBootState(this.platform.state, rejectTrial(before, reason));
+    const s = await this.save(rejectTrial(before, reason));
     this.platform.logger.log('ERROR', 'Update reverted: ' + reason);
     await this.report(before, { stage: 'failed', reason, code: 'HEALTH_CHECK', reverted: true });
     const image = s.slots[s.confirmed];
     await this.reboot({ slot: s.confirmed, version: image ? image.version : '', reason: 'revert' });
+  }
+
+  private save(s: BootState): Promise<BootState> {
+    return saveBootState(this.platform.state, this.platform.bootSelector, s);
   }
 
   private async bootState(): Promise<BootState> {
@@ -171,7 +176,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       throw otaError('CONFIG_INVALID', 'config', 'the running firmware version is unknown: set "firmware_version" in default.cfg (or create the device with `ota device init`)');
     }
     const initial = initialBootState({ version: this.config.firmware_version, sha256: '', size: 0 }, this.config.boot_attempts);
-    return saveBootState(this.platform.state, initial);
+    return this.save(initial);
   }
 
   /** Sends a status report about `s`'s trial (or running) image; failures are only logged. */
@@ -236,7 +241,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       logger.log('INFO', 'New update available! ' + current + ' -> ' + release.version);
       this.emit('update-available', { version: release.version, current, size: release.size });
       logger.log('INFO', 'Starting update process...');
-      boot = await saveBootState(this.platform.state, beginWrite(boot, target));
+      boot = await this.save(beginWrite(boot, target));
       await this.send({ stage: 'downloading', version: release.version, from: current });
 
       stage = 'download';
@@ -249,14 +254,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
         onProgress: (p) => this.emit('download-progress', p),
       });
-      logger.log('INFO', 'Image verified: SHA-256 ' + release.sha256);
+      if (this.config.image_format === 'esp32') {
+        const slots = this.platform.slots;
+        await validateEsp32Image((offset, length) => slots.read(target!, offset, length), release.size, this.platform.sha256(), slots.readSize);
+      }
+      logger.log('INFO', 'Image verified: SHA-256 ' + release.sha256 + (this.config.image_format ? ', valid ' + this.config.image_format + ' image' : ''));
       this.emit('verified', { version: release.version, sha256: release.sha256, slot: target });
 
       stage = 'install';
-      boot = await saveBootState(
-        this.platform.state,
-        markInstalled(boot, target, { version: release.version, sha256: release.sha256, size: release.size }, this.config.boot_attempts),
-      );
+      boot = await this.save(markInstalled(boot, target, { version: release.version, sha256: release.sha256, size: release.size }, this.config.boot_attempts));
       await discardJournal(this.platform.state);
       this.emit('installed', { version: release.version, slot: target });
       logger.log('INFO', 'Update successfull! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');

@@ -5,20 +5,15 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { describeBoot, initialBootState, loadBootState, saveBootState, type DeviceStatus } from '../boot-control.js';
 import { readConfigFile } from '../node/config-file.js';
-import { fileSlots } from '../node/file-slots.js';
-import { fileState } from '../node/file-state.js';
-import { nodePlatform } from '../node/platform.js';
+import { nodePlatform, platformOptions } from '../node/platform.js';
 import type { Platform } from '../platform.js';
 import { Updater, type CheckResult } from '../updater.js';
 import { hashSlot } from '../verifier.js';
 import { parseVersion } from '../version.js';
 import { runHealthCheck } from './health-check.js';
 import { progressBar } from './progress-bar.js';
-
-const SLOTS_DIR = 'slots';
 
 /** A placeholder image for a simulated board created without `--file`. */
 function syntheticImage(version: string): Buffer {
@@ -30,29 +25,25 @@ function syntheticImage(version: string): Buffer {
 export async function initDevice(stateDir: string, version: string, file?: string, force = false): Promise<DeviceStatus> {
   const v = parseVersion(version);
   if (v === null) throw new Error('--version ' + JSON.stringify(version) + ' is not a semantic version (e.g. 1.0.2)');
-  const state = fileState(stateDir);
-  if (!force && (await state.read('boot.json')) !== null) throw new Error(stateDir + ' already holds a device (use --force to start over)');
+  const platform = nodePlatform({ stateDir });
+  if (!force && (await platform.state.read('boot.json')) !== null) throw new Error(stateDir + ' already holds a device (use --force to start over)');
   const image = file ? await readFile(file) : syntheticImage(v);
-  const slots = fileSlots(join(stateDir, SLOTS_DIR));
-  await writeFile(slots.locate('a'), image);
-  await writeFile(slots.locate('b'), Buffer.alloc(0));
-  await state.remove('download.json');
+  await writeFile(platform.slots.locate('a'), image);
+  await writeFile(platform.slots.locate('b'), Buffer.alloc(0));
+  await platform.state.remove('download.json');
   const sha256 = createHash('sha256').update(image).digest('hex');
-  const boot = await saveBootState(state, initialBootState({ version: v, sha256, size: image.length }, 3));
+  const boot = await saveBootState(platform.state, platform.bootSelector, initialBootState({ version: v, sha256, size: image.length }, 3));
   return describeBoot(boot);
 }
 
 /** `ota device status`: the boot state, with the SHA-256 of the running slot's actual content. */
 export async function deviceStatus(stateDir: string): Promise<DeviceStatus & { intact: boolean }> {
-  const boot = await loadBootState(fileState(stateDir));
+  const platform = nodePlatform({ stateDir });
+  const boot = await loadBootState(platform.state);
   if (boot === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
   const status = describeBoot(boot);
   const image = boot.slots[boot.booted];
-  const hasher = createHash('sha256');
-  const actual = await hashSlot(fileSlots(join(stateDir, SLOTS_DIR)), boot.booted, image ? image.size : 0, {
-    update: (d) => hasher.update(d),
-    digest: () => hasher.digest('hex'),
-  });
+  const actual = await hashSlot(platform.slots, boot.booted, image ? image.size : 0, platform.sha256());
   return Object.assign(status, { sha256: actual, intact: image !== null && actual === image.sha256 });
 }
 
@@ -81,7 +72,7 @@ export async function runDevice(options: RunDeviceOptions): Promise<number> {
   const stateDir = options.stateDir ?? file.stateDir;
   let onReboot: (boot: Promise<DeviceStatus>) => void = () => undefined;
   const platform: Platform = nodePlatform({
-    stateDir,
+    ...platformOptions(config, stateDir),
     // A reboot of the simulated board runs its boot sequence in this process.
     reboot: async () => {
       const boot = bootDevice(updater, platform, config.health_command, config.health_timeout);

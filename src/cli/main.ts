@@ -5,13 +5,15 @@ import { isOtaError } from '../errors.js';
 import { publish, type Audience } from '../server/release-store.js';
 import { startServer } from '../server/server.js';
 import { deviceStatus, initDevice, runDevice } from './device.js';
+import { runApp } from './run.js';
 
 const USAGE = `Usage:
   ota publish --dir <releases> --file <firmware.bin> --version <semver> (--device <id> | --group <id>) [--chunk-size <bytes>]
   ota serve --dir <releases> [--port <n>] [--host 127.0.0.1] [--quiet]
   ota device init --state-dir <dir> --version <semver> [--file <image>] [--force]
   ota device --config <default.cfg> [--state-dir <dir>] [--once]
-  ota device status --state-dir <dir>`;
+  ota device status --state-dir <dir>
+  ota run --config <default.cfg> [--state-dir <dir>] -- <command> [args...]`;
 
 /** A mistake in the command line: printed with the usage, exit code 2. */
 function usage(message: string): never {
@@ -82,6 +84,12 @@ async function main(argv: string[]): Promise<number> {
       }
       const v = parse(rest, { config: { type: 'string' }, 'state-dir': { type: 'string' }, once: { type: 'boolean' } });
       return runDevice({ config: required(v, 'config'), stateDir: v['state-dir'] as string | undefined, once: v.once === true });
+    }
+    case 'run': {
+      const dash = rest.indexOf('--');
+      if (dash < 0 || dash === rest.length - 1) usage('give the application command after --');
+      const v = parse(rest.slice(0, dash), { config: { type: 'string' }, 'state-dir': { type: 'string' } });
+      return runApp({ config: required(v, 'config'), stateDir: v['state-dir'] as string | undefined, command: rest.slice(dash + 1) });
     }
     case undefined:
     case 'help':

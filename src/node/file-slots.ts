@@ -1,37 +1,46 @@
-/** File-backed A/B slots for Node boards: `<dir>/a.bin` and `<dir>/b.bin`. */
+/**
+ * Slots on files for Node boards: `<dir>/a.bin` and `<dir>/b.bin`, resized to each image; or a
+ * pair of raw block devices (partitions) of fixed size, written in place.
+ */
 import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SlotName, SlotStorage, SlotWriter } from '../platform.js';
 
-/** Options of {@link fileSlots}. */
-export interface FileSlotsOptions {
-  /** Largest image a slot accepts, in bytes (a partition's size); unlimited by default. */
-  capacity?: number;
+/** Slot files in `dir` (created if missing); `capacity` bounds an image (unlimited when 0 or absent). */
+export function fileSlots(dir: string, capacity?: number): SlotStorage {
+  mkdirSync(dir, { recursive: true });
+  return pathSlots({ a: join(dir, 'a.bin'), b: join(dir, 'b.bin') }, capacity || undefined, true);
 }
 
-/** Creates slot storage in `dir` (created if missing). */
-export function fileSlots(dir: string, options: FileSlotsOptions = {}): SlotStorage {
-  mkdirSync(dir, { recursive: true });
-  const path = (slot: SlotName) => join(dir, slot + '.bin');
+/**
+ * Raw slots: two partitions (or, in tests, two files) of `capacity` bytes. They are never
+ * created, truncated or resized: an image is written over the start of the partition.
+ */
+export function blockSlots(paths: { a: string; b: string }, capacity: number): SlotStorage {
+  return pathSlots(paths, capacity, false);
+}
+
+function pathSlots(paths: { a: string; b: string }, capacity: number | undefined, resize: boolean): SlotStorage {
   return {
-    capacity: () => options.capacity,
+    capacity: () => capacity,
     readSize: 1024 * 1024,
-    locate: path,
+    locate: (slot) => paths[slot],
 
     async open(slot: SlotName, size: number): Promise<SlotWriter> {
       let fd: number;
       try {
-        fd = openSync(path(slot), 'r+'); // keeps what an interrupted download left
+        fd = openSync(paths[slot], 'r+'); // keeps what an interrupted download left
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        fd = openSync(path(slot), 'w+');
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !resize) throw e;
+        fd = openSync(paths[slot], 'w+');
       }
-      ftruncateSync(fd, size);
+      if (resize) ftruncateSync(fd, size);
       return {
         // Synchronous writes: a chunk lands in the page cache in tens of microseconds, where a
         // thread-pool round trip per chunk would cost more than the write and stall the socket.
         async write(offset, data) {
+          if (capacity !== undefined && offset + data.length > capacity) throw new Error('write past the end of slot ' + slot + ' (' + capacity + ' bytes)');
           let done = 0;
           while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done);
         },
@@ -46,7 +55,7 @@ export function fileSlots(dir: string, options: FileSlotsOptions = {}): SlotStor
     async read(slot: SlotName, offset: number, length: number): Promise<Uint8Array> {
       let fh: FileHandle;
       try {
-        fh = await open(path(slot), 'r');
+        fh = await open(paths[slot], 'r');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Uint8Array(0);
         throw e;

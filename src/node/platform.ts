@@ -6,7 +6,10 @@ import { crc32 } from '../crc32.js';
 import { join } from 'node:path';
 import { formatLogLine } from '../log-line.js';
 import type { Clock, Logger, Platform, RebootRequest } from '../platform.js';
-import { fileSlots } from './file-slots.js';
+import { execFile } from 'node:child_process';
+import type { OtaConfig } from '../config.js';
+import { currentLink, ubootSelector } from './boot-selectors.js';
+import { blockSlots, fileSlots } from './file-slots.js';
 import { fileState } from './file-state.js';
 import { nodeTransport } from './transport.js';
 
@@ -18,10 +21,16 @@ export const REBOOT_EXIT_CODE = 75;
 
 /** Options of {@link nodePlatform}. */
 export interface NodePlatformOptions {
-  /** Directory of the slots (`slots/a.bin`, `slots/b.bin`) and state files. */
+  /** Directory of the state files, the file slots (`slots/a.bin`, `slots/b.bin`) and the `current` link. */
   stateDir: string;
   /** Largest image a slot accepts, in bytes. */
   slotCapacity?: number;
+  /** Raw slots (partitions) instead of file slots; the boot selector is then U-Boot's environment. */
+  rawSlots?: { a: string; b: string };
+  /** The fw_setenv tool for raw slots. */
+  fwSetenv?: string;
+  /** Shell command that reboots the device (e.g. "systemctl reboot") instead of exiting with 75. */
+  rebootCommand?: string;
   /** Also append log lines to this file. */
   logFile?: string;
   /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
@@ -54,11 +63,33 @@ export function nodeLogger(logFile?: string): Logger {
   };
 }
 
+/** The platform options a configuration asks for. */
+export function platformOptions(config: OtaConfig, stateDir: string): NodePlatformOptions {
+  return {
+    stateDir,
+    slotCapacity: config.slot_size || undefined,
+    rawSlots: config.slot_a ? { a: config.slot_a, b: config.slot_b } : undefined,
+    fwSetenv: config.fw_setenv,
+    rebootCommand: config.reboot_command || undefined,
+  };
+}
+
+function commandReboot(command: string): () => Promise<void> {
+  return () =>
+    new Promise((resolve, reject) => {
+      execFile('sh', ['-c', command], (e) => (e ? reject(new Error('reboot command ' + JSON.stringify(command) + ' failed: ' + e.message)) : resolve()));
+    });
+}
+
 /** Builds the Node platform for a device whose files live in `options.stateDir`. */
 export function nodePlatform(options: NodePlatformOptions): Platform {
+  const raw = options.rawSlots;
+  if (raw && !options.slotCapacity) throw new Error('raw slots need their size (slot_size)');
+  const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
   return {
     transport: nodeTransport(),
-    slots: fileSlots(join(options.stateDir, 'slots'), { capacity: options.slotCapacity }),
+    slots,
+    bootSelector: raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots),
     state: fileState(options.stateDir),
     clock: systemClock,
     logger: options.logger ?? nodeLogger(options.logFile),
@@ -69,9 +100,11 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
     crc32: nativeCrc32 ?? crc32,
     reboot:
       options.reboot ??
-      (async () => {
-        process.exit(REBOOT_EXIT_CODE);
-      }),
+      (options.rebootCommand
+        ? commandReboot(options.rebootCommand)
+        : async () => {
+            process.exit(REBOOT_EXIT_CODE);
+          }),
     random: Math.random,
   };
 }

@@ -1,0 +1,87 @@
+/**
+ * `ota run`: the boot step and supervisor of a Node application kept in the slots. Each start is
+ * a boot: a pending trial is started (or counted again, or reverted), then the application runs
+ * from the active slot. A trial slot is confirmed by the health check, or by the application
+ * itself (`confirm()`), within `confirm_timeout`; otherwise it is reverted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import { resolve } from 'node:path';
+import { loadBootState } from '../boot-control.js';
+import { toOtaError } from '../errors.js';
+import { readConfigFile } from '../node/config-file.js';
+import { nodePlatform, platformOptions, REBOOT_EXIT_CODE } from '../node/platform.js';
+import { Updater } from '../updater.js';
+import { runHealthCheck } from './health-check.js';
+
+/** Options of `ota run`. */
+export interface RunAppOptions {
+  config: string;
+  stateDir?: string;
+  /** The application command; it gets OTA_SLOT_PATH, OTA_VERSION, OTA_BOOT_STATE, OTA_CONFIG. */
+  command: string[];
+}
+
+/** Runs the application; resolves to the exit code for the supervisor. */
+export async function runApp(options: RunAppOptions): Promise<number> {
+  const file = readConfigFile(options.config);
+  const { config } = file;
+  const stateDir = options.stateDir ?? file.stateDir;
+  let child: ChildProcess | null = null;
+  let finish: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((r) => (finish = r));
+  const platform = nodePlatform({
+    ...platformOptions(config, stateDir),
+    // The launcher's own reboot (after a revert): stop the application and let the supervisor restart us.
+    reboot: async () => {
+      child?.kill('SIGTERM');
+      finish(REBOOT_EXIT_CODE);
+    },
+  });
+  for (const w of file.warnings) platform.logger.log('WARNING', w);
+  if ((await loadBootState(platform.state)) === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
+  const updater = new Updater({ config, platform });
+  const status = await updater.boot();
+  platform.logger.log('INFO', 'Starting slot ' + status.slot + ' (' + status.version + ', ' + status.state + ')');
+
+  const [command, ...args] = options.command;
+  child = spawn(command!, args, {
+    stdio: 'inherit',
+    env: Object.assign({}, process.env, {
+      OTA_SLOT_PATH: platform.slots.locate(status.slot),
+      OTA_VERSION: status.version,
+      OTA_BOOT_STATE: status.state,
+      OTA_CONFIG: resolve(options.config),
+      OTA_STATE_DIR: resolve(stateDir),
+    }),
+  });
+  child.on('error', (e) => {
+    platform.logger.log('ERROR', 'Cannot start the application: ' + e.message);
+    finish(1);
+  });
+  child.on('exit', (code, signal) => finish(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+  const forward = (signal: NodeJS.Signals) => () => child?.kill(signal);
+  process.on('SIGTERM', forward('SIGTERM'));
+  process.on('SIGINT', forward('SIGINT'));
+
+  let timer: NodeJS.Timeout | undefined;
+  const revertIfStillTrial = async (reason: string) => {
+    if ((await updater.status()).state === 'trial') await updater.revert(reason);
+  };
+  if (status.state === 'trial') {
+    if (config.health_command !== '') {
+      runHealthCheck(config.health_command, { OTA_SLOT_PATH: platform.slots.locate(status.slot), OTA_VERSION: status.version }, config.health_timeout)
+        .then((verdict) => (verdict.ok ? updater.confirm() : revertIfStillTrial(verdict.reason)))
+        .catch((e) => platform.logger.log('ERROR', 'Health check step failed: ' + toOtaError(e, 'boot').message));
+    } else if (config.confirm_timeout > 0) {
+      timer = setTimeout(() => {
+        revertIfStillTrial('slot ' + status.slot + ' (' + status.version + ') was not confirmed within ' + config.confirm_timeout + ' s').catch((e) =>
+          platform.logger.log('ERROR', 'Revert failed: ' + toOtaError(e, 'boot').message),
+        );
+      }, config.confirm_timeout * 1000);
+    }
+  }
+  const code = await finished;
+  clearTimeout(timer);
+  return code;
+}
