@@ -3,7 +3,8 @@
  * Starting the agent counts as a boot; the simulated reboot boots the new slot on trial, runs the
  * health check and confirms it or reverts.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describeBoot, initialBootState, loadBootState, saveBootState, type DeviceStatus } from '../boot-control.js';
 import { readConfigFile } from '../node/config-file.js';
@@ -28,6 +29,7 @@ export async function initDevice(stateDir: string, version: string, file?: strin
   const platform = nodePlatform({ stateDir });
   if (!force && (await platform.state.read('boot.json')) !== null) throw new Error(stateDir + ' already holds a device (use --force to start over)');
   const image = file ? await readFile(file) : syntheticImage(v);
+  await mkdir(dirname(platform.slots.locate('a')), { recursive: true });
   await writeFile(platform.slots.locate('a'), image);
   await writeFile(platform.slots.locate('b'), Buffer.alloc(0));
   await platform.state.remove('download.json');

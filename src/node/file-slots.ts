@@ -4,12 +4,11 @@
  */
 import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { SlotName, SlotStorage, SlotWriter } from '../platform.js';
 
-/** Slot files in `dir` (created if missing); `capacity` bounds an image (unlimited when 0 or absent). */
+/** Slot files in `dir` (created when first written); `capacity` bounds an image (unlimited when 0 or absent). */
 export function fileSlots(dir: string, capacity?: number): SlotStorage {
-  mkdirSync(dir, { recursive: true });
   return pathSlots({ a: join(dir, 'a.bin'), b: join(dir, 'b.bin') }, capacity || undefined, true);
 }
 
@@ -33,6 +32,7 @@ function pathSlots(paths: { a: string; b: string }, capacity: number | undefined
         fd = openSync(paths[slot], 'r+'); // keeps what an interrupted download left
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !resize) throw e;
+        mkdirSync(dirname(paths[slot]), { recursive: true });
         fd = openSync(paths[slot], 'w+');
       }
       if (resize) ftruncateSync(fd, size);

@@ -8,9 +8,8 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateStore } from '../platform.js';
 
-/** Creates a state store in `dir` (created if missing). */
+/** Creates a state store in `dir` (created when first written). */
 export function fileState(dir: string): StateStore {
-  mkdirSync(dir, { recursive: true });
   const syncDir = async () => {
     const d = await open(dir, 'r');
     try {
@@ -29,6 +28,7 @@ export function fileState(dir: string): StateStore {
       }
     },
     async write(name, text) {
+      mkdirSync(dir, { recursive: true });
       const tmp = join(dir, name + '.tmp');
       const fh = await open(tmp, 'w');
       try {
@@ -42,7 +42,9 @@ export function fileState(dir: string): StateStore {
     },
     async remove(name) {
       await rm(join(dir, name), { force: true });
-      await syncDir();
+      await syncDir().catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e; // no directory: nothing was there to remove
+      });
     },
   };
 }

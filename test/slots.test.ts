@@ -1,0 +1,127 @@
+/** Slot and boot-selector implementations: in memory, raw partitions with U-Boot's environment, the current link. */
+import { chmodSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createUpdater } from '../src/index.js';
+import { memorySelector, memorySlots, memoryState } from '../src/slots/memory-slots.js';
+import { image, releaseDir, serve, sha256, tempDir } from './helpers/fixtures.js';
+
+const quiet = { log: () => undefined };
+
+describe('in-memory slots', () => {
+  it('carry a whole update with boot control, no files involved', async () => {
+    const fw = image(100_000, 3);
+    const server = await serve((await releaseDir('2.0.0', fw)).dir);
+    const slots = memorySlots();
+    const state = memoryState();
+    const selector = memorySelector();
+    const reboots: string[] = [];
+    const updater = createUpdater({
+      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0' },
+      platform: { slots, state, bootSelector: selector, logger: quiet, reboot: async (r) => void reboots.push(r.slot) },
+    });
+    expect(await updater.checkForUpdates()).toMatchObject({ status: 'updated', slot: 'b' });
+    expect(sha256(Buffer.from(slots.bytes('b')))).toBe(sha256(fw));
+    expect(selector.last).toEqual({ booted: 'a', next: 'b', trial: true, attemptsLeft: 3, confirmed: 'a' });
+    await updater.boot();
+    await updater.confirm();
+    expect(selector.last).toEqual({ booted: 'b', next: 'b', trial: false, attemptsLeft: 3, confirmed: 'b' });
+    expect(Object.keys(state.docs)).toEqual(['boot.json']);
+  });
+
+  it('refuse to write past their capacity', async () => {
+    const w = await memorySlots(10).open('a', 10);
+    await expect(w.write(8, new Uint8Array(4))).rejects.toThrow('write past the end of slot a');
+  });
+});
+
+describe('raw slots with the U-Boot environment', () => {
+  function fakeFwSetenv(dir: string) {
+    // Stands in for fw_setenv -s -: applies "name value" lines to an environment file.
+    const env = join(dir, 'uboot.env');
+    writeFileSync(env, '');
+    const tool = join(dir, 'fw_setenv');
+    writeFileSync(tool, `#!/bin/sh\n[ "$1" = "-s" ] && [ "$2" = "-" ] || exit 2\ncat > "${env}.new" && mv "${env}.new" "${env}"\n`);
+    chmodSync(tool, 0o755);
+    return { tool, env: () => readFileSync(env, 'utf8') };
+  }
+
+  it('write the image into the inactive partition in place and point BOOT_ORDER at it on trial', async () => {
+    const dir = tempDir();
+    const partA = join(dir, 'mmcblk0p2');
+    const partB = join(dir, 'mmcblk0p3');
+    writeFileSync(partA, Buffer.alloc(256 * 1024, 0xaa));
+    writeFileSync(partB, Buffer.alloc(256 * 1024, 0xbb));
+    const fw = image(100_000, 9);
+    const server = await serve((await releaseDir('2.0.0', fw)).dir);
+    const uboot = fakeFwSetenv(dir);
+    const updater = createUpdater({
+      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', slot_a: partA, slot_b: partB, slot_size: 256 * 1024, fw_setenv: uboot.tool },
+      stateDir: join(dir, 'state'),
+      platform: { logger: quiet, reboot: async () => undefined },
+    });
+    expect((await updater.checkForUpdates()).status).toBe('updated');
+    const b = readFileSync(partB);
+    expect(b.length).toBe(256 * 1024); // never resized
+    expect(sha256(b.subarray(0, fw.length))).toBe(sha256(fw));
+    expect(b[fw.length]).toBe(0xbb);
+    expect(readFileSync(partA).every((x) => x === 0xaa)).toBe(true); // the running slot is untouched
+    expect(uboot.env()).toBe('BOOT_ORDER B A\nBOOT_B_LEFT 3\nBOOT_A_LEFT 3\n');
+    await updater.boot();
+    expect(uboot.env()).toBe('BOOT_ORDER B A\nBOOT_B_LEFT 2\nBOOT_A_LEFT 3\n');
+    await updater.confirm();
+    expect(uboot.env()).toBe('BOOT_ORDER B A\nBOOT_B_LEFT 3\nBOOT_A_LEFT 0\n');
+  });
+
+  it('refuse an image larger than the partition before downloading', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a'), Buffer.alloc(1000));
+    writeFileSync(join(dir, 'b'), Buffer.alloc(1000));
+    const server = await serve((await releaseDir('2.0.0', image(5000))).dir);
+    const updater = createUpdater({
+      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', slot_a: join(dir, 'a'), slot_b: join(dir, 'b'), slot_size: 1000, fw_setenv: '/bin/true' },
+      stateDir: join(dir, 'state'),
+      platform: { logger: quiet },
+    });
+    const r = await updater.checkForUpdates();
+    expect(r.status === 'failed' && r.error).toMatchObject({ code: 'IMAGE_TOO_LARGE', message: 'release 2.0.0 is 5000 bytes but slot b holds 1000' });
+  });
+
+  it('need both partitions', () => {
+    expect(() => createUpdater({ config: { device_id: 'd', slot_a: '/dev/sda2' } })).toThrow('keys "slot_a" and "slot_b" go together');
+  });
+});
+
+describe('file slots', () => {
+  it('keep `current` linked to the running slot', async () => {
+    const fw = image(20_000, 4);
+    const server = await serve((await releaseDir('2.0.0', fw)).dir);
+    const stateDir = tempDir();
+    const updater = createUpdater({ config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0' }, stateDir, platform: { logger: quiet, reboot: async () => undefined } });
+    expect((await updater.checkForUpdates()).status).toBe('updated');
+    expect(readlinkSync(join(stateDir, 'current'))).toBe('slots/a.bin');
+    await updater.boot();
+    expect(readlinkSync(join(stateDir, 'current'))).toBe('slots/b.bin');
+    expect(sha256(readFileSync(join(stateDir, 'current')))).toBe(sha256(fw));
+  });
+
+  it('reboot with the configured command', async () => {
+    const server = await serve((await releaseDir('2.0.0', image(1000))).dir);
+    const stateDir = tempDir();
+    const marker = join(stateDir, 'rebooted');
+    const updater = createUpdater({ config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', reboot_command: 'echo "$0" > ' + marker }, stateDir, platform: { logger: quiet } });
+    const rebooting = new Promise((r) => updater.once('rebooting', r));
+    expect((await updater.checkForUpdates()).status).toBe('updated');
+    await rebooting;
+    for (let i = 0; i < 100 && !readFileSafe(marker); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(readFileSafe(marker)).toBe('sh\n');
+  });
+});
+
+function readFileSafe(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
