@@ -16,6 +16,8 @@ export interface Release {
   chunkCrc32: number[];
   /** Absolute download URL. */
   url: string;
+  /** The operator asks to install this image even where it failed a trial before. */
+  overrideRejected: boolean;
 }
 
 /** The native manifest, as `ota publish` writes it and the check endpoint answers it. */
@@ -30,6 +32,8 @@ export interface Manifest {
   device?: string;
   group?: string;
   published?: string;
+  /** Install even on devices where this image failed its trial before. */
+  override_rejected?: boolean;
 }
 
 /** Limits on what a manifest may announce. */
@@ -85,6 +89,7 @@ export function parseManifest(data: unknown, baseUrl: string): Release {
     if (!isWholeNumber(crcs[i], 0, 4294967295)) bad('chunk_crc32', 'entry ' + i + ' is not an unsigned 32-bit number');
   }
   if (typeof m.url !== 'string' || m.url === '') bad('url', 'is missing; expected the image download URL');
+  if (m.override_rejected !== undefined && typeof m.override_rejected !== 'boolean') bad('override_rejected', 'must be true or false');
   return {
     version,
     size: m.size,
@@ -92,5 +97,6 @@ export function parseManifest(data: unknown, baseUrl: string): Release {
     chunkSize: m.chunk_size,
     chunkCrc32: crcs as number[],
     url: resolveUrl(baseUrl, m.url),
+    overrideRejected: m.override_rejected === true,
   };
 }

@@ -224,8 +224,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       }
       offered = release.version;
       stage = 'install';
-      if (boot.rejected.indexOf(release.sha256) >= 0) {
-        throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again');
+      if (boot.rejected.indexOf(release.sha256) >= 0 && !release.overrideRejected) {
+        throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again (unless published with override_rejected)');
       }
       const pending = boot.trial !== null && boot.trial !== boot.booted ? boot.slots[boot.trial] : null;
       if (pending && pending.sha256 === release.sha256) {

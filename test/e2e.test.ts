@@ -1,4 +1,6 @@
 /** The whole story over real sockets: `ota serve`, the `ota device` CLI, a simulated board. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configFile, device, image, releaseDir, runCli, serve, sha256, startCli, tempDir } from './helpers/fixtures.js';
 
@@ -104,5 +106,13 @@ describe('ota device --once against ota serve', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('IMAGE_REJECTED');
     expect((await status(stateDir)).slot).toBe('a');
+
+    // The operator insists: republished with the override, the device tries it again.
+    const file = join(tempDir(), 'fw.bin');
+    writeFileSync(file, image(40_000, 13));
+    expect((await runCli(['publish', '--dir', dir, '--file', file, '--version', '1.1.0', '--device', 'dev1', '--override-rejected'])).code).toBe(0);
+    const forced = await runCli(['device', '--config', cfg, '--state-dir', stateDir, '--once']);
+    expect(forced.stderr).toContain('New update available! 1.0.0 -> 1.1.0');
+    expect(forced.stderr).toContain('Booted slot b (1.1.0) on trial');
   });
 });

@@ -8,7 +8,7 @@ import { deviceStatus, initDevice, runDevice } from './device.js';
 import { runApp } from './run.js';
 
 const USAGE = `Usage:
-  ota publish --dir <releases> --file <firmware.bin> --version <semver> (--device <id> | --group <id>) [--chunk-size <bytes>]
+  ota publish --dir <releases> --file <firmware.bin> --version <semver> (--device <id> | --group <id>) [--chunk-size <bytes>] [--override-rejected]
   ota serve --dir <releases> [--port <n>] [--host 127.0.0.1] [--quiet]
   ota device init --state-dir <dir> --version <semver> [--file <image>] [--force]
   ota device --config <default.cfg> [--state-dir <dir>] [--once]
@@ -47,10 +47,10 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'publish': {
-      const v = parse(rest, { dir: { type: 'string' }, file: { type: 'string' }, version: { type: 'string' }, device: { type: 'string' }, group: { type: 'string' }, 'chunk-size': { type: 'string' } });
+      const v = parse(rest, { dir: { type: 'string' }, file: { type: 'string' }, version: { type: 'string' }, device: { type: 'string' }, group: { type: 'string' }, 'chunk-size': { type: 'string' }, 'override-rejected': { type: 'boolean' } });
       if ((v.device === undefined) === (v.group === undefined)) usage('give exactly one of --device <id> or --group <id>');
       const audience: Audience = typeof v.device === 'string' ? { device: v.device } : { group: v.group as string };
-      const m = await publish({ dir: required(v, 'dir'), file: required(v, 'file'), version: required(v, 'version'), audience, chunkSize: whole(v['chunk-size'] as string | undefined, 'chunk-size') });
+      const m = await publish({ dir: required(v, 'dir'), file: required(v, 'file'), version: required(v, 'version'), audience, chunkSize: whole(v['chunk-size'] as string | undefined, 'chunk-size'), overrideRejected: v['override-rejected'] === true });
       console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size);
       return 0;
     }

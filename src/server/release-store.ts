@@ -27,6 +27,8 @@ export interface PublishOptions {
   version: string;
   audience: Audience;
   chunkSize?: number;
+  /** Install even where this image failed its trial before. */
+  overrideRejected?: boolean;
 }
 
 /** Ids become file names: letters, digits, `-`, `_`, `.`, not starting with a dot. */
@@ -106,6 +108,7 @@ export async function publish(options: PublishOptions): Promise<Manifest> {
     url: 'firmware/' + info.sha256 + '.bin',
     published: new Date().toISOString(),
   };
+  if (options.overrideRejected) manifest.override_rejected = true;
   if ('device' in options.audience) manifest.device = id;
   else manifest.group = id;
   await writeAtomic(join(options.dir, manifestPath(options.audience)), JSON.stringify(manifest, null, 1) + '\n');
