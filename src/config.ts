@@ -56,9 +56,24 @@ export interface OtaConfig {
   slot_b: string;
   /** The U-Boot environment tool used with raw slots. */
   fw_setenv: string;
+  /** Seconds before the first retry after a failed check; doubles per failure up to check_interval. */
+  retry_delay: number;
+  /** Bounds, in seconds, for the interval a server suggests (Retry-After, hawkBit's sleep). */
+  min_check_interval: number;
+  max_check_interval: number;
+  /** False: ignore the server's suggested interval and keep check_interval. */
+  server_interval: boolean;
+  /** "HH:MM-HH:MM" (UTC): automatic updates install only then; empty: any time. */
+  maintenance_window: string;
+  /** System log file, relative to the state directory; empty: no file (stderr only). */
+  log_file: string;
+  /** Bytes after which the log file is rotated. */
+  log_max_size: number;
+  /** Rotated log files kept besides the current one. */
+  log_files: number;
 }
 
-type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'version';
+type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'version';
 
 interface KeySpec {
   kind: Kind;
@@ -97,6 +112,14 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   slot_a: { kind: 'string', value: '' },
   slot_b: { kind: 'string', value: '' },
   fw_setenv: { kind: 'string', value: 'fw_setenv' },
+  retry_delay: { kind: 'duration', value: 60 },
+  min_check_interval: { kind: 'duration', value: 30 },
+  max_check_interval: { kind: 'duration', value: 7 * 86400 },
+  server_interval: { kind: 'boolean', value: true },
+  maintenance_window: { kind: 'window', value: '' },
+  log_file: { kind: 'string', value: 'ota.log' },
+  log_max_size: { kind: 'bytes', value: 1024 * 1024 },
+  log_files: { kind: 'count', value: 3 },
 };
 
 /** IoTaaP OS keys that are not about updates: accepted and ignored. */
@@ -112,6 +135,7 @@ const EXPECTED: { [K in Kind]: string } = {
   count: 'a whole number from 1 to 100',
   bytes: 'a whole number of bytes (0 or more)',
   format: '"" or "esp32"',
+  window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
   protocol: '"native"',
   version: 'a semantic version such as "1.0.2"',
 };
@@ -127,6 +151,22 @@ export function parseDuration(v: unknown): number {
   const digits = factor === undefined ? v : v.slice(0, -1);
   if (!isDecimal(digits)) return NaN;
   return parseFloat(digits) * (factor ?? 1);
+}
+
+/** "1h 30m", "2m 5s", "45s", "0.5s": a delay in milliseconds, for people. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return (ms / 1000).toFixed(1) + 's';
+  let s = Math.round(ms / 1000);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  s = s % 60;
+  const out: string[] = [];
+  if (d) out.push(d + 'd');
+  if (h) out.push(h + 'h');
+  if (m) out.push(m + 'm');
+  if (s || out.length === 0) out.push(s + 's');
+  return out.slice(0, 2).join(' ');
 }
 
 function isDecimal(s: string): boolean {
@@ -174,11 +214,30 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
       return typeof v === 'number' && v % 1 === 0 && v >= 0 && v <= Number.MAX_SAFE_INTEGER ? { ok: true, value: v } : { ok: false };
     case 'format':
       return v === 'esp32' ? { ok: true, value: v } : { ok: false };
+    case 'window':
+      return typeof v === 'string' && parseWindow(v) !== null ? { ok: true, value: v } : { ok: false };
     case 'protocol':
       return v === 'native' ? { ok: true, value: v } : { ok: false };
     case 'version':
       return typeof v === 'string' && isVersionLike(v) ? { ok: true, value: v } : { ok: false };
   }
+}
+
+function parseClock(s: string): number {
+  const parts = s.split(':');
+  if (parts.length !== 2 || parts[0]!.length !== 2 || parts[1]!.length !== 2 || !isDecimal(parts[0]!) || !isDecimal(parts[1]!)) return -1;
+  const h = parseInt(parts[0]!, 10);
+  const m = parseInt(parts[1]!, 10);
+  return h < 24 && m < 60 ? h * 60 + m : -1;
+}
+
+/** A maintenance window "HH:MM-HH:MM" as minutes of the UTC day (`end` < `start` spans midnight), or null. */
+export function parseWindow(v: string): { start: number; end: number } | null {
+  const parts = v.split('-');
+  if (parts.length !== 2) return null;
+  const start = parseClock(parts[0]!);
+  const end = parseClock(parts[1]!);
+  return start < 0 || end < 0 || start === end ? null : { start, end };
 }
 
 /** A validated configuration and the warnings met while reading it. */
@@ -223,6 +282,9 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
   if ((config.slot_a === '') !== (config.slot_b === '')) {
     throw otaError('CONFIG_INVALID', 'config', source + ': keys "slot_a" and "slot_b" go together; set both (raw slots) or neither (file slots)');
   }
+  if (config.min_check_interval > config.max_check_interval) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': key "min_check_interval" (' + config.min_check_interval + ' s) is above "max_check_interval" (' + config.max_check_interval + ' s)');
+  }
   if (config.device_id === '') {
     throw otaError('CONFIG_INVALID', 'config', source + ': key "device_id" is missing or empty; expected the device id known to the update server');
   }
@@ -238,4 +300,11 @@ export function parseConfig(text: string, source = 'default.cfg'): ConfigResult 
     throw otaError('CONFIG_INVALID', 'config', source + ': not valid JSON (' + (e instanceof Error ? e.message : String(e)) + ')');
   }
   return resolveConfig(data, source);
+}
+
+/** Every key with its default, as a default.cfg holds them (for `ota config init`). */
+export function defaultSettings(): { [key: string]: unknown } {
+  const out: { [key: string]: unknown } = {};
+  for (const key of Object.keys(SPEC)) out[key] = SPEC[key as keyof OtaConfig].value;
+  return out;
 }

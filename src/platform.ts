@@ -97,6 +97,8 @@ export interface StateStore {
 export interface Clock {
   /** Milliseconds from a monotonic origin. */
   now(): number;
+  /** Wall-clock time, milliseconds since 1970 (for maintenance windows). */
+  date(): number;
   /** Runs `fn` after `ms`; returns a function that cancels it. */
   setTimer(fn: () => void, ms: number): () => void;
 }
@@ -125,6 +127,13 @@ export interface RebootRequest {
   reason: 'update' | 'revert';
 }
 
+/** A channel on which an operator asks for an update now (IoTaaP's "Flash" button, over MQTT on Node). */
+export interface RemoteTrigger {
+  /** Starts listening; `onTrigger` runs for each request, with a function that answers it with a code. */
+  start(onTrigger: (respond: (code: number) => void) => void): void;
+  stop(): Promise<void>;
+}
+
 /** Everything platform-specific the core needs. */
 export interface Platform {
   transport: Transport;
@@ -140,4 +149,6 @@ export interface Platform {
   reboot(req: RebootRequest): Promise<void>;
   /** Random number in [0, 1): injected so jitter is deterministic in tests. */
   random(): number;
+  /** Remote "update now" requests, when configured. */
+  trigger?: RemoteTrigger;
 }

@@ -17,14 +17,14 @@ import {
   describeBoot,
   type DeviceStatus,
 } from './boot-control.js';
-import type { OtaConfig } from './config.js';
+import { formatDuration, parseWindow, type OtaConfig } from './config.js';
 import { discardJournal, download, type DownloadProgress } from './downloader.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from './errors.js';
 import { validateEsp32Image } from './esp32-image.js';
-import type { Platform, RebootRequest, SlotName } from './platform.js';
+import type { Logger, Platform, RebootRequest, SlotName } from './platform.js';
 import { nativeProtocol } from './protocol/native.js';
 import type { Protocol, StatusReport } from './protocol/protocol.js';
-import { Scheduler } from './scheduler.js';
+import { Scheduler, type RunOutcome } from './scheduler.js';
 import { isNewer, parseVersion } from './version.js';
 
 /** Events of an {@link Updater}, with their arguments. */
@@ -53,11 +53,41 @@ export type CheckResult =
   | { status: 'no-firmware'; version: string }
   | { status: 'updated'; version: string; from: string; slot: SlotName; rebooting: true }
   | {
+      status: 'deferred';
+      /** The running version. */
+      version: string;
+      /** The version downloaded and verified, waiting to be installed. */
+      latest: string;
+      /** Why it waits: an inhibitor or the maintenance window. */
+      reason: string;
+    }
+  | {
       status: 'failed';
       error: OtaError;
       /** What failed and what happens next, in one sentence for people. */
       message: string;
     };
+
+/** Options of {@link Updater.checkForUpdates}. */
+export interface CheckOptions {
+  /** Install even outside the maintenance window (an operator's "update now"). */
+  force?: boolean;
+}
+
+/** Answers to a remote trigger, as IoTaaP OS gives them. */
+export const TRIGGER_CODES = { received: 200, updating: 201, sameVersion: 202, noneOrError: 203 };
+
+/** Replaces each secret in log messages by "***". */
+function redacting(logger: Logger, secrets: string[]): Logger {
+  const hidden = secrets.filter((x) => x.length >= 4);
+  return {
+    log(level, message) {
+      for (const secret of hidden) message = message.split(secret).join('***');
+      logger.log(level, message);
+    },
+    flush: logger.flush ? () => logger.flush!() : undefined,
+  };
+}
 
 /** Options of the core updater. */
 export interface UpdaterOptions {
@@ -76,20 +106,26 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private readonly protocol: Protocol;
   private readonly scheduler: Scheduler;
   private running: Promise<CheckResult> | null = null;
+  private readonly inhibitors: string[] = [];
 
   constructor(options: UpdaterOptions) {
     super();
-    this.config = options.config;
-    this.platform = options.platform;
-    this.protocol = options.protocol ?? nativeProtocol(options.config, options.platform.transport);
+    const c = options.config;
+    this.config = c;
+    // Secrets never reach the log, whoever writes it.
+    this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, [c.device_token, c.group_token, c.mqtt_pass]) });
+    this.protocol = options.protocol ?? nativeProtocol(c, this.platform.transport);
     this.scheduler = new Scheduler({
       clock: this.platform.clock,
       random: this.platform.random,
-      firstDelayMs: this.config.first_check_delay * 1000,
-      intervalMs: this.config.check_interval * 1000,
-      jitter: this.config.check_jitter,
-      retryBaseMs: 60 * 1000,
-      run: () => this.checkForUpdates().then((r) => (r.status === 'failed' && r.error.retryable ? 'retry' : 'done')),
+      firstDelayMs: c.first_check_delay * 1000,
+      intervalMs: c.check_interval * 1000,
+      jitter: c.check_jitter,
+      retryBaseMs: c.retry_delay * 1000,
+      minIntervalMs: c.min_check_interval * 1000,
+      maxIntervalMs: c.max_check_interval * 1000,
+      honourServer: c.server_interval,
+      run: () => this.checkForUpdates(),
     });
   }
 
@@ -97,12 +133,12 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * Asks the server for the latest version and, when it is newer than the running one, downloads,
    * verifies and installs it, then reboots into it on trial. Concurrent calls share one run.
    */
-  checkForUpdates(): Promise<CheckResult> {
+  checkForUpdates(options: CheckOptions = {}): Promise<CheckResult> {
     if (this.running === null) {
       const done = () => {
         this.running = null;
       };
-      this.running = this.run();
+      this.running = this.run(options.force === true);
       this.running.then(done, done);
     }
     return this.running;
@@ -110,19 +146,63 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /**
    * Starts automatic checks when `auto_update` is true (first after `first_check_delay`, then
-   * every `check_interval`). Manual checks work either way.
+   * every `check_interval`), and listens for remote triggers when the platform has them. Manual
+   * checks and remote triggers work whether `auto_update` is on or off.
    */
   start(): void {
+    if (this.platform.trigger) this.platform.trigger.start((respond) => this.onTrigger(respond));
     if (!this.config.auto_update) {
-      this.platform.logger.log('INFO', 'Automatic updates are off (auto_update: false); manual checks still work');
+      this.platform.logger.log('INFO', 'Automatic updates are off (auto_update: false); manual checks and remote triggers still work');
       return;
     }
     this.scheduler.start();
   }
 
-  /** Stops automatic checks (a check already running finishes). */
-  stop(): void {
+  /** Stops automatic checks and remote triggers (a check already running finishes). */
+  async stop(): Promise<void> {
     this.scheduler.stop();
+    if (this.platform.trigger) await this.platform.trigger.stop();
+  }
+
+  /**
+   * Defers installs while the application is busy (`reason` says with what): updates are still
+   * downloaded and verified, then wait. Returns the function that lifts this inhibitor.
+   */
+  inhibit(reason: string): () => void {
+    const token = reason + '';
+    this.inhibitors.push(token);
+    return () => {
+      const i = this.inhibitors.indexOf(token);
+      if (i >= 0) this.inhibitors.splice(i, 1);
+    };
+  }
+
+  /** A remote "update now": answered 200 at once, 201 when an update starts, 202 when up to date, 203 otherwise. */
+  private async onTrigger(respond: (code: number) => void): Promise<void> {
+    this.platform.logger.log('INFO', 'Update requested remotely');
+    respond(TRIGGER_CODES.received);
+    let updating = false;
+    const onAvailable = () => {
+      updating = true;
+      respond(TRIGGER_CODES.updating);
+    };
+    this.once('update-available', onAvailable);
+    const r = await this.checkForUpdates({ force: true });
+    this.off('update-available', onAvailable);
+    if (r.status === 'up-to-date') respond(TRIGGER_CODES.sameVersion);
+    else if (r.status === 'no-firmware' || r.status === 'failed') respond(TRIGGER_CODES.noneOrError);
+    else if (!updating) respond(TRIGGER_CODES.updating);
+  }
+
+  /** Why an install must wait now, or null when it may go ahead. */
+  private installHold(force: boolean): { reason: string; waitMs: number | null } | null {
+    if (this.inhibitors.length > 0) return { reason: 'the application is busy (' + this.inhibitors.join(', ') + ')', waitMs: null };
+    const w = parseWindow(this.config.maintenance_window);
+    if (w === null || force) return null;
+    const minute = Math.floor(this.platform.clock.date() / 60000) % 1440;
+    const inside = w.start < w.end ? minute >= w.start && minute < w.end : minute >= w.start || minute < w.end;
+    if (inside) return null;
+    return { reason: 'outside the maintenance window ' + this.config.maintenance_window + ' UTC', waitMs: (((w.start - minute + 1440) % 1440) || 1440) * 60000 };
   }
 
   /** The running slot, its version and boot state. */
@@ -196,7 +276,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     await this.platform.reboot(request);
   }
 
-  private async run(): Promise<CheckResult> {
+  /** Plans the next automatic check after a run (when the scheduler runs) and passes the result on. */
+  private planned<R extends CheckResult>(result: R, outcome: RunOutcome, hintMs?: number | null): R {
+    const suggested = this.protocol.suggestedIntervalMs ? this.protocol.suggestedIntervalMs() : null;
+    this.scheduler.reschedule(outcome, hintMs ?? suggested);
+    return result;
+  }
+
+  private async run(force: boolean): Promise<CheckResult> {
     const { logger } = this.platform;
     let stage: OtaStage = 'check';
     let boot: BootState | null = null;
@@ -215,12 +302,12 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       const release = await this.protocol.check();
       if (release === null) {
         logger.log('INFO', 'No firmware available');
-        return { status: 'no-firmware', version: current };
+        return this.planned({ status: 'no-firmware', version: current }, 'done');
       }
       if (!isNewer(release.version, current)) {
         logger.log('INFO', 'No new updates (running ' + current + ', latest ' + release.version + ')');
         this.emit('up-to-date', { version: current, latest: release.version });
-        return { status: 'up-to-date', version: current, latest: release.version };
+        return this.planned({ status: 'up-to-date', version: current, latest: release.version }, 'done');
       }
       offered = release.version;
       stage = 'install';
@@ -261,6 +348,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       logger.log('INFO', 'Image verified: SHA-256 ' + release.sha256 + (this.config.image_format ? ', valid ' + this.config.image_format + ' image' : ''));
       this.emit('verified', { version: release.version, sha256: release.sha256, slot: target });
 
+      const hold = this.installHold(force);
+      if (hold !== null) {
+        logger.log('INFO', 'Update ' + release.version + ' is downloaded and verified; installing it waits: ' + hold.reason);
+        return this.planned({ status: 'deferred', version: current, latest: release.version, reason: hold.reason }, 'soon', hold.waitMs);
+      }
       stage = 'install';
       boot = await this.save(markInstalled(boot, target, { version: release.version, sha256: release.sha256, size: release.size }, this.config.boot_attempts));
       await discardJournal(this.platform.state);
@@ -271,7 +363,13 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     } catch (e) {
       const error = toOtaError(e, stage);
       const untouched = boot ? 'the running firmware ' + current + ' (slot ' + boot.booted + ') is untouched' : 'nothing was changed';
-      const next = !error.retryable ? 'this will not be retried until the server or the configuration changes' : this.scheduler.started ? 'will retry with backoff' : 'call checkForUpdates() to retry';
+      const delay = this.scheduler.reschedule(error.retryable ? 'retry' : 'done', error.retryAfterMs);
+      const next =
+        delay === null
+          ? error.retryable
+            ? 'call checkForUpdates() to retry'
+            : 'retrying will not help until the server or the configuration changes'
+          : (error.retryable ? 'next try in ' : 'not retried before the next regular check, in ') + formatDuration(delay);
       const message = error.message + '; ' + untouched + '; ' + next;
       logger.log('ERROR', (error.stage === 'check' ? 'Cannot check for updates: ' : 'Update failed with error (' + error.code + '): ') + message);
       if (target !== null) await this.send({ stage: 'failed', version: offered, from: current, reason: error.message, code: error.code });

@@ -7,7 +7,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describeBoot, initialBootState, loadBootState, saveBootState, type DeviceStatus } from '../boot-control.js';
-import { readConfigFile } from '../node/config-file.js';
+import { readConfigFile, type ConfigFile } from '../node/config-file.js';
+import { toOtaError } from '../errors.js';
 import { nodePlatform, platformOptions } from '../node/platform.js';
 import type { Platform } from '../platform.js';
 import { Updater, type CheckResult } from '../updater.js';
@@ -67,11 +68,16 @@ export interface RunDeviceOptions {
   once: boolean;
 }
 
-/** `ota device`: runs the agent; with `once`, one check-and-update. Resolves to the exit code. */
-export async function runDevice(options: RunDeviceOptions): Promise<number> {
-  const file = readConfigFile(options.config);
+/** A simulated board's agent for one configuration. */
+interface Agent {
+  updater: Updater;
+  platform: Platform;
+  /** Resolves with the boot that follows the next reboot. */
+  nextBoot(): Promise<DeviceStatus>;
+}
+
+function agent(file: ConfigFile, stateDir: string): Agent {
   const { config } = file;
-  const stateDir = options.stateDir ?? file.stateDir;
   let onReboot: (boot: Promise<DeviceStatus>) => void = () => undefined;
   const platform: Platform = nodePlatform({
     ...platformOptions(config, stateDir),
@@ -83,7 +89,6 @@ export async function runDevice(options: RunDeviceOptions): Promise<number> {
     },
   });
   for (const w of file.warnings) platform.logger.log('WARNING', w);
-  if ((await loadBootState(platform.state)) === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
   const updater = new Updater({ config, platform });
   const bar = progressBar(process.stderr);
   updater.on('download-progress', (p) => {
@@ -91,21 +96,20 @@ export async function runDevice(options: RunDeviceOptions): Promise<number> {
     if (p.received === p.total) bar.end();
   });
   updater.on('error', () => bar.end());
+  return { updater, platform, nextBoot: () => new Promise<Promise<DeviceStatus>>((resolve) => (onReboot = resolve)).then((p) => p) };
+}
 
-  await bootDevice(updater, platform, config.health_command, config.health_timeout);
+/** `ota device`: runs the agent; with `once`, one check-and-update. Resolves to the exit code. */
+export async function runDevice(options: RunDeviceOptions): Promise<number> {
+  const file = readConfigFile(options.config);
+  const stateDir = options.stateDir ?? file.stateDir;
+  let a = agent(file, stateDir);
+  if ((await loadBootState(a.platform.state)) === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
+  await bootDevice(a.updater, a.platform, file.config.health_command, file.config.health_timeout);
+  if (!options.once) return serveForever(options.config, stateDir, a);
 
-  if (!options.once) {
-    updater.start();
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    updater.stop();
-    return 0;
-  }
-
-  const rebooted = new Promise<Promise<DeviceStatus>>((resolve) => (onReboot = resolve));
-  const result: CheckResult = await updater.checkForUpdates();
+  const rebooted = a.nextBoot();
+  const result: CheckResult = await a.updater.checkForUpdates();
   switch (result.status) {
     case 'up-to-date':
       console.log('up to date: running ' + result.version + ' (latest on the server: ' + result.latest + ')');
@@ -113,11 +117,14 @@ export async function runDevice(options: RunDeviceOptions): Promise<number> {
     case 'no-firmware':
       console.log('no firmware published for this device; running ' + result.version);
       return 0;
+    case 'deferred':
+      console.log(result.latest + ' is downloaded and verified; installing it waits: ' + result.reason);
+      return 0;
     case 'failed':
       console.error('ota device: update failed (' + result.error.code + '): ' + result.message);
       return 1;
     case 'updated': {
-      const status = await (await rebooted);
+      const status = await rebooted;
       if (status.state === 'confirmed' && status.version === result.version) {
         console.log('updated ' + result.from + ' -> ' + result.version + ' (slot ' + status.slot + ', confirmed)');
         return 0;
@@ -126,4 +133,35 @@ export async function runDevice(options: RunDeviceOptions): Promise<number> {
       return 1;
     }
   }
+}
+
+/**
+ * The long-running agent: the scheduler and the remote trigger until SIGINT/SIGTERM. SIGHUP
+ * reloads the configuration; an invalid one is logged and the last good one stays in force.
+ */
+async function serveForever(configPath: string, stateDir: string, first: Agent): Promise<number> {
+  let current = first;
+  current.updater.start();
+  const reload = () => {
+    let file: ConfigFile;
+    try {
+      file = readConfigFile(configPath);
+    } catch (e) {
+      current.platform.logger.log('ERROR', toOtaError(e, 'config').message + '; keeping the last good configuration');
+      return;
+    }
+    current.updater.stop().then(() => {
+      current = agent(file, stateDir);
+      current.platform.logger.log('INFO', 'Configuration reloaded from ' + configPath);
+      current.updater.start();
+    });
+  };
+  process.on('SIGHUP', reload);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  process.off('SIGHUP', reload);
+  await current.updater.stop();
+  return 0;
 }

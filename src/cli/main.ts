@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** The `ota` command: publish and serve releases, and run a simulated device. */
+import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { defaultSettings } from '../config.js';
 import { isOtaError } from '../errors.js';
 import { publish, type Audience } from '../server/release-store.js';
 import { startServer } from '../server/server.js';
@@ -13,7 +15,8 @@ const USAGE = `Usage:
   ota device init --state-dir <dir> --version <semver> [--file <image>] [--force]
   ota device --config <default.cfg> [--state-dir <dir>] [--once]
   ota device status --state-dir <dir>
-  ota run --config <default.cfg> [--state-dir <dir>] -- <command> [args...]`;
+  ota run --config <default.cfg> [--state-dir <dir>] -- <command> [args...]
+  ota config init [--out default.cfg] [--device-id <id>] [--force]`;
 
 /** A mistake in the command line: printed with the usage, exit code 2. */
 function usage(message: string): never {
@@ -84,6 +87,16 @@ async function main(argv: string[]): Promise<number> {
       }
       const v = parse(rest, { config: { type: 'string' }, 'state-dir': { type: 'string' }, once: { type: 'boolean' } });
       return runDevice({ config: required(v, 'config'), stateDir: v['state-dir'] as string | undefined, once: v.once === true });
+    }
+    case 'config': {
+      if (rest[0] !== 'init') usage('unknown config command ' + JSON.stringify(rest[0] ?? ''));
+      const v = parse(rest.slice(1), { out: { type: 'string' }, 'device-id': { type: 'string' }, force: { type: 'boolean' } });
+      const out = (v.out as string | undefined) ?? 'default.cfg';
+      if (existsSync(out) && v.force !== true) throw new Error(out + ' exists (use --force to overwrite)');
+      const settings = Object.assign(defaultSettings(), { device_id: (v['device-id'] as string | undefined) ?? '' });
+      writeFileSync(out, JSON.stringify(settings, null, 2) + '\n');
+      console.log('wrote ' + out + (settings.device_id === '' ? ' (set "device_id" before use)' : ''));
+      return 0;
     }
     case 'run': {
       const dash = rest.indexOf('--');

@@ -1,9 +1,10 @@
 /** The Node platform: axios transport, file slots and state, real timers, stderr log, process reboot. */
 import { createHash } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { crc32 } from '../crc32.js';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { rotatingFile } from './log-file.js';
+import { mqttOptions, mqttTrigger, type MqttTriggerOptions } from './mqtt-trigger.js';
 import { formatLogLine } from '../log-line.js';
 import type { Clock, Logger, Platform, RebootRequest } from '../platform.js';
 import { execFile } from 'node:child_process';
@@ -31,8 +32,10 @@ export interface NodePlatformOptions {
   fwSetenv?: string;
   /** Shell command that reboots the device (e.g. "systemctl reboot") instead of exiting with 75. */
   rebootCommand?: string;
-  /** Also append log lines to this file. */
-  logFile?: string;
+  /** Also append log lines to this file, rotated by size. */
+  logFile?: { path: string; maxBytes: number; keep: number };
+  /** Listen for remote "update now" requests on this MQTT broker. */
+  mqtt?: MqttTriggerOptions;
   /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
   reboot?: (req: RebootRequest) => Promise<void>;
   /** Replaces the default logger (stderr, and `logFile`). */
@@ -46,19 +49,21 @@ const nativeCrc32 = zlibCrc32 ? (data: Uint8Array, previous?: number) => zlibCrc
 /** Real time: monotonic `now`, Node timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
+  date: () => Date.now(),
   setTimer(fn, ms) {
     const t = setTimeout(fn, ms);
     return () => clearTimeout(t);
   },
 };
 
-/** A logger writing IoTaaP-style lines to stderr and, optionally, a file. */
-export function nodeLogger(logFile?: string): Logger {
+/** A logger writing IoTaaP-style lines to stderr and, optionally, a size-capped rotating file. */
+export function nodeLogger(logFile?: { path: string; maxBytes: number; keep: number }): Logger {
+  const toFile = logFile ? rotatingFile(logFile.path, logFile.maxBytes, logFile.keep) : null;
   return {
     log(level, message) {
       const line = formatLogLine(new Date(), level, message);
       process.stderr.write(line + '\n');
-      if (logFile) appendFileSync(logFile, line + '\n');
+      if (toFile) toFile(line);
     },
   };
 }
@@ -71,6 +76,8 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     rawSlots: config.slot_a ? { a: config.slot_a, b: config.slot_b } : undefined,
     fwSetenv: config.fw_setenv,
     rebootCommand: config.reboot_command || undefined,
+    logFile: config.log_file ? { path: resolve(stateDir, config.log_file), maxBytes: config.log_max_size, keep: config.log_files } : undefined,
+    mqtt: mqttOptions(config),
   };
 }
 
@@ -85,6 +92,7 @@ function commandReboot(command: string): () => Promise<void> {
 export function nodePlatform(options: NodePlatformOptions): Platform {
   const raw = options.rawSlots;
   if (raw && !options.slotCapacity) throw new Error('raw slots need their size (slot_size)');
+  const logger = options.logger ?? nodeLogger(options.logFile);
   const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
   return {
     transport: nodeTransport(),
@@ -92,7 +100,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
     bootSelector: raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots),
     state: fileState(options.stateDir),
     clock: systemClock,
-    logger: options.logger ?? nodeLogger(options.logFile),
+    logger,
     sha256: () => {
       const h = createHash('sha256');
       return { update: (d) => h.update(d), digest: () => h.digest('hex') };
@@ -106,5 +114,6 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
             process.exit(REBOOT_EXIT_CODE);
           }),
     random: Math.random,
+    trigger: options.mqtt ? mqttTrigger(options.mqtt, logger) : undefined,
   };
 }

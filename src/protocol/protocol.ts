@@ -27,4 +27,6 @@ export interface Protocol {
   downloadHeaders(): Record<string, string>;
   /** Sends a status report. Best effort: rejects only for the caller to log. */
   report(report: StatusReport): Promise<void>;
+  /** The wait before the next check the server asked for in its last answer (ms), if any. */
+  suggestedIntervalMs?(): number | null;
 }

@@ -8,7 +8,8 @@ export interface FakeClock extends Clock {
   delays: number[];
 }
 
-export function fakeClock(): FakeClock {
+/** `epoch`: the wall-clock time (ms since 1970) at which the clock starts. */
+export function fakeClock(epoch = Date.UTC(2026, 10, 26, 12, 0)): FakeClock {
   let now = 0;
   let seq = 0;
   let timers: { at: number; seq: number; fn: () => void }[] = [];
@@ -16,6 +17,7 @@ export function fakeClock(): FakeClock {
   return {
     delays,
     now: () => now,
+    date: () => epoch + now,
     setTimer(fn, ms) {
       const t = { at: now + ms, seq: seq++, fn };
       delays.push(ms);
@@ -27,8 +29,8 @@ export function fakeClock(): FakeClock {
     async advance(ms) {
       const end = now + ms;
       for (;;) {
-        // Let promise chains started by the last timer settle before looking for the next one.
-        for (let i = 0; i < 20; i++) await Promise.resolve();
+        // Let work started by the last timer (promise chains, in-memory I/O) settle first.
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
         const due = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
         if (!due) break;
         timers = timers.filter((t) => t !== due);

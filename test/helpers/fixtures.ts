@@ -147,6 +147,7 @@ export function compressedClock(): { clock: Clock; delays: number[] } {
     delays,
     clock: {
       now: systemClock.now,
+      date: systemClock.date,
       setTimer(fn, ms) {
         if (ms > 0) delays.push(ms);
         return systemClock.setTimer(fn, 0);
