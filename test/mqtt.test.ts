@@ -1,0 +1,141 @@
+/**
+ * The remote "Flash" trigger over a real Mosquitto broker, and the long-running `ota device`
+ * agent picking up releases by itself.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { CLI, configFile, device, image, onCleanup, releaseDir, runCli, serve, tempDir } from './helpers/fixtures.js';
+import { freePort, MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
+
+// CI installs mosquitto, so there these tests must run; elsewhere they are skipped without it.
+const describeIt = MOSQUITTO !== undefined || process.env.CI ? describe : describe.skip;
+
+/** `ota device` running until the test ends; `output()` is what it logged so far. */
+function agent(cfg: string, stateDir: string) {
+  const p = spawn(process.execPath, [CLI, 'device', '--config', cfg, '--state-dir', stateDir]);
+  let output = '';
+  p.stdout.on('data', (d) => (output += d));
+  p.stderr.on('data', (d) => (output += d));
+  onCleanup(() => new Promise((r) => (p.exitCode !== null ? r(null) : (p.once('exit', r), p.kill('SIGTERM')))));
+  return { process: p, output: () => output };
+}
+
+async function until(what: string, test: () => boolean | Promise<boolean>, ms = 20000) {
+  const end = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function status(stateDir: string) {
+  return JSON.parse((await runCli(['device', 'status', '--state-dir', stateDir])).stdout);
+}
+
+/** An MQTT client of the operator's console: publishes triggers, collects response codes. */
+async function console_(port: number, responseTopic: string) {
+  const c = await mqtt.connectAsync('mqtt://127.0.0.1:' + port);
+  onCleanup(() => c.endAsync());
+  const codes: number[] = [];
+  c.on('message', (_t, payload) => codes.push(JSON.parse(payload.toString()).code));
+  await c.subscribeAsync(responseTopic, { qos: 1 });
+  return { codes, flash: (topic: string) => c.publishAsync(topic, 'flash', { qos: 1 }) };
+}
+
+describeIt('remote trigger over MQTT', () => {
+  async function setup(published: string | null, settings: Record<string, unknown> = {}) {
+    const broker = await startMosquitto();
+    const dir = published ? (await releaseDir(published, image(300_000, 8))).dir : tempDir();
+    const server = await serve(dir);
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', mqtt_server: '127.0.0.1', mqtt_port: broker.port, mqtt_user: 'acme', auto_update: false, ...settings });
+    const operator = await console_(broker.port, '/acme/devices/dev1/update-response');
+    const a = agent(cfg, stateDir);
+    await until('the agent to subscribe', () => a.output().includes('waiting for update requests'));
+    return { broker, stateDir, operator, a };
+  }
+
+  it('with auto_update off, updates only when flashed, answering 200 then 201', async () => {
+    const { stateDir, operator, a } = await setup('1.2.0');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.output()).not.toContain('Checking for updates');
+    await operator.flash('/acme/devices/dev1/update-trigger');
+    await until('the update to be confirmed', async () => (await status(stateDir)).state === 'confirmed' && (await status(stateDir)).version === '1.2.0');
+    await until('two answers', () => operator.codes.length >= 2);
+    expect(operator.codes).toEqual([200, 201]);
+    expect(a.output()).toContain('Update requested remotely');
+  });
+
+  it('answers 202 when up to date and 203 when the server has no firmware', async () => {
+    const same = await setup('1.0.0');
+    await same.operator.flash('/acme/devices/dev1/update-trigger');
+    await until('two answers', () => same.operator.codes.length >= 2);
+    expect(same.operator.codes).toEqual([200, 202]);
+    const none = await setup(null);
+    await none.operator.flash('/acme/devices/dev1/update-trigger');
+    await until('two answers', () => none.operator.codes.length >= 2);
+    expect(none.operator.codes).toEqual([200, 203]);
+  });
+
+  it('listens on the group topic in a group', async () => {
+    const broker = await startMosquitto();
+    const { dir } = await releaseDir('2.0.0', image(10_000), { group: 'kitchen' });
+    const server = await serve(dir);
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', group_id: 'kitchen', mqtt_server: '127.0.0.1', mqtt_port: broker.port, mqtt_user: 'acme' });
+    const operator = await console_(broker.port, '/acme/devices/dev1/update-response');
+    const a = agent(cfg, stateDir);
+    await until('the agent to subscribe', () => a.output().includes('/acme/groups/kitchen/update-trigger'));
+    await operator.flash('/acme/groups/kitchen/update-trigger');
+    await until('the group update', async () => (await status(stateDir)).version === '2.0.0');
+    expect(operator.codes.slice(0, 2)).toEqual([200, 201]);
+  });
+
+  it('reconnects when the broker comes up after the agent', async () => {
+    const port = await freePort();
+    const { dir } = await releaseDir('1.0.0', image(1000));
+    const server = await serve(dir);
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', mqtt_server: '127.0.0.1', mqtt_port: port, mqtt_user: 'acme' });
+    const a = agent(cfg, stateDir);
+    await until('a failed connection', () => a.output().includes('ECONNREFUSED'));
+    await startMosquitto(port);
+    await until('the agent to subscribe', () => a.output().includes('waiting for update requests'), 30000);
+    const operator = await console_(port, '/acme/devices/dev1/update-response');
+    await operator.flash('/acme/devices/dev1/update-trigger');
+    await until('two answers', () => operator.codes.length >= 2);
+    expect(operator.codes).toEqual([200, 202]);
+  });
+});
+
+describe('the long-running agent', () => {
+  it('picks up a release published while it runs, by itself', async () => {
+    const releases = tempDir();
+    const server = await serve(releases);
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 0, check_interval: 1, check_jitter: 0 });
+    const a = agent(cfg, stateDir);
+    await until('a first check', () => a.output().includes('No firmware available'));
+    const file = join(tempDir(), 'fw.bin');
+    writeFileSync(file, image(50_000, 12));
+    expect((await runCli(['publish', '--dir', releases, '--file', file, '--version', '1.0.1', '--device', 'dev1'])).code).toBe(0);
+    await until('the update', async () => (await status(stateDir)).version === '1.0.1' && (await status(stateDir)).state === 'confirmed');
+  });
+
+  it('keeps the last good configuration when a reload finds an invalid one', async () => {
+    const server = await serve(tempDir());
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 0, check_interval: 1, check_jitter: 0 });
+    const a = agent(cfg, stateDir);
+    await until('a first check', () => a.output().includes('No firmware available'));
+    writeFileSync(cfg, JSON.stringify({ ota_domain: server.url, device_id: 'dev1', check_interval: 'soon' }));
+    a.process.kill('SIGHUP');
+    await until('the error', () => a.output().includes('key "check_interval" is "soon"'));
+    expect(a.output()).toContain('; keeping the last good configuration');
+    const checks = a.output().split('Checking for updates').length;
+    await until('checks to go on', () => a.output().split('Checking for updates').length > checks + 1);
+  });
+});
