@@ -48,6 +48,15 @@ describe('config key types', () => {
   });
 });
 
+describe('examples/default.cfg', () => {
+  it('holds every key and validates without warnings', async () => {
+    const { defaultSettings } = await import('../src/config.js');
+    const text = readFileSync(join(process.cwd(), 'examples/default.cfg'), 'utf8');
+    expect(Object.keys(JSON.parse(text)).sort()).toEqual(Object.keys(defaultSettings()).sort());
+    expect(parseConfig(text).warnings).toEqual([]);
+  });
+});
+
 describe('ota config init', () => {
   it('writes a default.cfg with every key and its default, which then validates', async () => {
     const out = join(tempDir(), 'default.cfg');
