@@ -9,9 +9,9 @@
  * Memory use is one chunk buffer whatever the image size.
  */
 import { isOtaError, otaError, type OtaError } from './errors.js';
-import { parseContentRange, parseRetryAfter } from './http-headers.js';
+import { parseContentRange, parseRetryAfter, parseWhole } from './http-headers.js';
 import type { Platform, SlotName, SlotStorage, SlotWriter, StateStore } from './platform.js';
-import type { Release } from './release.js';
+import type { SizedRelease } from './release.js';
 import { chunkLength, imageVerifier, type ImageVerifier } from './verifier.js';
 
 /** Progress of a download. */
@@ -36,7 +36,7 @@ export interface RetryPolicy {
 
 /** One download job. */
 export interface DownloadJob {
-  release: Release;
+  release: SizedRelease;
   slot: SlotName;
   headers: Record<string, string>;
   /** Longest silence on the connection before it is dropped and resumed. */
@@ -49,7 +49,8 @@ export interface DownloadJob {
 export const JOURNAL = 'download.json';
 
 interface Journal {
-  sha256: string;
+  /** The image's SHA-256, or "unverified <version>" when the server published none. */
+  image: string;
   slot: SlotName;
   size: number;
   chunk_size: number;
@@ -87,13 +88,15 @@ async function resume(ctx: DownloadContext, job: DownloadJob): Promise<{ next: n
   const r = job.release;
   const fresh = () => ({ next: 0, verifier: imageVerifier(r, ctx.sha256(), ctx.crc32) });
   const j = await loadJournal(ctx.state);
-  const chunks = r.chunkCrc32.length;
-  if (j === null || j.sha256 !== r.sha256 || j.slot !== job.slot || j.size !== r.size || j.chunk_size !== r.chunkSize || j.synced > chunks) {
+  const chunks = chunkCount(r);
+  if (j === null || j.image !== journalKey(r) || j.slot !== job.slot || j.size !== r.size || j.chunk_size !== r.chunkSize || j.synced > chunks) {
     return fresh();
   }
   const verifier = imageVerifier(r, ctx.sha256(), ctx.crc32);
+  // Without published CRCs nothing past the synced chunks can be checked, so nothing past them is kept.
+  const limit = r.chunkCrc32 === null ? j.synced : chunks;
   let next = 0;
-  while (next < chunks && verifier.accept(next, await ctx.slots.read(job.slot, next * r.chunkSize, chunkLength(r, next)))) next++;
+  while (next < limit && verifier.accept(next, await ctx.slots.read(job.slot, next * r.chunkSize, chunkLength(r, next)))) next++;
   if (next < j.synced) {
     ctx.logger.log('WARNING', 'Download journal does not match slot ' + job.slot + ' (chunk ' + next + ' is corrupt); starting again from byte 0');
     return fresh();
@@ -107,18 +110,27 @@ function sleep(ctx: DownloadContext, ms: number): Promise<void> {
   });
 }
 
+function chunkCount(r: SizedRelease): number {
+  return Math.ceil(r.size / r.chunkSize);
+}
+
+function journalKey(r: SizedRelease): string {
+  return r.sha256 ?? 'unverified ' + r.version;
+}
+
 /**
  * Downloads `job.release` into `job.slot`, resuming where an earlier attempt stopped, verifies it
- * (CRC-32 per chunk, SHA-256 of the whole) and syncs the slot. Rejects with an OtaError that says
- * what failed, after how many bytes, and whether the bytes were kept.
+ * (CRC-32 per chunk and SHA-256 of the whole, where published) and syncs the slot. Resolves to
+ * the image's SHA-256. Rejects with an OtaError that says what failed, after how many bytes, and
+ * whether the bytes were kept.
  */
-export async function download(ctx: DownloadContext, job: DownloadJob): Promise<void> {
+export async function download(ctx: DownloadContext, job: DownloadJob): Promise<string> {
   const r = job.release;
-  const chunks = r.chunkCrc32.length;
+  const chunks = chunkCount(r);
   const resumed = await resume(ctx, job);
   const verifier = resumed.verifier;
   let next = resumed.next;
-  const journal: Journal = { sha256: r.sha256, slot: job.slot, size: r.size, chunk_size: r.chunkSize, synced: next };
+  const journal: Journal = { image: journalKey(r), slot: job.slot, size: r.size, chunk_size: r.chunkSize, synced: next };
   await ctx.state.write(JOURNAL, JSON.stringify(journal));
   if (next > 0) ctx.logger.log('INFO', 'Resuming download at byte ' + next * r.chunkSize + ' of ' + r.size);
 
@@ -254,8 +266,9 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
     }
     if (syncing !== null) await syncing;
     if (syncFailure !== null) throw syncFailure;
+    let sha256: string;
     try {
-      verifier.finish();
+      sha256 = verifier.finish();
     } catch (e) {
       // Every chunk passed its CRC yet the whole is wrong: nothing here is worth resuming from.
       await discardJournal(ctx.state);
@@ -264,10 +277,38 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
     await syncSlot(writer);
     journal.synced = chunks;
     await ctx.state.write(JOURNAL, JSON.stringify(journal));
+    return sha256;
   } finally {
     if (syncing !== null) await syncing;
     await writer.close();
   }
+}
+
+/**
+ * The size of the image at `url`, for servers that do not announce it (IoTaaP's API): asks for
+ * its first byte and reads the total from Content-Range (or Content-Length when Range is ignored).
+ */
+export async function probeSize(ctx: DownloadContext, url: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
+  let size = -1;
+  await ctx.transport.stream(
+    { url, headers: Object.assign({ Range: 'bytes=0-0' }, headers), timeoutMs },
+    {
+      onResponse(status, h) {
+        if (status === 206) {
+          const cr = parseContentRange(h['content-range']);
+          if (cr !== null) size = cr.total;
+        } else if (status === 200) {
+          size = parseWhole(h['content-length'] ?? '');
+        } else {
+          throw otaError('HTTP_STATUS', 'download', 'image download got HTTP ' + status + ' from ' + url, { status, retryable: status >= 500 || status === 429 });
+        }
+        return false;
+      },
+      onData: () => false,
+    },
+  );
+  if (size <= 0) throw otaError('RANGE_INVALID', 'download', 'the server at ' + url + ' does not say how large the image is (no Content-Range or Content-Length)');
+  return size;
 }
 
 /** Exponential backoff with "equal jitter": between half and all of base × 2^(faults-1), capped. */

@@ -6,7 +6,8 @@
 import { otaError } from './errors.js';
 import type { Hasher } from './platform.js';
 
-const MAGIC = 0xe9;
+/** First byte of every ESP32 application image. */
+export const ESP32_MAGIC = 0xe9;
 const HEADER = 24;
 const SEGMENT_HEADER = 8;
 const MAX_SEGMENTS = 16;
@@ -48,7 +49,7 @@ export async function validateEsp32Image(read: ReadImage, size: number, hasher: 
   };
   if (size < HEADER + 1) invalid('it is ' + size + ' bytes, shorter than the 24-byte header');
   const header = await read(0, HEADER);
-  if (header[0] !== MAGIC) invalid('first byte is ' + hex2(header[0]!) + ', not the magic 0xe9');
+  if (header[0] !== ESP32_MAGIC) invalid('first byte is ' + hex2(header[0]!) + ', not the magic 0xe9');
   const segments = header[1]!;
   if (segments < 1 || segments > MAX_SEGMENTS) invalid('header announces ' + segments + ' segments (1 to 16 allowed)');
   let pos = HEADER;

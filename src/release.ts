@@ -8,17 +8,27 @@ import { parseVersion } from './version.js';
 /** An image offered by the server, validated. */
 export interface Release {
   version: string;
-  size: number;
-  /** Lower-case hex SHA-256 of the whole image. */
-  sha256: string;
+  /** Bytes; null when the server does not say before the download (IoTaaP's API). */
+  size: number | null;
+  /** Lower-case hex SHA-256 of the whole image; null when the server publishes none (IoTaaP's API). */
+  sha256: string | null;
+  /** Unit of Range requests, checks and resume. */
   chunkSize: number;
-  /** CRC-32 of each chunk, in order; `ceil(size / chunkSize)` entries. */
-  chunkCrc32: number[];
+  /** CRC-32 of each chunk, in order (`ceil(size / chunkSize)` entries); null when not published. */
+  chunkCrc32: number[] | null;
   /** Absolute download URL. */
   url: string;
   /** The operator asks to install this image even where it failed a trial before. */
   overrideRejected: boolean;
+  /** The server says: download now, install later (why). */
+  installHold?: string;
 }
+
+/** A release whose size is known: what the downloader works on. */
+export type SizedRelease = Release & { size: number };
+
+/** Chunk size used when the server does not choose one. */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 
 /** The native manifest, as `ota publish` writes it and the check endpoint answers it. */
 export interface Manifest {

@@ -18,9 +18,10 @@ import {
   type DeviceStatus,
 } from './boot-control.js';
 import { formatDuration, parseWindow, type OtaConfig } from './config.js';
-import { discardJournal, download, type DownloadProgress } from './downloader.js';
+import { discardJournal, download, probeSize, type DownloadProgress } from './downloader.js';
+import type { Release, SizedRelease } from './release.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from './errors.js';
-import { validateEsp32Image } from './esp32-image.js';
+import { ESP32_MAGIC, validateEsp32Image } from './esp32-image.js';
 import type { Logger, Platform, RebootRequest, SlotName } from './platform.js';
 import { nativeProtocol } from './protocol/native.js';
 import type { Protocol, StatusReport } from './protocol/protocol.js';
@@ -299,62 +300,63 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       if (parseVersion(current) === null) {
         throw otaError('VERSION_INVALID', 'config', 'the running firmware version ' + JSON.stringify(current) + ' is not a semantic version');
       }
-      const release = await this.protocol.check();
-      if (release === null) {
+      const answer = await this.protocol.check({ version: current });
+      if (answer === null) {
         logger.log('INFO', 'No firmware available');
         return this.planned({ status: 'no-firmware', version: current }, 'done');
       }
+      let release: Release = answer;
       if (!isNewer(release.version, current)) {
         logger.log('INFO', 'No new updates (running ' + current + ', latest ' + release.version + ')');
+        await this.decline(release, 'running ' + current + ', which is not older than ' + release.version);
         this.emit('up-to-date', { version: current, latest: release.version });
         return this.planned({ status: 'up-to-date', version: current, latest: release.version }, 'done');
       }
       offered = release.version;
       stage = 'install';
-      if (boot.rejected.indexOf(release.sha256) >= 0 && !release.overrideRejected) {
-        throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again (unless published with override_rejected)');
-      }
+      this.refuseRejected(boot, release.sha256, release);
       const pending = boot.trial !== null && boot.trial !== boot.booted ? boot.slots[boot.trial] : null;
-      if (pending && pending.sha256 === release.sha256) {
+      if (pending && pending.version === release.version && (release.sha256 === null || pending.sha256 === release.sha256)) {
         // Installed earlier but the reboot never happened: reboot now rather than download again.
         logger.log('INFO', 'Release ' + release.version + ' is already installed in slot ' + boot.trial + '; rebooting into it');
         return this.rebootSoon({ slot: boot.trial!, version: release.version, reason: 'update' }, current);
       }
       target = updateTarget(boot);
+      if (release.size === null) release = Object.assign({}, release, { size: await probeSize(this.platform, release.url, this.protocol.downloadHeaders(), this.config.download_timeout * 1000) });
+      const sized = release as SizedRelease;
       const capacity = this.platform.slots.capacity(target);
-      if (capacity !== undefined && release.size > capacity) {
-        throw otaError('IMAGE_TOO_LARGE', 'install', 'release ' + release.version + ' is ' + release.size + ' bytes but slot ' + target + ' holds ' + capacity);
+      if (capacity !== undefined && sized.size > capacity) {
+        throw otaError('IMAGE_TOO_LARGE', 'install', 'release ' + release.version + ' is ' + sized.size + ' bytes but slot ' + target + ' holds ' + capacity);
       }
       logger.log('INFO', 'New update available! ' + current + ' -> ' + release.version);
-      this.emit('update-available', { version: release.version, current, size: release.size });
+      this.emit('update-available', { version: release.version, current, size: sized.size });
       logger.log('INFO', 'Starting update process...');
       boot = await this.save(beginWrite(boot, target));
       await this.send({ stage: 'downloading', version: release.version, from: current });
 
       stage = 'download';
-      logger.log('INFO', 'Downloading ' + release.size + ' bytes into slot ' + target + ' (' + release.chunkCrc32.length + ' chunks of ' + release.chunkSize + ')');
-      await download(this.platform, {
-        release,
+      logger.log('INFO', 'Downloading ' + sized.size + ' bytes into slot ' + target + ' (chunks of ' + sized.chunkSize + ')');
+      const sha256 = await download(this.platform, {
+        release: sized,
         slot: target,
         headers: this.protocol.downloadHeaders(),
         idleTimeoutMs: this.config.download_timeout * 1000,
         retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
         onProgress: (p) => this.emit('download-progress', p),
       });
-      if (this.config.image_format === 'esp32') {
-        const slots = this.platform.slots;
-        await validateEsp32Image((offset, length) => slots.read(target!, offset, length), release.size, this.platform.sha256(), slots.readSize);
-      }
-      logger.log('INFO', 'Image verified: SHA-256 ' + release.sha256 + (this.config.image_format ? ', valid ' + this.config.image_format + ' image' : ''));
-      this.emit('verified', { version: release.version, sha256: release.sha256, slot: target });
+      stage = 'verify';
+      if (release.sha256 === null) this.refuseRejected(boot, sha256, release);
+      const checked = await this.checkFormat(target, sized);
+      logger.log('INFO', 'Image verified: SHA-256 ' + sha256 + (release.sha256 === null ? ' (computed; the server published none)' : '') + checked);
+      this.emit('verified', { version: release.version, sha256, slot: target });
 
-      const hold = this.installHold(force);
+      const hold = release.installHold ? { reason: release.installHold, waitMs: null } : this.installHold(force);
       if (hold !== null) {
         logger.log('INFO', 'Update ' + release.version + ' is downloaded and verified; installing it waits: ' + hold.reason);
         return this.planned({ status: 'deferred', version: current, latest: release.version, reason: hold.reason }, 'soon', hold.waitMs);
       }
       stage = 'install';
-      boot = await this.save(markInstalled(boot, target, { version: release.version, sha256: release.sha256, size: release.size }, this.config.boot_attempts));
+      boot = await this.save(markInstalled(boot, target, { version: release.version, sha256, size: sized.size }, this.config.boot_attempts));
       await discardJournal(this.platform.state);
       this.emit('installed', { version: release.version, slot: target });
       logger.log('INFO', 'Update successfull! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
@@ -375,6 +377,41 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       if (target !== null) await this.send({ stage: 'failed', version: offered, from: current, reason: error.message, code: error.code });
       this.emit('error', error);
       return { status: 'failed', error, message };
+    }
+  }
+
+  /** Refuses an image that failed its trial here before, unless the release overrides that. */
+  private refuseRejected(boot: BootState, sha256: string | null, release: Release): void {
+    if (sha256 !== null && boot.rejected.indexOf(sha256) >= 0 && !release.overrideRejected) {
+      throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again (unless published with override_rejected)');
+    }
+  }
+
+  /**
+   * Validates the image format before the switch: always when `image_format` says so; and, when
+   * the server published no hash, an image that looks like an ESP32 one is checked by its own
+   * appended SHA-256. Returns what was checked, for the log.
+   */
+  private async checkFormat(slot: SlotName, release: SizedRelease): Promise<string> {
+    const slots = this.platform.slots;
+    const looksEsp32 = release.sha256 === null && (await slots.read(slot, 0, 1))[0] === ESP32_MAGIC;
+    if (this.config.image_format === 'esp32' || looksEsp32) {
+      await validateEsp32Image((offset, length) => slots.read(slot, offset, length), release.size, this.platform.sha256(), slots.readSize);
+      return ', valid esp32 image';
+    }
+    if (release.sha256 === null) {
+      this.platform.logger.log('WARNING', 'Release ' + release.version + ' comes with no checksum and is not an image that carries its own: installed on the strength of its size alone');
+    }
+    return '';
+  }
+
+  /** Tells the protocol that an offered release is not installed (hawkBit closes its action). */
+  private async decline(release: Release, reason: string): Promise<void> {
+    if (!this.protocol.declined) return;
+    try {
+      await this.protocol.declined(release, reason);
+    } catch (e) {
+      this.platform.logger.log('WARNING', 'Could not tell the server: ' + toOtaError(e, 'report').message);
     }
   }
 

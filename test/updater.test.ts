@@ -97,7 +97,7 @@ describe('createUpdater', () => {
     const server = await serve(dir);
     const stateDir = await device('1.0.2');
     writeFileSync(join(stateDir, 'slots/b.bin'), Buffer.alloc(50_000, 0x55));
-    writeFileSync(join(stateDir, JOURNAL), JSON.stringify({ sha256: manifest.sha256, slot: 'b', size: 50_000, chunk_size: 4096, synced: 12 }));
+    writeFileSync(join(stateDir, JOURNAL), JSON.stringify({ image: manifest.sha256, slot: 'b', size: 50_000, chunk_size: 4096, synced: 12 }));
     const { updater, lines } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir);
     expect((await updater.checkForUpdates()).status).toBe('updated');
     expect(lines.map((l) => l.message)).toContain('Download journal does not match slot b (chunk 0 is corrupt); starting again from byte 0');

@@ -22,7 +22,9 @@ export interface StatusReport {
 /** A server protocol adapter. */
 export interface Protocol {
   /** The latest release for this device (or its group), or null when the server has none. */
-  check(): Promise<Release | null>;
+  check(running: { version: string }): Promise<Release | null>;
+  /** An offered release will not be installed (`reason`): servers that track actions close them. */
+  declined?(release: Release, reason: string): Promise<void>;
   /** Headers the image download needs (authorisation). */
   downloadHeaders(): Record<string, string>;
   /** Sends a status report. Best effort: rejects only for the caller to log. */

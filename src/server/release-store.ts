@@ -11,11 +11,9 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { crc32 } from '../crc32.js';
 import type { Manifest } from '../release.js';
-import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../release.js';
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../release.js';
 import { parseVersion } from '../version.js';
 
-/** Default chunk size: 64 KiB, ESP-IDF's partial-download size. */
-export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 
 /** Who a release is for. */
 export type Audience = { device: string } | { group: string };
