@@ -19,8 +19,10 @@ export interface OtaConfig {
   mqtt_pass: string;
   secure_conn: boolean;
   // ota-client keys
-  /** Update server protocol; only "native" exists so far. */
-  protocol: 'native';
+  /** Update server protocol: "native" (docs/protocol.md), "iotaap" (IoTaaP's device API) or "hawkbit" (DDI). */
+  protocol: 'native' | 'iotaap' | 'hawkbit';
+  /** hawkBit tenant, with protocol "hawkbit". */
+  hawkbit_tenant: string;
   /** Version of the running firmware, used when the boot state does not know it. */
   firmware_version: string;
   /** Seconds between automatic checks (default 6 h). */
@@ -94,6 +96,7 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   mqtt_pass: { kind: 'string', value: '' },
   secure_conn: { kind: 'boolean', value: false },
   protocol: { kind: 'protocol', value: 'native' },
+  hawkbit_tenant: { kind: 'string', value: 'DEFAULT' },
   firmware_version: { kind: 'version', value: '' },
   check_interval: { kind: 'duration', value: 6 * 3600 },
   first_check_delay: { kind: 'duration', value: 30 },
@@ -136,7 +139,7 @@ const EXPECTED: { [K in Kind]: string } = {
   bytes: 'a whole number of bytes (0 or more)',
   format: '"" or "esp32"',
   window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
-  protocol: '"native"',
+  protocol: '"native", "iotaap" or "hawkbit"',
   version: 'a semantic version such as "1.0.2"',
 };
 
@@ -217,7 +220,7 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
     case 'window':
       return typeof v === 'string' && parseWindow(v) !== null ? { ok: true, value: v } : { ok: false };
     case 'protocol':
-      return v === 'native' ? { ok: true, value: v } : { ok: false };
+      return v === 'native' || v === 'iotaap' || v === 'hawkbit' ? { ok: true, value: v } : { ok: false };
     case 'version':
       return typeof v === 'string' && isVersionLike(v) ? { ok: true, value: v } : { ok: false };
   }

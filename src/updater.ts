@@ -23,7 +23,7 @@ import type { Release, SizedRelease } from './release.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from './errors.js';
 import { ESP32_MAGIC, validateEsp32Image } from './esp32-image.js';
 import type { Logger, Platform, RebootRequest, SlotName } from './platform.js';
-import { nativeProtocol } from './protocol/native.js';
+import { protocolFor } from './protocol/select.js';
 import type { Protocol, StatusReport } from './protocol/protocol.js';
 import { Scheduler, type RunOutcome } from './scheduler.js';
 import { isNewer, parseVersion } from './version.js';
@@ -115,7 +115,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     this.config = c;
     // Secrets never reach the log, whoever writes it.
     this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, [c.device_token, c.group_token, c.mqtt_pass]) });
-    this.protocol = options.protocol ?? nativeProtocol(c, this.platform.transport);
+    this.protocol = options.protocol ?? protocolFor(c, this.platform);
     this.scheduler = new Scheduler({
       clock: this.platform.clock,
       random: this.platform.random,
@@ -308,7 +308,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       let release: Release = answer;
       if (!isNewer(release.version, current)) {
         logger.log('INFO', 'No new updates (running ' + current + ', latest ' + release.version + ')');
-        await this.decline(release, 'running ' + current + ', which is not older than ' + release.version);
+        await this.decline(release, current);
         this.emit('up-to-date', { version: current, latest: release.version });
         return this.planned({ status: 'up-to-date', version: current, latest: release.version }, 'done');
       }
@@ -342,7 +342,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         headers: this.protocol.downloadHeaders(),
         idleTimeoutMs: this.config.download_timeout * 1000,
         retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
-        onProgress: (p) => this.emit('download-progress', p),
+        onProgress: (p) => {
+          this.emit('download-progress', p);
+          if (this.protocol.progress) this.protocol.progress(p.received, p.total);
+        },
       });
       stage = 'verify';
       if (release.sha256 === null) this.refuseRejected(boot, sha256, release);
@@ -406,10 +409,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   }
 
   /** Tells the protocol that an offered release is not installed (hawkBit closes its action). */
-  private async decline(release: Release, reason: string): Promise<void> {
+  private async decline(release: Release, running: string): Promise<void> {
     if (!this.protocol.declined) return;
     try {
-      await this.protocol.declined(release, reason);
+      await this.protocol.declined(release, running);
     } catch (e) {
       this.platform.logger.log('WARNING', 'Could not tell the server: ' + toOtaError(e, 'report').message);
     }

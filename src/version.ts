@@ -11,3 +11,6 @@ export function parseVersion(v: string): string | null {
 export function isNewer(candidate: string, current: string): boolean {
   return semverGt(candidate, current);
 }
+
+/** This agent's version (the package's; a test keeps them equal). */
+export const AGENT_VERSION = '0.1.0';

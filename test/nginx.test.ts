@@ -70,7 +70,7 @@ describe('static hosting', () => {
     expect(r.stdout).toContain('updated 2.3.9 -> 2.4.0 (slot b, confirmed)');
     expect(r.code).toBe(0);
     // nginx takes no reports (404): the update goes on, the failure to report is only logged.
-    expect(r.stderr).toContain('Could not report "installed" to the server: status report got HTTP 404');
+    expect(r.stderr).toContain('Could not report "installed" to the server: update server answered HTTP 404 to POST');
     const status = JSON.parse((await runCli(['device', 'status', '--state-dir', stateDir])).stdout);
     expect(status).toMatchObject({ slot: 'b', version: '2.4.0', sha256: sha256(fw), state: 'confirmed' });
   });

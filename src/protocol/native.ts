@@ -3,13 +3,10 @@
  * the token in an Authorization header, and status reports.
  */
 import type { OtaConfig } from '../config.js';
-import { otaError } from '../errors.js';
 import type { Transport } from '../platform.js';
 import { parseManifest, type Release } from '../release.js';
+import { getJson, sendJson } from './http.js';
 import type { Protocol, StatusReport } from './protocol.js';
-
-const CHECK_TIMEOUT_MS = 15000;
-const REPORT_TIMEOUT_MS = 5000;
 
 /** Creates the native protocol adapter for a device configuration. */
 export function nativeProtocol(config: OtaConfig, transport: Transport): Protocol {
@@ -22,21 +19,8 @@ export function nativeProtocol(config: OtaConfig, transport: Transport): Protoco
 
   return {
     async check(): Promise<Release | null> {
-      const res = await transport.request({ url: checkUrl, headers: auth, timeoutMs: CHECK_TIMEOUT_MS });
-      if (res.status === 404) return null;
-      if (res.status !== 200) {
-        throw otaError('HTTP_STATUS', 'check', 'update server answered HTTP ' + res.status + ' to GET ' + checkUrl, {
-          status: res.status,
-          retryable: res.status >= 500 || res.status === 429,
-        });
-      }
-      let data: unknown;
-      try {
-        data = JSON.parse(res.body);
-      } catch (e) {
-        throw otaError('MANIFEST_INVALID', 'check', 'manifest from ' + checkUrl + ' is not valid JSON');
-      }
-      return parseManifest(data, config.ota_domain);
+      const data = await getJson(transport, checkUrl, auth);
+      return data === null ? null : parseManifest(data, config.ota_domain);
     },
 
     downloadHeaders() {
@@ -48,16 +32,7 @@ export function nativeProtocol(config: OtaConfig, transport: Transport): Protoco
       const body: { [key: string]: unknown } = { device_id: config.device_id, time: new Date().toISOString() };
       for (const key of Object.keys(report)) body[key] = report[key as keyof StatusReport];
       if (inGroup) body.group_id = config.group_id;
-      const res = await transport.request({
-        url,
-        method: 'POST',
-        headers: Object.assign({ 'Content-Type': 'application/json' }, auth),
-        body: JSON.stringify(body),
-        timeoutMs: REPORT_TIMEOUT_MS,
-      });
-      if (res.status >= 300) {
-        throw otaError('HTTP_STATUS', 'report', 'status report got HTTP ' + res.status + ' from ' + url, { status: res.status });
-      }
+      await sendJson(transport, 'POST', url, auth, body);
     },
   };
 }

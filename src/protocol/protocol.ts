@@ -23,8 +23,10 @@ export interface StatusReport {
 export interface Protocol {
   /** The latest release for this device (or its group), or null when the server has none. */
   check(running: { version: string }): Promise<Release | null>;
-  /** An offered release will not be installed (`reason`): servers that track actions close them. */
-  declined?(release: Release, reason: string): Promise<void>;
+  /** An offered release is not newer than the running version: servers that track actions close them. */
+  declined?(release: Release, runningVersion: string): Promise<void>;
+  /** Download progress, for servers that want it (called often; throttle inside). */
+  progress?(received: number, total: number): void;
   /** Headers the image download needs (authorisation). */
   downloadHeaders(): Record<string, string>;
   /** Sends a status report. Best effort: rejects only for the caller to log. */

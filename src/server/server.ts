@@ -3,7 +3,7 @@
  * with byte ranges) and records the status reports devices send.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
@@ -102,6 +102,24 @@ function readBody(req: IncomingMessage): Promise<string | null> {
   });
 }
 
+const IOTAAP_DOWNLOAD = /^\/v1\/ota\/(device|group)\/download\/([^/]+)$/;
+
+/**
+ * IoTaaP's download endpoint, `/v1/ota/{device|group}/download/{id}{token}`: the image of the
+ * latest release of the longest published id that starts the path (tokens are not checked by
+ * this development server). Undefined when `path` is not such a request; null when none matches.
+ */
+async function iotaapDownload(root: string, path: string): Promise<string | null | undefined> {
+  const m = IOTAAP_DOWNLOAD.exec(path);
+  if (!m) return undefined;
+  const dir = join(root, 'v1/ota', m[1]!, 'latest');
+  const ids = (await readdir(dir).catch(() => [] as string[])).filter((id) => m[2]!.startsWith(id) && isSafeId(id));
+  const id = ids.sort((a, b) => b.length - a.length)[0];
+  if (id === undefined) return null;
+  const manifest = JSON.parse(await readFile(join(dir, id), 'utf8')) as { url?: string };
+  return typeof manifest.url === 'string' && manifest.url.startsWith('firmware/') ? join(root, manifest.url) : null;
+}
+
 /** Starts the server; resolves once it listens. */
 export function startServer(options: ServerOptions): Promise<UpdateServer> {
   const root = normalize(options.dir);
@@ -130,6 +148,12 @@ export function startServer(options: ServerOptions): Promise<UpdateServer> {
       return json(res, 200, reports.filter((r) => r.device === device).map((r) => r.report));
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+    const iotaap = await iotaapDownload(root, path);
+    if (iotaap !== undefined) {
+      if (iotaap === null || !(await serveFile(req, res, iotaap, 'application/octet-stream'))) json(res, 404, { error: 'no firmware for this id' });
+      log(req.method + ' ' + path.slice(0, path.lastIndexOf('/') + 1) + '… -> ' + res.statusCode);
+      return;
+    }
     const file = normalize(join(root, path));
     if (!file.startsWith(root + sep)) return json(res, 404, { error: 'not found' });
     const isManifest = path.includes('/latest/');
