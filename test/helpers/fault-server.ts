@@ -60,7 +60,7 @@ export async function faultServer(manifest: unknown, image: Buffer, faults: Faul
       });
       return;
     }
-    if (path.startsWith('/v1/ota/')) {
+    if (path.startsWith('/v1/ota/') && path.includes('/latest/')) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(typeof manifest === 'string' ? manifest : JSON.stringify(manifest));
       return;
