@@ -73,9 +73,19 @@ export interface OtaConfig {
   log_max_size: number;
   /** Rotated log files kept besides the current one. */
   log_files: number;
+  /** Ed25519 public key files (PEM) trusted to sign manifests; with any, unsigned manifests are refused. */
+  public_keys: string[];
+  /** Install an older version when its manifest is signed as an explicit downgrade. */
+  allow_downgrade: boolean;
+  /** CA certificate file (PEM) for HTTPS, instead of the system's. */
+  ca_file: string;
+  /** SHA-256 pins (base64) of the server's public key (SPKI); a certificate with another key is refused. */
+  pin_sha256: string[];
+  /** Allow plain HTTP to servers that are not on this machine (logged as a warning). */
+  allow_http: boolean;
 }
 
-type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'version';
+type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'version';
 
 interface KeySpec {
   kind: Kind;
@@ -123,6 +133,11 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   log_file: { kind: 'string', value: 'ota.log' },
   log_max_size: { kind: 'bytes', value: 1024 * 1024 },
   log_files: { kind: 'count', value: 3 },
+  public_keys: { kind: 'strings', value: [] },
+  allow_downgrade: { kind: 'boolean', value: false },
+  ca_file: { kind: 'string', value: '' },
+  pin_sha256: { kind: 'strings', value: [] },
+  allow_http: { kind: 'boolean', value: false },
 };
 
 /** IoTaaP OS keys that are not about updates: accepted and ignored. */
@@ -139,6 +154,7 @@ const EXPECTED: { [K in Kind]: string } = {
   bytes: 'a whole number of bytes (0 or more)',
   format: '"" or "esp32"',
   window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
+  strings: 'a list of strings',
   protocol: '"native", "iotaap" or "hawkbit"',
   version: 'a semantic version such as "1.0.2"',
 };
@@ -217,6 +233,10 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
       return typeof v === 'number' && v % 1 === 0 && v >= 0 && v <= Number.MAX_SAFE_INTEGER ? { ok: true, value: v } : { ok: false };
     case 'format':
       return v === 'esp32' ? { ok: true, value: v } : { ok: false };
+    case 'strings':
+      if (!Array.isArray(v) || v.length > 64) return { ok: false };
+      for (const x of v) if (typeof x !== 'string' || x === '') return { ok: false };
+      return { ok: true, value: v.slice() };
     case 'window':
       return typeof v === 'string' && parseWindow(v) !== null ? { ok: true, value: v } : { ok: false };
     case 'protocol':
@@ -241,6 +261,14 @@ export function parseWindow(v: string): { start: number; end: number } | null {
   const start = parseClock(parts[0]!);
   const end = parseClock(parts[1]!);
   return start < 0 || end < 0 || start === end ? null : { start, end };
+}
+
+/** True for an http:// URL whose host is not this machine (loopback). */
+export function isPlainRemote(url: string): boolean {
+  if (url.indexOf('http://') !== 0) return false;
+  const rest = url.slice(7);
+  const host = rest.charAt(0) === '[' ? rest.slice(0, rest.indexOf(']') + 1) : rest.split('/')[0]!.split(':')[0]!;
+  return !(host === 'localhost' || host === '[::1]' || host.indexOf('127.') === 0);
 }
 
 /** A validated configuration and the warnings met while reading it. */
@@ -281,12 +309,21 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
   for (const key of Object.keys(raw)) {
     if (!(key in SPEC) && FOREIGN_KEYS.indexOf(key) < 0) warnings.push(source + ': unknown key "' + key + '" ignored');
   }
+  if (isPlainRemote(String(out.ota_domain)) && out.allow_http === true) {
+    warnings.push(source + ': plain HTTP to ' + String(out.ota_domain) + ' (allow_http): updates and tokens travel unencrypted');
+  }
   const config = out as unknown as OtaConfig;
   if ((config.slot_a === '') !== (config.slot_b === '')) {
     throw otaError('CONFIG_INVALID', 'config', source + ': keys "slot_a" and "slot_b" go together; set both (raw slots) or neither (file slots)');
   }
   if (config.min_check_interval > config.max_check_interval) {
     throw otaError('CONFIG_INVALID', 'config', source + ': key "min_check_interval" (' + config.min_check_interval + ' s) is above "max_check_interval" (' + config.max_check_interval + ' s)');
+  }
+  if (config.public_keys.length > 0 && config.protocol !== 'native') {
+    throw otaError('CONFIG_INVALID', 'config', source + ': key "public_keys" needs protocol "native" (the ' + config.protocol + ' protocol has no signed manifests)');
+  }
+  if (isPlainRemote(config.ota_domain) && !config.allow_http) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': key "ota_domain" is plain HTTP to another machine (' + config.ota_domain + '); use https://, or set "allow_http": true to accept the risk');
   }
   if (config.device_id === '') {
     throw otaError('CONFIG_INVALID', 'config', source + ': key "device_id" is missing or empty; expected the device id known to the update server');

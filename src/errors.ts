@@ -20,6 +20,12 @@ export type OtaErrorCode =
   | 'SLOT_IO'
   | 'BOOT_STATE'
   | 'HEALTH_CHECK'
+  | 'SIGNATURE_MISSING'
+  | 'SIGNATURE_INVALID'
+  | 'MANIFEST_EXPIRED'
+  | 'WRONG_TARGET'
+  | 'DOWNGRADE_REFUSED'
+  | 'INSECURE_TRANSPORT'
   | 'INTERNAL';
 
 /** Pipeline stage in which an error happened. */

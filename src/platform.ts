@@ -1,3 +1,5 @@
+import type { Trust } from './trust.js';
+
 /**
  * The small interfaces behind which platform specifics live. The core (everything outside
  * `src/node`, `src/server` and `src/cli`) talks only to these, so it can run on Node and Espruino.
@@ -151,4 +153,6 @@ export interface Platform {
   random(): number;
   /** Remote "update now" requests, when configured. */
   trigger?: RemoteTrigger;
+  /** Keys trusted to sign manifests, when configured. */
+  trust?: Trust;
 }

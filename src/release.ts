@@ -22,6 +22,8 @@ export interface Release {
   overrideRejected: boolean;
   /** The server says: download now, install later (why). */
   installHold?: string;
+  /** Signed as an explicit downgrade: may replace a newer version where the device allows it. */
+  downgrade?: boolean;
 }
 
 /** A release whose size is known: what the downloader works on. */
@@ -44,6 +46,12 @@ export interface Manifest {
   published?: string;
   /** Install even on devices where this image failed its trial before. */
   override_rejected?: boolean;
+  /** Signed releases: when the manifest stops being valid (ISO 8601). */
+  expires?: string;
+  /** Signed as an explicit downgrade. */
+  downgrade?: boolean;
+  /** Ed25519 signature (base64) over the bound fields (`signedPayload` in src/trust.ts). */
+  signature?: string;
 }
 
 /** Limits on what a manifest may announce. */
@@ -108,5 +116,6 @@ export function parseManifest(data: unknown, baseUrl: string): Release {
     chunkCrc32: crcs as number[],
     url: resolveUrl(baseUrl, m.url),
     overrideRejected: m.override_rejected === true,
+    downgrade: m.downgrade === true,
   };
 }

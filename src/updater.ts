@@ -17,7 +17,7 @@ import {
   describeBoot,
   type DeviceStatus,
 } from './boot-control.js';
-import { formatDuration, parseWindow, type OtaConfig } from './config.js';
+import { formatDuration, isPlainRemote, parseWindow, type OtaConfig } from './config.js';
 import { discardJournal, download, probeSize, type DownloadProgress } from './downloader.js';
 import type { Release, SizedRelease } from './release.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from './errors.js';
@@ -306,12 +306,18 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         return this.planned({ status: 'no-firmware', version: current }, 'done');
       }
       let release: Release = answer;
-      if (!isNewer(release.version, current)) {
-        logger.log('INFO', 'No new updates (running ' + current + ', latest ' + release.version + ')');
+      const older = isNewer(current, release.version);
+      const downgrade = older && release.downgrade === true && this.config.allow_downgrade;
+      if (!isNewer(release.version, current) && !downgrade) {
         await this.decline(release, current);
+        if (older) {
+          throw otaError('DOWNGRADE_REFUSED', 'check', 'the server offers ' + release.version + ', older than the running ' + current + ': refused (a downgrade needs a signed downgrade manifest and "allow_downgrade": true)');
+        }
+        logger.log('INFO', 'No new updates (running ' + current + ', latest ' + release.version + ')');
         this.emit('up-to-date', { version: current, latest: release.version });
         return this.planned({ status: 'up-to-date', version: current, latest: release.version }, 'done');
       }
+      if (downgrade) logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + current + ': a signed, explicit downgrade allowed by allow_downgrade');
       offered = release.version;
       stage = 'install';
       this.refuseRejected(boot, release.sha256, release);
@@ -320,6 +326,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         // Installed earlier but the reboot never happened: reboot now rather than download again.
         logger.log('INFO', 'Release ' + release.version + ' is already installed in slot ' + boot.trial + '; rebooting into it');
         return this.rebootSoon({ slot: boot.trial!, version: release.version, reason: 'update' }, current);
+      }
+      if (isPlainRemote(release.url) && !this.config.allow_http) {
+        throw otaError('INSECURE_TRANSPORT', 'check', 'release ' + release.version + ' would be downloaded over plain HTTP from another machine (' + release.url + '); set "allow_http": true to accept the risk');
       }
       target = updateTarget(boot);
       if (release.size === null) release = Object.assign({}, release, { size: await probeSize(this.platform, release.url, this.protocol.downloadHeaders(), this.config.download_timeout * 1000) });

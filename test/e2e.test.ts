@@ -40,15 +40,18 @@ describe('ota device --once against ota serve', () => {
     expect(server.reports[2]!.report).toMatchObject({ device_id: 'dev1', version: '2.0.0' });
   });
 
-  it('says up to date when the server has the running version or an older one', async () => {
-    for (const published of ['1.0.2', '1.0.1']) {
+  it('says up to date when the server has the running version, and refuses an older one', async () => {
+    for (const [published, code, says] of [
+      ['1.0.2', 0, 'up to date: running 1.0.2 (latest on the server: 1.0.2)'],
+      ['1.0.1', 1, 'update failed (DOWNGRADE_REFUSED): the server offers 1.0.1, older than the running 1.0.2: refused'],
+    ] as const) {
       const { dir } = await releaseDir(published, image(10_000, 5));
       const server = await serve(dir);
       const stateDir = await device('1.0.2');
       const before = await status(stateDir);
       const r = await runCli(['device', '--config', configFile({ ota_domain: server.url, device_id: 'dev1' }), '--state-dir', stateDir, '--once']);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain('up to date: running 1.0.2 (latest on the server: ' + published + ')');
+      expect(r.code).toBe(code);
+      expect(r.stdout + r.stderr).toContain(says);
       expect(await status(stateDir)).toEqual(before);
     }
   });

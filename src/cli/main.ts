@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /** The `ota` command: publish and serve releases, and run a simulated device. */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultSettings } from '../config.js';
+import { defaultSettings, parseDuration } from '../config.js';
+import { generateKeys } from '../node/trust.js';
 import { isOtaError } from '../errors.js';
 import { publish, type Audience } from '../server/release-store.js';
 import { startServer } from '../server/server.js';
@@ -10,8 +12,10 @@ import { deviceStatus, initDevice, runDevice } from './device.js';
 import { runApp } from './run.js';
 
 const USAGE = `Usage:
-  ota publish --dir <releases> --file <firmware.bin> --version <semver> (--device <id> | --group <id>) [--chunk-size <bytes>] [--override-rejected]
-  ota serve --dir <releases> [--port <n>] [--host 127.0.0.1] [--quiet]
+  ota publish --dir <releases> --file <firmware.bin> --version <semver> (--device <id> | --group <id>) [--chunk-size <bytes>]
+              [--override-rejected] [--key <ota-private.pem> [--expires <30d | ISO time>] [--downgrade]]
+  ota serve --dir <releases> [--port <n>] [--host 127.0.0.1] [--quiet] [--tls-cert <cert.pem> --tls-key <key.pem>]
+  ota keygen --out <dir>
   ota device init --state-dir <dir> --version <semver> [--file <image>] [--force]
   ota device --config <default.cfg> [--state-dir <dir>] [--once]
   ota device status --state-dir <dir>
@@ -38,6 +42,15 @@ function whole(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/** `--expires`: a duration from now ("30d", "12h") or an ISO time. */
+function expiry(v: string | undefined): Date | undefined {
+  if (v === undefined) return undefined;
+  const seconds = parseDuration(v);
+  const at = isNaN(seconds) ? Date.parse(v) : Date.now() + seconds * 1000;
+  if (isNaN(at)) usage('--expires takes a duration such as "30d" or an ISO time');
+  return new Date(at);
+}
+
 function parse(args: string[], options: ParseArgsConfig['options']) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
@@ -50,16 +63,18 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'publish': {
-      const v = parse(rest, { dir: { type: 'string' }, file: { type: 'string' }, version: { type: 'string' }, device: { type: 'string' }, group: { type: 'string' }, 'chunk-size': { type: 'string' }, 'override-rejected': { type: 'boolean' } });
+      const v = parse(rest, { dir: { type: 'string' }, file: { type: 'string' }, version: { type: 'string' }, device: { type: 'string' }, group: { type: 'string' }, 'chunk-size': { type: 'string' }, 'override-rejected': { type: 'boolean' }, key: { type: 'string' }, expires: { type: 'string' }, downgrade: { type: 'boolean' } });
       if ((v.device === undefined) === (v.group === undefined)) usage('give exactly one of --device <id> or --group <id>');
       const audience: Audience = typeof v.device === 'string' ? { device: v.device } : { group: v.group as string };
-      const m = await publish({ dir: required(v, 'dir'), file: required(v, 'file'), version: required(v, 'version'), audience, chunkSize: whole(v['chunk-size'] as string | undefined, 'chunk-size'), overrideRejected: v['override-rejected'] === true });
+      const m = await publish({ dir: required(v, 'dir'), file: required(v, 'file'), version: required(v, 'version'), audience, chunkSize: whole(v['chunk-size'] as string | undefined, 'chunk-size'), overrideRejected: v['override-rejected'] === true, key: v.key as string | undefined, expires: expiry(v.expires as string | undefined), downgrade: v.downgrade === true });
       console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size);
       return 0;
     }
     case 'serve': {
-      const v = parse(rest, { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean' } });
+      const v = parse(rest, { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } });
+      if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) usage('--tls-cert and --tls-key go together');
       const server = await startServer({
+        tls: v['tls-cert'] ? { cert: readFileSync(v['tls-cert'] as string, 'utf8'), key: readFileSync(v['tls-key'] as string, 'utf8') } : undefined,
         dir: required(v, 'dir'),
         port: whole(v.port as string | undefined, 'port') ?? 8080,
         host: (v.host as string | undefined) ?? '127.0.0.1',
@@ -87,6 +102,17 @@ async function main(argv: string[]): Promise<number> {
       }
       const v = parse(rest, { config: { type: 'string' }, 'state-dir': { type: 'string' }, once: { type: 'boolean' } });
       return runDevice({ config: required(v, 'config'), stateDir: v['state-dir'] as string | undefined, once: v.once === true });
+    }
+    case 'keygen': {
+      const v = parse(rest, { out: { type: 'string' } });
+      const dir = required(v, 'out');
+      const keys = generateKeys();
+      mkdirSync(dir, { recursive: true });
+      if (existsSync(join(dir, 'ota-private.pem'))) throw new Error(join(dir, 'ota-private.pem') + ' exists; keys are never overwritten');
+      writeFileSync(join(dir, 'ota-private.pem'), keys.privatePem, { mode: 0o600 });
+      writeFileSync(join(dir, 'ota-public.pem'), keys.publicPem);
+      console.log('wrote ' + join(dir, 'ota-private.pem') + ' (keep it secret: it signs releases) and ' + join(dir, 'ota-public.pem') + ' (list it in the devices\' public_keys)');
+      return 0;
     }
     case 'config': {
       if (rest[0] !== 'init') usage('unknown config command ' + JSON.stringify(rest[0] ?? ''));

@@ -19,6 +19,10 @@ export function readConfigFile(path: string): ConfigFile {
     throw otaError('CONFIG_INVALID', 'config', path + ': cannot read the configuration (' + ((e as NodeJS.ErrnoException).code ?? String(e)) + ')');
   }
   const result = parseConfig(text, path);
-  const dir = result.config.state_dir;
-  return Object.assign(result, { path, stateDir: isAbsolute(dir) ? dir : resolve(dirname(path), dir) });
+  // Paths in the file are relative to the file.
+  const here = (p: string) => (p === '' || isAbsolute(p) ? p : resolve(dirname(path), p));
+  const c = result.config;
+  c.public_keys = c.public_keys.map(here);
+  c.ca_file = here(c.ca_file);
+  return Object.assign(result, { path, stateDir: here(c.state_dir) });
 }

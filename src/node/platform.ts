@@ -12,7 +12,8 @@ import type { OtaConfig } from '../config.js';
 import { currentLink, ubootSelector } from './boot-selectors.js';
 import { blockSlots, fileSlots } from './file-slots.js';
 import { fileState } from './file-state.js';
-import { nodeTransport } from './transport.js';
+import { nodeTransport, type TlsOptions } from './transport.js';
+import { nodeTrust } from './trust.js';
 
 /**
  * Exit code of the default Node reboot. A supervisor restarts the agent into the new slot, e.g.
@@ -36,6 +37,10 @@ export interface NodePlatformOptions {
   logFile?: { path: string; maxBytes: number; keep: number };
   /** Listen for remote "update now" requests on this MQTT broker. */
   mqtt?: MqttTriggerOptions;
+  /** Ed25519 public key files trusted to sign manifests. */
+  publicKeys?: string[];
+  /** HTTPS: CA file, and SHA-256 pins of the server's public key. */
+  tls?: TlsOptions;
   /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
   reboot?: (req: RebootRequest) => Promise<void>;
   /** Replaces the default logger (stderr, and `logFile`). */
@@ -78,6 +83,8 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     rebootCommand: config.reboot_command || undefined,
     logFile: config.log_file ? { path: resolve(stateDir, config.log_file), maxBytes: config.log_max_size, keep: config.log_files } : undefined,
     mqtt: mqttOptions(config),
+    publicKeys: config.public_keys,
+    tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256 },
   };
 }
 
@@ -95,7 +102,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
   const logger = options.logger ?? nodeLogger(options.logFile);
   const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
   return {
-    transport: nodeTransport(),
+    transport: nodeTransport(options.tls),
     slots,
     bootSelector: raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots),
     state: fileState(options.stateDir),
@@ -115,5 +122,6 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
           }),
     random: Math.random,
     trigger: options.mqtt ? mqttTrigger(options.mqtt, logger) : undefined,
+    trust: options.publicKeys && options.publicKeys.length > 0 ? nodeTrust(options.publicKeys) : undefined,
   };
 }

@@ -1,10 +1,42 @@
 /** HTTP transport for Node, on axios: streamed bodies with backpressure and an idle timeout. */
 import axios, { type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
 import type { Readable } from 'node:stream';
+import { checkServerIdentity } from 'node:tls';
 import { isOtaError, otaError, type OtaStage } from '../errors.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../platform.js';
 
 const DEFAULT_TIMEOUT_MS = 30000;
+
+/** HTTPS settings. */
+export interface TlsOptions {
+  /** CA certificate file (PEM) to trust instead of the system's. */
+  caFile?: string;
+  /** Base64 SHA-256 pins of the server's public key (SPKI): any other key is refused. */
+  pins?: string[];
+}
+
+const PIN_MISMATCH = 'ERR_OTA_PIN_MISMATCH';
+
+function httpsAgent(tls: TlsOptions): Agent | undefined {
+  const pins = tls.pins ?? [];
+  if (!tls.caFile && pins.length === 0) return undefined;
+  return new Agent({
+    ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
+    keepAlive: true,
+    checkServerIdentity(host, cert) {
+      const err = checkServerIdentity(host, cert);
+      if (err || pins.length === 0) return err;
+      const pin = createHash('sha256').update(cert.pubkey ?? Buffer.alloc(0)).digest('base64');
+      if (pins.indexOf(pin) >= 0) return undefined;
+      const e = new Error('the server key of ' + host + ' (sha256/' + pin + ') matches no pin in pin_sha256') as Error & { code: string };
+      e.code = PIN_MISMATCH;
+      return e;
+    },
+  });
+}
 
 function lowerHeaders(h: AxiosResponse['headers']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -17,13 +49,19 @@ function lowerHeaders(h: AxiosResponse['headers']): Record<string, string> {
 
 function networkError(req: HttpRequest, e: unknown, stage: OtaStage): Error {
   if (isOtaError(e)) return e;
-  const err = e as { code?: string; message?: string };
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const tlsRefusal = err.code === PIN_MISMATCH || err.cause?.code === PIN_MISMATCH;
+  if (tlsRefusal) return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: ' + (err.cause?.message ?? err.message), { cause: e });
+  if (typeof err.code === 'string' && (err.code.indexOf('CERT') >= 0 || err.code.indexOf('SELF_SIGNED') >= 0 || err.code === 'ERR_TLS_CERT_ALTNAME_INVALID')) {
+    return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: the server certificate is not trusted (' + err.code + ')', { cause: e });
+  }
   const why = err.code ?? err.message ?? String(e);
   return otaError('NETWORK', stage, (req.method ?? 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true, cause: e });
 }
 
-function baseConfig(req: HttpRequest): AxiosRequestConfig {
+function baseConfig(req: HttpRequest, agent: Agent | undefined): AxiosRequestConfig {
   return {
+    httpsAgent: agent,
     url: req.url,
     method: req.method ?? 'GET',
     headers: Object.assign({ 'Accept-Encoding': 'identity' }, req.headers),
@@ -36,12 +74,13 @@ function baseConfig(req: HttpRequest): AxiosRequestConfig {
 }
 
 /** Creates the axios-based transport. */
-export function nodeTransport(): Transport {
+export function nodeTransport(tls: TlsOptions = {}): Transport {
+  const agent = httpsAgent(tls);
   return {
     async request(req: HttpRequest): Promise<HttpResponse> {
       try {
         const res = await axios.request<string>(
-          Object.assign(baseConfig(req), {
+          Object.assign(baseConfig(req, agent), {
             timeout: req.timeoutMs ?? DEFAULT_TIMEOUT_MS,
             responseType: 'text' as const,
             transformResponse: (d: string) => d,
@@ -70,7 +109,7 @@ export function nodeTransport(): Transport {
       let body: Readable | undefined;
       try {
         arm();
-        const res = await axios.request<Readable>(Object.assign(baseConfig(req), { responseType: 'stream' as const, signal: controller.signal }));
+        const res = await axios.request<Readable>(Object.assign(baseConfig(req, agent), { responseType: 'stream' as const, signal: controller.signal }));
         body = res.data;
         if (!handlers.onResponse(res.status, lowerHeaders(res.headers))) return;
         body.on('error', () => undefined);

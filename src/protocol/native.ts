@@ -3,13 +3,15 @@
  * the token in an Authorization header, and status reports.
  */
 import type { OtaConfig } from '../config.js';
-import type { Transport } from '../platform.js';
+import type { Platform } from '../platform.js';
+import { checkManifest } from '../trust.js';
 import { parseManifest, type Release } from '../release.js';
 import { getJson, sendJson } from './http.js';
 import type { Protocol, StatusReport } from './protocol.js';
 
 /** Creates the native protocol adapter for a device configuration. */
-export function nativeProtocol(config: OtaConfig, transport: Transport): Protocol {
+export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'transport' | 'clock' | 'trust'>): Protocol {
+  const transport = platform.transport;
   const inGroup = config.group_id !== '';
   const checkUrl = inGroup
     ? config.ota_domain + '/v1/ota/group/latest/' + encodeURIComponent(config.group_id)
@@ -20,7 +22,11 @@ export function nativeProtocol(config: OtaConfig, transport: Transport): Protoco
   return {
     async check(): Promise<Release | null> {
       const data = await getJson(transport, checkUrl, auth);
-      return data === null ? null : parseManifest(data, config.ota_domain);
+      if (data === null) return null;
+      if (typeof data === 'object' && !Array.isArray(data)) {
+        checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
+      }
+      return parseManifest(data, config.ota_domain);
     },
 
     downloadHeaders() {

@@ -10,5 +10,5 @@ import type { Protocol } from './protocol.js';
 export function protocolFor(config: OtaConfig, platform: Platform): Protocol {
   if (config.protocol === 'iotaap') return iotaapProtocol(config, platform.transport);
   if (config.protocol === 'hawkbit') return hawkbitProtocol(config, platform, AGENT_VERSION);
-  return nativeProtocol(config, platform.transport);
+  return nativeProtocol(config, platform);
 }

@@ -12,8 +12,13 @@ import { dirname, join } from 'node:path';
 import { crc32 } from '../crc32.js';
 import type { Manifest } from '../release.js';
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../release.js';
+import { signWith } from '../node/trust.js';
+import { signedPayload } from '../trust.js';
 import { parseVersion } from '../version.js';
 
+
+/** How long a signed manifest stays valid by default. */
+const SIGNED_LIFETIME_MS = 30 * 24 * 3600 * 1000;
 
 /** Who a release is for. */
 export type Audience = { device: string } | { group: string };
@@ -27,6 +32,12 @@ export interface PublishOptions {
   chunkSize?: number;
   /** Install even where this image failed its trial before. */
   overrideRejected?: boolean;
+  /** Sign the manifest with this Ed25519 private key (PEM file). */
+  key?: string;
+  /** When a signed manifest expires (default: 30 days after publishing). */
+  expires?: Date;
+  /** Mark the release as an explicit downgrade (devices with allow_downgrade accept it signed). */
+  downgrade?: boolean;
 }
 
 /** Ids become file names: letters, digits, `-`, `_`, `.`, not starting with a dot. */
@@ -109,6 +120,11 @@ export async function publish(options: PublishOptions): Promise<Manifest> {
   if (options.overrideRejected) manifest.override_rejected = true;
   if ('device' in options.audience) manifest.device = id;
   else manifest.group = id;
+  if (options.downgrade) manifest.downgrade = true;
+  if (options.key) {
+    manifest.expires = (options.expires ?? new Date(Date.now() + SIGNED_LIFETIME_MS)).toISOString();
+    manifest.signature = signWith(options.key, signedPayload(manifest as unknown as { [key: string]: unknown }));
+  }
   await writeAtomic(join(options.dir, manifestPath(options.audience)), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
 }

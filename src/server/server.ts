@@ -5,6 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
 import { isSafeId } from './release-store.js';
@@ -33,6 +34,8 @@ export interface ServerOptions {
   port?: number;
   /** Called for each request and report, for the console. */
   log?: (line: string) => void;
+  /** Serve HTTPS with this certificate and key (PEM text). */
+  tls?: { cert: string; key: string };
 }
 
 const MAX_REPORT_BYTES = 64 * 1024;
@@ -162,19 +165,20 @@ export function startServer(options: ServerOptions): Promise<UpdateServer> {
     log(req.method + ' ' + path + (req.headers.range ? ' ' + req.headers.range : '') + ' -> ' + res.statusCode);
   };
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e) => {
       if (!res.headersSent) json(res, 500, { error: String(e) });
       else res.destroy();
     });
-  });
+  };
+  const server = options.tls ? createHttpsServer(options.tls, onRequest) : createServer(onRequest);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
       const addr = server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? '[' + addr.address + ']' : addr.address;
       resolve({
-        url: 'http://' + host + ':' + addr.port,
+        url: (options.tls ? 'https://' : 'http://') + host + ':' + addr.port,
         reports,
         close: () =>
           new Promise<void>((done) => {
