@@ -1,6 +1,6 @@
 /** HTTP transport for Node, on axios: streamed bodies with backpressure and an idle timeout. */
 import axios, { type AxiosRequestConfig, type AxiosResponse } from 'axios';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import type { Readable } from 'node:stream';
@@ -29,7 +29,9 @@ function httpsAgent(tls: TlsOptions): Agent | undefined {
     checkServerIdentity(host, cert) {
       const err = checkServerIdentity(host, cert);
       if (err || pins.length === 0) return err;
-      const pin = createHash('sha256').update(cert.pubkey ?? Buffer.alloc(0)).digest('base64');
+      // The pin is over the SubjectPublicKeyInfo (DER), as HPKP and `openssl pkey -pubin -outform der` give it.
+      const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' });
+      const pin = createHash('sha256').update(spki).digest('base64');
       if (pins.indexOf(pin) >= 0) return undefined;
       const e = new Error('the server key of ' + host + ' (sha256/' + pin + ') matches no pin in pin_sha256') as Error & { code: string };
       e.code = PIN_MISMATCH;
@@ -52,7 +54,8 @@ function networkError(req: HttpRequest, e: unknown, stage: OtaStage): Error {
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const tlsRefusal = err.code === PIN_MISMATCH || err.cause?.code === PIN_MISMATCH;
   if (tlsRefusal) return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: ' + (err.cause?.message ?? err.message), { cause: e });
-  if (typeof err.code === 'string' && (err.code.indexOf('CERT') >= 0 || err.code.indexOf('SELF_SIGNED') >= 0 || err.code === 'ERR_TLS_CERT_ALTNAME_INVALID')) {
+  // OpenSSL's verification failures: CERT_*, *_SELF_SIGNED_CERT*, UNABLE_TO_*, ERR_TLS_CERT_ALTNAME_INVALID.
+  if (typeof err.code === 'string' && (err.code.indexOf('CERT') >= 0 || err.code.indexOf('UNABLE_TO_') === 0)) {
     return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: the server certificate is not trusted (' + err.code + ')', { cause: e });
   }
   const why = err.code ?? err.message ?? String(e);
