@@ -159,6 +159,9 @@ const EXPECTED: { [K in Kind]: string } = {
   version: 'a semantic version such as "1.0.2"',
 };
 
+/** Number.MAX_SAFE_INTEGER, which Espruino lacks. */
+const MAX_SAFE = 9007199254740991;
+
 const UNIT_SECONDS: { [unit: string]: number } = { s: 1, m: 60, h: 3600, d: 86400 };
 
 /** Parses "90", "90s", "30m", "6h", "1d" (or a number) into seconds; NaN when malformed. */
@@ -230,7 +233,7 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
     case 'count':
       return typeof v === 'number' && v % 1 === 0 && v >= 1 && v <= 100 ? { ok: true, value: v } : { ok: false };
     case 'bytes':
-      return typeof v === 'number' && v % 1 === 0 && v >= 0 && v <= Number.MAX_SAFE_INTEGER ? { ok: true, value: v } : { ok: false };
+      return typeof v === 'number' && v % 1 === 0 && v >= 0 && v <= MAX_SAFE ? { ok: true, value: v } : { ok: false };
     case 'format':
       return v === 'esp32' ? { ok: true, value: v } : { ok: false };
     case 'strings':

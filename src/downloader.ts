@@ -144,6 +144,7 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
   let syncFailure: unknown = null;
   let crcFailures = 0;
   let faults = 0;
+  let sha256 = '';
 
   const progress = (force: boolean) => {
     const now = ctx.clock.now();
@@ -266,7 +267,6 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
     }
     if (syncing !== null) await syncing;
     if (syncFailure !== null) throw syncFailure;
-    let sha256: string;
     try {
       sha256 = verifier.finish();
     } catch (e) {
@@ -277,11 +277,13 @@ export async function download(ctx: DownloadContext, job: DownloadJob): Promise<
     await syncSlot(writer);
     journal.synced = chunks;
     await ctx.state.write(JOURNAL, JSON.stringify(journal));
-    return sha256;
   } finally {
     if (syncing !== null) await syncing;
     await writer.close();
   }
+  // Returned after the try, not from inside it: the Espruino build's async lowering loses a
+  // value returned through an awaiting `finally`.
+  return sha256;
 }
 
 /**

@@ -54,6 +54,9 @@ export interface Manifest {
   signature?: string;
 }
 
+/** Number.MAX_SAFE_INTEGER, which Espruino lacks. */
+const MAX_SAFE = 9007199254740991;
+
 /** Limits on what a manifest may announce. */
 export const MIN_CHUNK_SIZE = 512;
 export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
@@ -95,7 +98,7 @@ export function parseManifest(data: unknown, baseUrl: string): Release {
   if (version === null) {
     throw otaError('VERSION_INVALID', 'check', 'manifest field "ver" is ' + JSON.stringify(m.ver) + ', which is not a semantic version (expected e.g. "1.0.3")');
   }
-  if (!isWholeNumber(m.size, 1, Number.MAX_SAFE_INTEGER)) bad('size', 'must be a whole number of bytes above 0');
+  if (!isWholeNumber(m.size, 1, MAX_SAFE)) bad('size', 'must be a whole number of bytes above 0');
   if (typeof m.sha256 !== 'string' || !isHex64(m.sha256.toLowerCase())) bad('sha256', 'must be 64 hexadecimal characters');
   if (!isWholeNumber(m.chunk_size, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE)) {
     bad('chunk_size', 'must be a whole number of bytes from ' + MIN_CHUNK_SIZE + ' to ' + MAX_CHUNK_SIZE);

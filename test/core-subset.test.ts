@@ -26,6 +26,8 @@ const RULES: [string, RegExp][] = [
   ['a subclass of Error', /class\s+\w+\s+extends\s+Error\b/],
   ['a regular expression', /[=(,:]\s*\/[^/*\s][^/\n]*\/[gimsuy]*[.;,)\s]/],
   ['Promise.prototype.finally', /\.finally\(/],
+  ['an assignment to .length (read-only on Espruino)', /\.length\s*=[^=]/],
+  ['a built-in Espruino lacks', /Number\.(MAX_SAFE_INTEGER|isInteger|isSafeInteger)|Array\.(from|of)\(|Object\.freeze|Math\.(imul|trunc|log2)|Promise\.(race|allSettled|any)|TextEncoder|TextDecoder/],
 ];
 
 describe('core subset', () => {

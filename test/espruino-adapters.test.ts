@@ -1,0 +1,50 @@
+/** The Espruino build's stand-ins agree with what they replace on Node. */
+import fc from 'fast-check';
+import semverGt from 'semver/functions/gt.js';
+import semverValid from 'semver/functions/valid.js';
+import { describe, expect, it } from 'vitest';
+import { crc32 as portableCrc32 } from '../src/crc32.js';
+import { EventEmitter } from '../src/espruino/emitter.js';
+import { crc32 } from '../src/espruino/hash.js';
+import valid, { gt } from '../src/espruino/semver.js';
+
+const opts = { seed: 7, numRuns: 500 };
+const part = fc.oneof(fc.nat({ max: 30 }).map(String), fc.constantFrom('01', '1a', '', 'x'));
+const pre = fc.array(fc.oneof(fc.constantFrom('alpha', 'beta', 'rc', '0', '1', '2', '10', '01', 'a-b', '', 'x.y'), fc.nat({ max: 12 }).map(String)), { maxLength: 3 });
+const version = fc.tuple(part, part, part, pre, fc.boolean()).map(([a, b, c, p, v]) => (v ? 'v' : '') + a + '.' + b + '.' + c + (p.length ? '-' + p.join('.') : ''));
+
+describe('Espruino stand-ins', () => {
+  it('semver valid and gt agree with the semver package', () => {
+    fc.assert(fc.property(fc.oneof(version, fc.string()), (v) => valid(v) === semverValid(v)), opts);
+    fc.assert(
+      fc.property(version, version, (a, b) => {
+        if (semverValid(a) === null || semverValid(b) === null) return true;
+        return gt(a, b) === semverGt(a, b);
+      }),
+      opts,
+    );
+  });
+
+  it('the table CRC-32 agrees with the portable one, incrementally too', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.nat({ max: 3000 }), (data, cut) => {
+        const at = Math.min(cut, data.length);
+        return crc32(data) === portableCrc32(data) && crc32(data.subarray(at), crc32(data.subarray(0, at))) === portableCrc32(data);
+      }),
+      opts,
+    );
+  });
+
+  it('the emitter calls listeners in order, once listeners once, and stops calling removed ones', () => {
+    const e = new EventEmitter();
+    const calls: string[] = [];
+    const a = (x: unknown) => calls.push('a' + x);
+    e.on('t', a);
+    e.once('t', (x) => calls.push('once' + x));
+    expect(e.emit('t', 1)).toBe(true);
+    e.off('t', a);
+    e.emit('t', 2);
+    expect(calls).toEqual(['a1', 'once1']);
+    expect(e.emit('none')).toBe(false);
+  });
+});
