@@ -344,23 +344,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await this.send({ stage: 'downloading', version: release.version, from: current });
 
       stage = 'download';
-      logger.log('INFO', 'Downloading ' + sized.size + ' bytes into slot ' + target + ' (chunks of ' + sized.chunkSize + ')');
-      const sha256 = await download(this.platform, {
-        release: sized,
-        slot: target,
-        headers: this.protocol.downloadHeaders(),
-        idleTimeoutMs: this.config.download_timeout * 1000,
-        retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
-        onProgress: (p) => {
-          this.emit('download-progress', p);
-          if (this.protocol.progress) this.protocol.progress(p.received, p.total);
-        },
-      });
-      stage = 'verify';
-      if (release.sha256 === null) this.refuseRejected(boot, sha256, release);
-      const checked = await this.checkFormat(target, sized);
-      logger.log('INFO', 'Image verified: SHA-256 ' + sha256 + (release.sha256 === null ? ' (computed; the server published none)' : '') + checked);
-      this.emit('verified', { version: release.version, sha256, slot: target });
+      const sha256 = await this.fetchInto(sized, target, boot);
 
       const hold = release.installHold ? { reason: release.installHold, waitMs: null } : this.installHold(force);
       if (hold !== null) {
@@ -390,6 +374,31 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       this.emit('error', error);
       return { status: 'failed', error, message };
     }
+  }
+
+  /**
+   * Downloads `release` into `target` and verifies it: chunk CRCs and SHA-256 where published,
+   * a rejected image refused, the image format checked. Resolves to the image's SHA-256.
+   */
+  private async fetchInto(release: SizedRelease, target: SlotName, boot: BootState): Promise<string> {
+    const { logger } = this.platform;
+    logger.log('INFO', 'Downloading ' + release.size + ' bytes into slot ' + target + ' (chunks of ' + release.chunkSize + ')');
+    const sha256 = await download(this.platform, {
+      release,
+      slot: target,
+      headers: this.protocol.downloadHeaders(),
+      idleTimeoutMs: this.config.download_timeout * 1000,
+      retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
+      onProgress: (p) => {
+        this.emit('download-progress', p);
+        if (this.protocol.progress) this.protocol.progress(p.received, p.total);
+      },
+    });
+    if (release.sha256 === null) this.refuseRejected(boot, sha256, release);
+    const checked = await this.checkFormat(target, release);
+    logger.log('INFO', 'Image verified: SHA-256 ' + sha256 + (release.sha256 === null ? ' (computed; the server published none)' : '') + checked);
+    this.emit('verified', { version: release.version, sha256, slot: target });
+    return sha256;
   }
 
   /** Refuses an image that failed its trial here before, unless the release overrides that. */
