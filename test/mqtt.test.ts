@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { CLI, configFile, device, image, onCleanup, releaseDir, runCli, serve, tempDir } from './helpers/fixtures.js';
-import { freePort, MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
+import { CLI, configFile, device, freePort, image, onCleanup, releaseDir, runCli, serve, tempDir, until } from './helpers/fixtures.js';
+import { MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
 
 // CI installs mosquitto, so there these tests must run; elsewhere they are skipped without it.
 const describeIt = MOSQUITTO !== undefined || process.env.CI ? describe : describe.skip;
@@ -21,14 +21,6 @@ function agent(cfg: string, stateDir: string) {
   p.stderr.on('data', (d) => (output += d));
   onCleanup(() => new Promise((r) => (p.exitCode !== null ? r(null) : (p.once('exit', r), p.kill('SIGTERM')))));
   return { process: p, output: () => output };
-}
-
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 20000) {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 async function status(stateDir: string) {

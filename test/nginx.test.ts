@@ -4,23 +4,13 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configFile, device, image, onCleanup, releaseDir, runCli, sha256, tempDir } from './helpers/fixtures.js';
+import { configFile, device, freePort, image, onCleanup, releaseDir, runCli, sha256, tempDir } from './helpers/fixtures.js';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
 // CI installs nginx, so there the test must run; elsewhere it is skipped when nginx is absent.
 const runIt = NGINX !== undefined || process.env.CI ? it : it.skip;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startNginx(root: string): Promise<string> {
   expect(NGINX, 'nginx is not installed (.ci/run installs it)').toBeDefined();

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, configFile, device, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';
+import { CLI, configFile, device, readFileOrEmpty, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';
 
 const INDEX = join(process.cwd(), 'dist/index.cjs');
 
@@ -98,7 +98,7 @@ describe('trial boots under ota run', () => {
     for (let attempt = 1; attempt <= 3; attempt++) {
       const run = startRun(cfg, stateDir);
       // Wait for the application to run, then cut the power: SIGKILL the launcher and the application.
-      while (!readFileSafe(join(stateDir, 'boot.json')).includes('"attempts": ' + attempt)) await sleep(10);
+      while (!readFileOrEmpty(join(stateDir, 'boot.json')).includes('"attempts": ' + attempt)) await sleep(10);
       await sleep(300);
       process.kill(-run.pid, 'SIGKILL');
       await run.done;
@@ -127,13 +127,6 @@ describe('trial boots under ota run', () => {
   });
 });
 
-function readFileSafe(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));

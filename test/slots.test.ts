@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createUpdater } from '../src/index.js';
 import { memorySelector, memorySlots, memoryState } from '../src/slots/memory-slots.js';
-import { image, releaseDir, serve, sha256, tempDir } from './helpers/fixtures.js';
+import { image, readFileOrEmpty, releaseDir, serve, sha256, tempDir } from './helpers/fixtures.js';
 
 const quiet = { log: () => undefined };
 
@@ -113,15 +113,8 @@ describe('file slots', () => {
     const rebooting = new Promise((r) => updater.once('rebooting', r));
     expect((await updater.checkForUpdates()).status).toBe('updated');
     await rebooting;
-    for (let i = 0; i < 100 && !readFileSafe(marker); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(readFileSafe(marker)).toBe('sh\n');
+    for (let i = 0; i < 100 && !readFileOrEmpty(marker); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(readFileOrEmpty(marker)).toBe('sh\n');
   });
 });
 
-function readFileSafe(p: string): string {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return '';
-  }
-}
