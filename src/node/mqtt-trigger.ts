@@ -45,8 +45,11 @@ export function mqttTrigger(o: MqttTriggerOptions, logger: Logger): RemoteTrigge
       c.on('connect', () => {
         delay = RECONNECT_MIN_MS;
         c.options.reconnectPeriod = delay;
-        logger.log('INFO', 'MQTT connected to ' + o.url + '; waiting for update requests on ' + o.triggerTopic);
-        c.subscribe(o.triggerTopic, { qos: 1 }, (e) => e && logger.log('ERROR', 'MQTT subscribe to ' + o.triggerTopic + ' failed: ' + e.message));
+        c.subscribe(o.triggerTopic, { qos: 1 }, (e) => {
+          // Said once the broker acknowledged the subscription: from then on no request is lost.
+          if (e) logger.log('ERROR', 'MQTT subscribe to ' + o.triggerTopic + ' failed: ' + e.message);
+          else logger.log('INFO', 'MQTT connected to ' + o.url + '; waiting for update requests on ' + o.triggerTopic);
+        });
       });
       c.on('close', () => {
         // Exponential backoff between reconnects, with jitter so a fleet does not return at once.
