@@ -65,13 +65,18 @@ export async function runApp(options: RunAppOptions): Promise<number> {
   process.on('SIGINT', forward('SIGINT'));
 
   let timer: NodeJS.Timeout | undefined;
+  // The application may have confirmed (or reverted) itself meanwhile: decide only a trial still open.
+  const stillTrial = async () => (await updater.status()).state === 'trial';
   const revertIfStillTrial = async (reason: string) => {
-    if ((await updater.status()).state === 'trial') await updater.revert(reason);
+    if (await stillTrial()) await updater.revert(reason);
+  };
+  const confirmIfStillTrial = async () => {
+    if (await stillTrial()) await updater.confirm();
   };
   if (status.state === 'trial') {
     if (config.health_command !== '') {
       runHealthCheck(config.health_command, { OTA_SLOT_PATH: platform.slots.locate(status.slot), OTA_VERSION: status.version }, config.health_timeout)
-        .then((verdict) => (verdict.ok ? updater.confirm() : revertIfStillTrial(verdict.reason)))
+        .then((verdict) => (verdict.ok ? confirmIfStillTrial() : revertIfStillTrial(verdict.reason)))
         .catch((e) => platform.logger.log('ERROR', 'Health check step failed: ' + toOtaError(e, 'boot').message));
     } else if (config.confirm_timeout > 0) {
       timer = setTimeout(() => {
