@@ -118,6 +118,15 @@ describe('trial boots under ota run', () => {
     expect(next.output).toContain('app 1.0.0 running (reverted)');
   });
 
+  it('lets an application that confirmed itself pass a slower health check quietly', async () => {
+    const { stateDir, cfg } = await setup(app('1.1.0', 'confirm'), { health_command: 'sleep 0.5' });
+    const run = await otaRun(cfg, stateDir);
+    expect(run.code).toBe(0);
+    expect(run.output).toContain('confirmed');
+    expect(run.output).not.toContain('ERROR');
+    expect(bootState(stateDir)).toMatchObject({ state: 'confirmed', confirmed: 'b' });
+  });
+
   it('reverts an application that does not confirm within confirm_timeout', async () => {
     const { stateDir, cfg } = await setup(app('1.1.0', 'hang'), { confirm_timeout: 0.5 });
     const run = await otaRun(cfg, stateDir);
