@@ -87,6 +87,20 @@ describe('raw slots with the U-Boot environment', () => {
     expect(r.status === 'failed' && r.error).toMatchObject({ code: 'IMAGE_TOO_LARGE', message: 'release 2.0.0 is 5000 bytes but slot b holds 1000' });
   });
 
+  it('fail clearly, without crashing, when fw_setenv fails without reading its input', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a'), Buffer.alloc(10_000));
+    writeFileSync(join(dir, 'b'), Buffer.alloc(10_000));
+    const server = await serve((await releaseDir('2.0.0', image(5000))).dir);
+    const updater = createUpdater({
+      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', slot_a: join(dir, 'a'), slot_b: join(dir, 'b'), slot_size: 10_000, fw_setenv: '/bin/false' },
+      stateDir: join(dir, 'state'),
+      platform: { logger: quiet },
+    });
+    const r = await updater.checkForUpdates();
+    expect(r.status === 'failed' && r.message).toContain('/bin/false exited with 1');
+  });
+
   it('need both partitions', () => {
     expect(() => createUpdater({ config: { device_id: 'd', slot_a: '/dev/sda2' } })).toThrow('keys "slot_a" and "slot_b" go together');
   });

@@ -47,6 +47,8 @@ export function ubootSelector(fwSetenv = 'fw_setenv'): BootSelector {
         child.stderr.on('data', (d: Buffer) => (err += d.toString()));
         child.on('error', (e) => reject(new Error(fwSetenv + ' could not run: ' + e.message)));
         child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(fwSetenv + ' exited with ' + code + ': ' + err.trim()))));
+        // A tool that exits without reading its input closes the pipe (EPIPE): its exit code tells.
+        child.stdin.on('error', () => undefined);
         child.stdin.end(script);
       });
     },

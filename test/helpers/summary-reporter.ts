@@ -1,9 +1,11 @@
 /** Prints one plain closing line, `Tests: N passed, N failed, N skipped`, for CI log readers. */
+import type { SerializedError } from 'vitest';
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
-    const count = { passed: 0, failed: 0, skipped: 0 };
+  onTestRunEnd(modules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>): void {
+    // An unhandled error fails the run (vitest exits 1), so it counts as a failure here too.
+    const count = { passed: 0, failed: unhandledErrors.length, skipped: 0 };
     for (const m of modules) {
       for (const t of m.children.allTests()) {
         const state = t.result().state;
