@@ -73,31 +73,26 @@ describe('raw slots with the U-Boot environment', () => {
     expect(uboot.env()).toBe('BOOT_ORDER B A\nBOOT_B_LEFT 3\nBOOT_A_LEFT 0\n');
   });
 
-  it('refuse an image larger than the partition before downloading', async () => {
+  /** A device on two raw partitions of `size` bytes, offered a 5000-byte release 2.0.0. */
+  async function rawDevice(size: number, fwSetenv: string) {
     const dir = tempDir();
-    writeFileSync(join(dir, 'a'), Buffer.alloc(1000));
-    writeFileSync(join(dir, 'b'), Buffer.alloc(1000));
+    writeFileSync(join(dir, 'a'), Buffer.alloc(size));
+    writeFileSync(join(dir, 'b'), Buffer.alloc(size));
     const server = await serve((await releaseDir('2.0.0', image(5000))).dir);
-    const updater = createUpdater({
-      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', slot_a: join(dir, 'a'), slot_b: join(dir, 'b'), slot_size: 1000, fw_setenv: '/bin/true' },
+    return createUpdater({
+      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', slot_a: join(dir, 'a'), slot_b: join(dir, 'b'), slot_size: size, fw_setenv: fwSetenv },
       stateDir: join(dir, 'state'),
       platform: { logger: quiet },
     });
-    const r = await updater.checkForUpdates();
+  }
+
+  it('refuse an image larger than the partition before downloading', async () => {
+    const r = await (await rawDevice(1000, '/bin/true')).checkForUpdates();
     expect(r.status === 'failed' && r.error).toMatchObject({ code: 'IMAGE_TOO_LARGE', message: 'release 2.0.0 is 5000 bytes but slot b holds 1000' });
   });
 
   it('fail clearly, without crashing, when fw_setenv fails without reading its input', async () => {
-    const dir = tempDir();
-    writeFileSync(join(dir, 'a'), Buffer.alloc(10_000));
-    writeFileSync(join(dir, 'b'), Buffer.alloc(10_000));
-    const server = await serve((await releaseDir('2.0.0', image(5000))).dir);
-    const updater = createUpdater({
-      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', slot_a: join(dir, 'a'), slot_b: join(dir, 'b'), slot_size: 10_000, fw_setenv: '/bin/false' },
-      stateDir: join(dir, 'state'),
-      platform: { logger: quiet },
-    });
-    const r = await updater.checkForUpdates();
+    const r = await (await rawDevice(10_000, '/bin/false')).checkForUpdates();
     expect(r.status === 'failed' && r.message).toContain('/bin/false exited with 1');
   });
 
