@@ -69,7 +69,7 @@ export function describeBoot(s: BootState): DeviceStatus {
 export const BOOT_STATE = 'boot.json';
 
 /** The other slot. */
-export function otherSlot(slot: SlotName): SlotName {
+function otherSlot(slot: SlotName): SlotName {
   return slot === 'a' ? 'b' : 'a';
 }
 

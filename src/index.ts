@@ -35,7 +35,7 @@ export type {
   Transport,
 } from './platform.js';
 export { Updater } from './updater.js';
-export type { CheckResult, UpdaterEvents } from './updater.js';
+export type { CheckOptions, CheckResult, UpdaterEvents } from './updater.js';
 export { REBOOT_EXIT_CODE, nodePlatform } from './node/platform.js';
 export type { NodePlatformOptions } from './node/platform.js';
 

@@ -79,7 +79,7 @@ function bad(field: string, why: string): never {
 }
 
 /** Joins a manifest `url` to the server base unless it is already absolute. */
-export function resolveUrl(base: string, url: string): string {
+function resolveUrl(base: string, url: string): string {
   if (url.indexOf('http://') === 0 || url.indexOf('https://') === 0) return url;
   return base + (url.charAt(0) === '/' ? '' : '/') + url;
 }

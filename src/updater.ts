@@ -76,7 +76,7 @@ export interface CheckOptions {
 }
 
 /** Answers to a remote trigger, as IoTaaP OS gives them. */
-export const TRIGGER_CODES = { received: 200, updating: 201, sameVersion: 202, noneOrError: 203 };
+const TRIGGER_CODES = { received: 200, updating: 201, sameVersion: 202, noneOrError: 203 };
 
 /** Replaces each secret in log messages by "***". */
 function redacting(logger: Logger, secrets: string[]): Logger {

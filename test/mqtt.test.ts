@@ -104,13 +104,19 @@ describeIt('remote trigger over MQTT', () => {
 });
 
 describe('the long-running agent', () => {
-  it('picks up a release published while it runs, by itself', async () => {
+  /** `ota device` checking every second against an empty release directory, after its first check. */
+  async function everySecond() {
     const releases = tempDir();
     const server = await serve(releases);
     const stateDir = await device('1.0.0');
     const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 0, check_interval: 1, check_jitter: 0 });
     const a = agent(cfg, stateDir);
     await until('a first check', () => a.output().includes('No firmware available'));
+    return { releases, server, stateDir, cfg, a };
+  }
+
+  it('picks up a release published while it runs, by itself', async () => {
+    const { releases, stateDir } = await everySecond();
     const file = join(tempDir(), 'fw.bin');
     writeFileSync(file, image(50_000, 12));
     expect((await runCli(['publish', '--dir', releases, '--file', file, '--version', '1.0.1', '--device', 'dev1'])).code).toBe(0);
@@ -118,11 +124,7 @@ describe('the long-running agent', () => {
   });
 
   it('keeps the last good configuration when a reload finds an invalid one', async () => {
-    const server = await serve(tempDir());
-    const stateDir = await device('1.0.0');
-    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 0, check_interval: 1, check_jitter: 0 });
-    const a = agent(cfg, stateDir);
-    await until('a first check', () => a.output().includes('No firmware available'));
+    const { server, cfg, a } = await everySecond();
     writeFileSync(cfg, JSON.stringify({ ota_domain: server.url, device_id: 'dev1', check_interval: 'soon' }));
     a.process.kill('SIGHUP');
     await until('the error', () => a.output().includes('key "check_interval" is "soon"'));

@@ -10,6 +10,7 @@
 import { resolveConfig } from '../config.js';
 import { toOtaError } from '../errors.js';
 import { formatLogLine } from '../log-line.js';
+import { timerClock } from '../timer-clock.js';
 import type { Platform } from '../platform.js';
 import { Updater, type CheckResult } from '../updater.js';
 import { crc32, sha256 } from './hash.js';
@@ -23,14 +24,7 @@ function platform(overrides?: Partial<Platform>): Platform {
     slots: storageSlots(),
     bootSelector: bootFile(),
     state: storageState(),
-    clock: {
-      now: () => Date.now(),
-      date: () => Date.now(),
-      setTimer(fn, ms) {
-        const t = setTimeout(fn, ms);
-        return () => clearTimeout(t);
-      },
-    },
+    clock: timerClock(() => Date.now()),
     logger: { log: (level, message) => console.log(formatLogLine(new Date(), level, message)) },
     sha256,
     crc32,

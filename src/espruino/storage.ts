@@ -61,7 +61,7 @@ export function storageState(): StateStore {
 }
 
 /** The boot program: at every start, the module's `start()` boots and runs the active slot. */
-export const BOOT_PROGRAM = 'setTimeout(function(){require("ota-client").start();},1);';
+const BOOT_PROGRAM = 'setTimeout(function(){require("ota-client").start();},1);';
 
 /** Makes sure `.boot0` runs the active slot (boot control itself lives in the state). */
 export function bootFile(): BootSelector {

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { crc32 } from '../crc32.js';
+import { timerClock } from '../timer-clock.js';
 import { join, resolve } from 'node:path';
 import { rotatingFile } from './log-file.js';
 import { mqttOptions, mqttTrigger, type MqttTriggerOptions } from './mqtt-trigger.js';
@@ -52,17 +53,10 @@ const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => numbe
 const nativeCrc32 = zlibCrc32 ? (data: Uint8Array, previous?: number) => zlibCrc32(data, previous ?? 0) >>> 0 : undefined;
 
 /** Real time: monotonic `now`, Node timers. */
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  date: () => Date.now(),
-  setTimer(fn, ms) {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
-};
+export const systemClock: Clock = timerClock(() => performance.now());
 
 /** A logger writing IoTaaP-style lines to stderr and, optionally, a size-capped rotating file. */
-export function nodeLogger(logFile?: { path: string; maxBytes: number; keep: number }): Logger {
+function nodeLogger(logFile?: { path: string; maxBytes: number; keep: number }): Logger {
   const toFile = logFile ? rotatingFile(logFile.path, logFile.maxBytes, logFile.keep) : null;
   return {
     log(level, message) {
