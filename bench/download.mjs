@@ -1,5 +1,6 @@
-// Benchmark: a full update (check, chunked download with CRC-32, journal, SHA-256 read-back,
-// install) against `curl -o` of the same image from the same server, in the same run.
+// Benchmark: a full update (check, chunked download with CRC-32 and SHA-256, journal, fsync,
+// install) against `curl -o` of the same image from the same server, and against the floor plain
+// Node sets for the same work, in the same run.
 // Usage: npm run bench [-- <MiB> ...]   (default: 64 512)
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -73,6 +74,27 @@ function curl(url, out) {
   return [plain, Number(process.hrtime.bigint() - t) / 1e9];
 }
 
+/**
+ * Seconds for the floor plain Node sets: http.get of the same file with SHA-256, CRC-32 and a
+ * positioned write of every piece, then fsync; no chunking, journal or resume. What the update
+ * costs beyond this is the updater's own.
+ */
+function nodeFloor(url, out) {
+  const script = `
+    const http = require('node:http'), fs = require('node:fs'), zlib = require('node:zlib');
+    const t = process.hrtime.bigint();
+    const fd = fs.openSync(${JSON.stringify(out)}, 'w');
+    const h = require('node:crypto').createHash('sha256');
+    let at = 0, crc = 0;
+    http.get(${JSON.stringify(url)}, (res) => {
+      res.on('data', (d) => { h.update(d); crc = zlib.crc32(d, crc); at += fs.writeSync(fd, d, 0, d.length, at); });
+      res.on('end', () => { h.digest(); fs.fsyncSync(fd); console.log(Number(process.hrtime.bigint() - t) / 1e9); });
+    });`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error('node floor failed: ' + r.stderr);
+  return Number(r.stdout);
+}
+
 function update(url, stateDir) {
   // Each update in its own process, so its peak memory (maxRSS) is its own.
   const script = `
@@ -93,7 +115,8 @@ function update(url, stateDir) {
 const work = mkdtempSync(join(tmpdir(), 'ota-bench-'));
 try {
   console.log('medians of ' + RUNS + ' runs; ratio = ota throughput / reference throughput');
-  console.log('size     curl -o              curl -o + sync       ota update           ratio vs curl  ratio vs curl+sync  peak RSS   re-fetched after kill at 50%');
+  console.log('node floor = plain http.get + SHA-256 + CRC-32 + write + fsync in Node, without the updater');
+  console.log('size     curl -o              curl -o + sync       node floor           ota update           ratio vs curl  ratio vs curl+sync  ratio vs floor  peak RSS   re-fetched after kill at 50%');
   for (const mib of sizes.length ? sizes : [64, 512]) {
     const img = join(work, 'img.bin');
     makeImage(img, mib);
@@ -104,6 +127,7 @@ try {
     const manifest = await (await fetch(server.url + '/v1/ota/device/latest/dev1')).json();
     const curlTimes = [];
     const syncedTimes = [];
+    const floorTimes = [];
     const otaTimes = [];
     let rss = 0;
     for (let i = 0; i < RUNS; i++) {
@@ -111,6 +135,8 @@ try {
       curlTimes.push(plain);
       syncedTimes.push(synced);
       rmSync(join(work, 'curl.bin'));
+      floorTimes.push(nodeFloor(server.url + '/' + manifest.url, join(work, 'floor.bin')));
+      rmSync(join(work, 'floor.bin'));
       const stateDir = join(work, 'device' + i);
       const u = update(server.url, stateDir);
       otaTimes.push(u.seconds);
@@ -122,9 +148,10 @@ try {
     rmSync(releases, { recursive: true, force: true });
     const c = median(curlTimes);
     const cs = median(syncedTimes);
+    const f = median(floorTimes);
     const o = median(otaTimes);
     const cell = (t) => (t.toFixed(2) + ' s ' + (mib / t).toFixed(0) + ' MiB/s').padEnd(21);
-    console.log((mib + ' MiB').padEnd(9) + cell(c) + cell(cs) + cell(o) + (c / o).toFixed(2).padEnd(15) + (cs / o).toFixed(2).padEnd(20) + (rss.toFixed(0) + ' MiB').padEnd(11) + (refetched.received - refetched.resumedAt) + ' bytes (killed having received ' + refetched.received + ', resumed at ' + refetched.resumedAt + '; chunk ' + manifest.chunk_size + ')');
+    console.log((mib + ' MiB').padEnd(9) + cell(c) + cell(cs) + cell(f) + cell(o) + (c / o).toFixed(2).padEnd(15) + (cs / o).toFixed(2).padEnd(20) + (f / o).toFixed(2).padEnd(16) + (rss.toFixed(0) + ' MiB').padEnd(11) + (refetched.received - refetched.resumedAt) + ' bytes (killed having received ' + refetched.received + ', resumed at ' + refetched.resumedAt + '; chunk ' + manifest.chunk_size + ')');
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
