@@ -21,13 +21,17 @@ function boot(dir: string, script: string): Promise<string> {
   });
 }
 
-/** An application: prints its version and boot state; `good` ones confirm themselves on trial. */
+/**
+ * An application: prints its version and boot state; `good` ones confirm themselves on trial.
+ * Padded to several 512-byte chunks, so the download refills its chunk buffer.
+ */
 function app(version: string, good: boolean): Buffer {
   return Buffer.from(
-    good
+    (good
       ? `var st = require("Storage").readJSON("ota-boot.json").state; console.log("APP ${version} " + st);
 if (st === "trial") require("ota-client").confirm().then(function () { console.log("CONFIRMED ${version}"); });`
-      : `console.log("APP ${version} starting"); throw new Error("broken application ${version}");`,
+      : `console.log("APP ${version} starting"); throw new Error("broken application ${version}");`) +
+      '\nvar PADDING = "' + 'data '.repeat(600) + '";\n',
   );
 }
 

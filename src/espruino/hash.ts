@@ -26,7 +26,9 @@ export function sha256(): Hasher {
   const pieces: string[] = [];
   return {
     update(data) {
-      pieces.push(E.toString(data));
+      // A copy first: E.toString of a view spanning its whole buffer returns that buffer's own
+      // storage, which the downloader refills with the next chunk.
+      pieces.push(E.toString(new Uint8Array(data)));
     },
     digest() {
       const all = E.toString(pieces as never);
