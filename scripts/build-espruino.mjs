@@ -11,6 +11,24 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const OUT = root + 'dist/espruino/ota-client.js';
 const BUDGET = 16 * 1024;
 
+/**
+ * Core modules the Espruino build replaces with its own (`src/espruino/<name>`): the protocol
+ * table (native only) and the ESP32 image check (no firmware images on Espruino).
+ */
+function espruinoModules() {
+  const SUBSTITUTES = { 'protocol/select.js': 'protocols.ts', 'esp32-image.js': 'esp32-image.ts' };
+  return {
+    name: 'espruino-modules',
+    setup(b) {
+      b.onResolve({ filter: /(protocol\/select|esp32-image)\.js$/ }, (args) => {
+        if (args.importer.indexOf('/src/espruino/') >= 0) return undefined;
+        const key = Object.keys(SUBSTITUTES).find((k) => args.path.endsWith(k));
+        return key ? { path: root + 'src/espruino/' + SUBSTITUTES[key] } : undefined;
+      });
+    },
+  };
+}
+
 const bundled = await build({
   entryPoints: [root + 'src/espruino/index.ts'],
   bundle: true,
@@ -24,6 +42,7 @@ const bundled = await build({
     'semver/functions/gt.js': root + 'src/espruino/semver-gt.ts',
   },
   external: ['Storage', 'http', 'crypto'], // the board's own modules
+  plugins: [espruinoModules()],
   logLevel: 'error',
 });
 let code = bundled.outputFiles[0].text;

@@ -3,7 +3,12 @@ import fc from 'fast-check';
 import semverGt from 'semver/functions/gt.js';
 import semverValid from 'semver/functions/valid.js';
 import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../src/config.js';
 import { crc32 as portableCrc32 } from '../src/crc32.js';
+import { isOtaError } from '../src/errors.js';
+import type { Platform } from '../src/platform.js';
+import { ESP32_MAGIC, validateEsp32Image } from '../src/espruino/esp32-image.js';
+import { protocolFor } from '../src/espruino/protocols.js';
 import { EventEmitter } from '../src/espruino/emitter.js';
 import { crc32 } from '../src/espruino/hash.js';
 import valid, { gt } from '../src/espruino/semver.js';
@@ -46,5 +51,25 @@ describe('Espruino stand-ins', () => {
     e.emit('t', 2);
     expect(calls).toEqual(['a1', 'once1']);
     expect(e.emit('none')).toBe(false);
+  });
+
+  it('the protocol table offers the native protocol and refuses the others by name', () => {
+    const platform = {} as Platform;
+    const config = (protocol: string) => resolveConfig({ device_id: 'd1', ota_domain: 'http://127.0.0.1:1', protocol }).config;
+    expect(typeof protocolFor(config('native'), platform).check).toBe('function');
+    for (const name of ['hawkbit', 'iotaap']) {
+      let err: unknown = null;
+      try {
+        protocolFor(config(name), platform);
+      } catch (e) {
+        err = e;
+      }
+      expect(isOtaError(err) && err.code === 'CONFIG_INVALID' && err.message.indexOf('"' + name + '"') >= 0, String(err)).toBe(true);
+    }
+  });
+
+  it('no application byte is taken for an ESP32 image, and an esp32 install is refused', async () => {
+    expect(ESP32_MAGIC).toBeLessThan(0); // a byte read from a slot is 0-255
+    await expect(validateEsp32Image()).rejects.toMatchObject({ code: 'CONFIG_INVALID', stage: 'install' });
   });
 });
