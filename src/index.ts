@@ -55,7 +55,10 @@ export interface CreateUpdaterOptions {
  */
 export function createUpdater(options: CreateUpdaterOptions): Updater {
   const { config, warnings } = resolveConfig(options.config);
-  const platform = Object.assign(nodePlatform(platformOptions(config, options.stateDir ?? config.state_dir)), options.platform);
+  const nodeOptions = platformOptions(config, options.stateDir ?? config.state_dir);
+  // The caller's logger also goes to the parts built with the platform (the MQTT trigger).
+  if (options.platform?.logger) nodeOptions.logger = options.platform.logger;
+  const platform = Object.assign(nodePlatform(nodeOptions), options.platform);
   for (const w of warnings) platform.logger.log('WARNING', w);
   return new Updater({ config, platform });
 }

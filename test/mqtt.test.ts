@@ -103,6 +103,22 @@ describeIt('remote trigger over MQTT', () => {
   });
 });
 
+describe('the MQTT trigger in a library', () => {
+  it('logs to the logger given to createUpdater', async () => {
+    const port = await freePort(); // nothing listens there
+    const lines: string[] = [];
+    const { createUpdater } = await import('../dist/index.js');
+    const u = createUpdater({
+      config: { ota_domain: 'http://127.0.0.1:' + port, device_id: 'dev1', mqtt_server: '127.0.0.1', mqtt_port: port, mqtt_user: 'acme', auto_update: false },
+      stateDir: tempDir(),
+      platform: { logger: { log: (level: string, message: string) => lines.push(level + ' ' + message) } },
+    });
+    u.start();
+    onCleanup(() => u.stop());
+    await until('the refused connection to be logged', () => lines.some((l) => l.indexOf('WARNING MQTT mqtt://127.0.0.1:' + port) === 0));
+  });
+});
+
 describe('the long-running agent', () => {
   /** `ota device` checking every second against an empty release directory, after its first check. */
   async function everySecond() {
