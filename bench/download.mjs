@@ -2,12 +2,13 @@
 // install) against `curl -o` of the same image from the same server, and against the floor plain
 // Node sets for the same work, in the same run.
 // Usage: npm run bench [-- <MiB> ...]   (default: 64 512)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer } from './serve.mjs';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const child = fileURLToPath(new URL('../test/helpers/update-child.mjs', import.meta.url));
@@ -27,20 +28,6 @@ function makeImage(path, mib) {
     writeSync(fd, piece);
   }
   closeSync(fd);
-}
-
-async function startServer(dir) {
-  // `ota serve` in its own process, as a device would meet it; its log shows the Range requests.
-  const child = spawn(process.execPath, [join(dist, 'cli.js'), 'serve', '--dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let text = '';
-  const url = await new Promise((resolve) =>
-    child.stdout.on('data', (d) => {
-      text += d;
-      const m = /listening on (\S+)/.exec(text);
-      if (m) resolve(m[1]);
-    }),
-  );
-  return { url, log: () => text.split('\n'), stop: () => child.kill() };
 }
 
 /** Bytes fetched again after a SIGKILL at `killAt`: what the killed process had received minus where the next run resumed. */

@@ -3,11 +3,12 @@
 // Prints the module size, the update's duration, and process.memory() sampled every 50 ms.
 // Usage: ESPRUINO_BIN=/path/to/espruino npm run bench:espruino [-- <KB> <chunk bytes>]
 // (default: 64 KB in 4096-byte chunks; the chunk buffer is the largest allocation on the board)
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startServer } from './serve.mjs';
 
 const BIN = process.env.ESPRUINO_BIN;
 if (!BIN) {
@@ -28,15 +29,8 @@ writeFileSync(join(work, 'app.js'), app);
 let server = null;
 try {
   execFileSync(process.execPath, [join(dist, 'cli.js'), 'publish', '--dir', join(work, 'releases'), '--file', join(work, 'app.js'), '--version', '2.0.0', '--device', 'esp1', '--chunk-size', String(chunk)], { stdio: 'ignore' });
-  server = spawn(process.execPath, [join(dist, 'cli.js'), 'serve', '--dir', join(work, 'releases'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve) => {
-    let text = '';
-    server.stdout.on('data', (d) => {
-      text += d;
-      const m = /listening on (\S+)/.exec(text);
-      if (m) resolve(m[1]);
-    });
-  });
+  server = await startServer(join(work, 'releases'));
+  const url = server.url;
   const device = join(work, 'device');
   mkdirSync(device);
   copyFileSync(join(dist, 'espruino/ota-client.js'), join(device, 'ota-client.js'));
@@ -62,8 +56,8 @@ u.checkForUpdates().then(function (r) {
   if (r.status !== 'updated') throw new Error('update did not complete: ' + line);
   const size = statSync(join(dist, 'espruino/ota-client.js')).size;
   console.log('module ' + size + ' bytes; application ' + app.length + ' bytes; update ' + (r.ms / 1000).toFixed(1) + ' s');
-  console.log('process.memory(): ' + r.total + ' variables of ' + r.blocksize + ' bytes in this build; in use before ' + r.before + ', peak sampled ' + r.peak + ', after ' + r.after);
+  console.log('process.memory(): variables in use before ' + r.before + ', peak sampled ' + r.peak + ', after ' + r.after + ' (' + r.blocksize + ' bytes each; this Linux build grew its pool to ' + r.total + ', an ESP32 has a fixed ~16 000)');
 } finally {
-  server?.kill();
+  server?.stop();
   rmSync(work, { recursive: true, force: true });
 }
