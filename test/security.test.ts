@@ -184,6 +184,13 @@ describe('transport', () => {
     expect(p.status === 'failed' && p.error).toMatchObject({ code: 'INSECURE_TRANSPORT', retryable: false });
     expect(p.status === 'failed' && p.message).toContain('matches no pin in pin_sha256');
 
+    // The image reader makes its own TLS connections: the same checks hold there.
+    const { nodeTransport } = await import('../src/node/transport.js');
+    const read = (t: ReturnType<typeof nodeTransport>) => t.stream({ url: server.url + '/firmware/any.bin' }, { onResponse: () => false, onData: () => false }).then(() => null, (e: unknown) => e);
+    expect(await read(nodeTransport({ caFile: tls.ca, pins: [tls.pin] }))).toBe(null);
+    expect(await read(nodeTransport({ caFile: tls.ca, pins: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='] }))).toMatchObject({ code: 'INSECURE_TRANSPORT', message: expect.stringContaining('matches no pin') });
+    expect(await read(nodeTransport())).toMatchObject({ code: 'INSECURE_TRANSPORT', message: expect.stringContaining('the server certificate is not trusted') });
+
     const stranger = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, await device('1.0.0'));
     const s = await stranger.updater.checkForUpdates();
     expect(s.status === 'failed' && s.error.code).toBe('INSECURE_TRANSPORT');

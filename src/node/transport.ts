@@ -1,12 +1,17 @@
-/** HTTP transport for Node, on axios: streamed bodies with backpressure and an idle timeout. */
+/**
+ * HTTP transport for Node, on axios: streamed bodies with backpressure and an idle timeout.
+ * Image bodies are read by `fixed-buffer-get.ts` (into one reused buffer), by axios when a proxy
+ * is configured.
+ */
 import axios, { type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import type { Readable } from 'node:stream';
-import { checkServerIdentity } from 'node:tls';
+import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { isOtaError, otaError, type OtaStage } from '../errors.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../platform.js';
+import { fixedBufferCanGet, fixedBufferGet } from './fixed-buffer-get.js';
 
 const DEFAULT_TIMEOUT_MS = 30000;
 
@@ -20,12 +25,12 @@ export interface TlsOptions {
 
 const PIN_MISMATCH = 'ERR_OTA_PIN_MISMATCH';
 
-function httpsAgent(tls: TlsOptions): Agent | undefined {
+/** CA and pin checks for a TLS connection; empty (the system's CAs) when none are configured. */
+function tlsChecks(tls: TlsOptions): ConnectionOptions {
   const pins = tls.pins ?? [];
-  if (!tls.caFile && pins.length === 0) return undefined;
-  return new Agent({
+  if (!tls.caFile && pins.length === 0) return {};
+  return {
     ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
-    keepAlive: true,
     checkServerIdentity(host, cert) {
       const err = checkServerIdentity(host, cert);
       if (err || pins.length === 0) return err;
@@ -37,7 +42,7 @@ function httpsAgent(tls: TlsOptions): Agent | undefined {
       e.code = PIN_MISMATCH;
       return e;
     },
-  });
+  };
 }
 
 function lowerHeaders(h: AxiosResponse['headers']): Record<string, string> {
@@ -78,7 +83,8 @@ function baseConfig(req: HttpRequest, agent: Agent | undefined): AxiosRequestCon
 
 /** Creates the axios-based transport. */
 export function nodeTransport(tls: TlsOptions = {}): Transport {
-  const agent = httpsAgent(tls);
+  const checks = tlsChecks(tls);
+  const agent = Object.keys(checks).length === 0 ? undefined : new Agent(Object.assign({ keepAlive: true }, checks));
   return {
     async request(req: HttpRequest): Promise<HttpResponse> {
       try {
@@ -98,38 +104,52 @@ export function nodeTransport(tls: TlsOptions = {}): Transport {
 
     async stream(req: HttpRequest, handlers: StreamHandlers): Promise<void> {
       const idleMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-      const controller = new AbortController();
-      let timer: NodeJS.Timeout | undefined;
-      let idle = false;
-      const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(() => {
-          idle = true;
-          controller.abort();
-        }, idleMs);
-      };
-      const stalled = () => otaError('NETWORK', 'download', 'no data from ' + req.url + ' for ' + idleMs / 1000 + ' s', { retryable: true });
-      let body: Readable | undefined;
-      try {
-        arm();
-        const res = await axios.request<Readable>(Object.assign(baseConfig(req, agent), { responseType: 'stream' as const, signal: controller.signal }));
-        body = res.data;
-        if (!handlers.onResponse(res.status, lowerHeaders(res.headers))) return;
-        body.on('error', () => undefined);
-        for await (const piece of body) {
-          arm();
-          const more = await handlers.onData(piece as Buffer);
-          if (more === false) return;
+      if (fixedBufferCanGet(req)) {
+        try {
+          return await fixedBufferGet(req, handlers, { tls: checks, idleMs, stalled: () => stalled(req, idleMs) });
+        } catch (e) {
+          throw networkError(req, e, 'download');
         }
-        // A body cut short by an abort ends without an error in some Node versions.
-        if (idle) throw stalled();
-      } catch (e) {
-        if (idle) throw stalled();
-        throw networkError(req, e, 'download');
-      } finally {
-        clearTimeout(timer);
-        if (body && !body.destroyed) body.destroy();
       }
+      await axiosStream(req, handlers, agent, idleMs);
     },
   };
+}
+
+function stalled(req: HttpRequest, idleMs: number): Error {
+  return otaError('NETWORK', 'download', 'no data from ' + req.url + ' for ' + idleMs / 1000 + ' s', { retryable: true });
+}
+
+async function axiosStream(req: HttpRequest, handlers: StreamHandlers, agent: Agent | undefined, idleMs: number): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let idle = false;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      idle = true;
+      controller.abort();
+    }, idleMs);
+  };
+  let body: Readable | undefined;
+  try {
+    arm();
+    const res = await axios.request<Readable>(Object.assign(baseConfig(req, agent), { responseType: 'stream' as const, signal: controller.signal }));
+    body = res.data;
+    if (!handlers.onResponse(res.status, lowerHeaders(res.headers))) return;
+    body.on('error', () => undefined);
+    for await (const piece of body) {
+      arm();
+      const more = await handlers.onData(piece as Buffer);
+      if (more === false) return;
+    }
+    // A body cut short by an abort ends without an error in some Node versions.
+    if (idle) throw stalled(req, idleMs);
+  } catch (e) {
+    if (idle) throw stalled(req, idleMs);
+    throw networkError(req, e, 'download');
+  } finally {
+    clearTimeout(timer);
+    if (body && !body.destroyed) body.destroy();
+  }
 }
