@@ -82,8 +82,8 @@ function nodeFloor(url, out) {
   return Number(r.stdout);
 }
 
-function update(url, stateDir) {
-  // Each update in its own process, so its peak memory (maxRSS) is its own.
+/** One update in its own process (so its peak memory is its own), with `nodeFlags` given to node. */
+function update(url, stateDir, nodeFlags = []) {
   const script = `
     const { createUpdater } = await import(${JSON.stringify(join(dist, 'index.js'))});
     const u = createUpdater({ config: { ota_domain: ${JSON.stringify(url)}, device_id: 'dev1', firmware_version: '1.0.0' },
@@ -94,7 +94,7 @@ function update(url, stateDir) {
     if (r.status !== 'updated') { console.error(JSON.stringify(r)); process.exit(1); }
     console.log(JSON.stringify({ seconds: s, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
     process.exit(0);`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...nodeFlags, '--input-type=module', '-e', script], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error('update failed: ' + r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -103,7 +103,8 @@ const work = mkdtempSync(join(tmpdir(), 'ota-bench-'));
 try {
   console.log('medians of ' + RUNS + ' runs; ratio = ota throughput / reference throughput');
   console.log('node floor = plain http.get + SHA-256 + CRC-32 + write + fsync in Node, without the updater');
-  console.log('size     curl -o              curl -o + sync       node floor           ota update           ratio vs curl  ratio vs curl+sync  ratio vs floor  peak RSS   re-fetched after kill at 50%');
+  console.log('peak RSS: of the update process with node defaults / with --max-semi-space-size=1 (as examples/raspberry-pi runs it)');
+  console.log('size     curl -o              curl -o + sync       node floor           ota update           ratio vs curl  ratio vs curl+sync  ratio vs floor  peak RSS         re-fetched after kill at 50%');
   for (const mib of sizes.length ? sizes : [64, 512]) {
     const img = join(work, 'img.bin');
     makeImage(img, mib);
@@ -130,6 +131,8 @@ try {
       rss = Math.max(rss, u.maxRssMiB);
       rmSync(stateDir, { recursive: true, force: true });
     }
+    const small = update(server.url, join(work, 'device-small'), ['--max-semi-space-size=1']).maxRssMiB;
+    rmSync(join(work, 'device-small'), { recursive: true, force: true });
     const refetched = await refetchAfterKill(server, (mib * 1024 * 1024) / 2 + 1000);
     server.stop();
     rmSync(releases, { recursive: true, force: true });
@@ -138,7 +141,7 @@ try {
     const f = median(floorTimes);
     const o = median(otaTimes);
     const cell = (t) => (t.toFixed(2) + ' s ' + (mib / t).toFixed(0) + ' MiB/s').padEnd(21);
-    console.log((mib + ' MiB').padEnd(9) + cell(c) + cell(cs) + cell(f) + cell(o) + (c / o).toFixed(2).padEnd(15) + (cs / o).toFixed(2).padEnd(20) + (f / o).toFixed(2).padEnd(16) + (rss.toFixed(0) + ' MiB').padEnd(11) + (refetched.received - refetched.resumedAt) + ' bytes (killed having received ' + refetched.received + ', resumed at ' + refetched.resumedAt + '; chunk ' + manifest.chunk_size + ')');
+    console.log((mib + ' MiB').padEnd(9) + cell(c) + cell(cs) + cell(f) + cell(o) + (c / o).toFixed(2).padEnd(15) + (cs / o).toFixed(2).padEnd(20) + (f / o).toFixed(2).padEnd(16) + (rss.toFixed(0) + ' / ' + small.toFixed(0) + ' MiB').padEnd(17) + (refetched.received - refetched.resumedAt) + ' bytes (killed having received ' + refetched.received + ', resumed at ' + refetched.resumedAt + '; chunk ' + manifest.chunk_size + ')');
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
