@@ -1,17 +1,11 @@
-import { createHash } from 'node:crypto';
+import { sha256Hasher } from '../src/node/platform.js';
 import { describe, expect, it } from 'vitest';
 import { validateEsp32Image } from '../src/esp32-image.js';
 import { esp32Image } from './helpers/esp32.js';
 import { device, releaseDir, serve, testUpdater } from './helpers/fixtures.js';
 
 function check(img: Buffer) {
-  const h = createHash('sha256');
-  return validateEsp32Image(
-    async (offset, length) => img.subarray(offset, offset + length),
-    img.length,
-    { update: (d) => h.update(d), digest: () => h.digest('hex') },
-    4096,
-  );
+  return validateEsp32Image(async (offset, length) => img.subarray(offset, offset + length), img.length, sha256Hasher(), 4096);
 }
 
 function flip(img: Buffer, at: number): Buffer {

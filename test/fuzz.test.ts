@@ -15,6 +15,7 @@ import { parseManifest } from '../src/release.js';
 import { memorySlots, memoryState } from '../src/slots/memory-slots.js';
 import { checkManifest } from '../src/trust.js';
 import { crc32 } from '../src/crc32.js';
+import { sha256Hasher } from '../src/node/platform.js';
 import { createHash } from 'node:crypto';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -127,10 +128,7 @@ describe('fuzzing (seed ' + opts.seed + ', ' + RUNS + ' runs each)', () => {
           clock: { now: () => 0, date: () => 0, setTimer: (f: () => void) => (f(), () => undefined) },
           logger: { log: () => undefined },
           random: () => 0.5,
-          sha256: () => {
-            const h = createHash('sha256');
-            return { update: (d: Uint8Array) => h.update(d), digest: () => h.digest('hex') };
-          },
+          sha256: sha256Hasher,
           crc32,
         };
         const sha = await download(ctx, { release, slot: 'b', headers: {}, idleTimeoutMs: 1000, retry: { retries: 1, baseDelayMs: 1 } });

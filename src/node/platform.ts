@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { rotatingFile } from './log-file.js';
 import { mqttOptions, mqttTrigger, type MqttTriggerOptions } from './mqtt-trigger.js';
 import { formatLogLine } from '../log-line.js';
-import type { Clock, Logger, Platform, RebootRequest } from '../platform.js';
+import type { Clock, Hasher, Logger, Platform, RebootRequest } from '../platform.js';
 import { execFile } from 'node:child_process';
 import type { OtaConfig } from '../config.js';
 import { currentLink, ubootSelector } from './boot-selectors.js';
@@ -89,6 +89,12 @@ function commandReboot(command: string): () => Promise<void> {
     });
 }
 
+/** SHA-256 with node:crypto, as the core's Hasher. */
+export function sha256Hasher(): Hasher {
+  const h = createHash('sha256');
+  return { update: (d) => h.update(d), digest: () => h.digest('hex') };
+}
+
 /** Builds the Node platform for a device whose files live in `options.stateDir`. */
 export function nodePlatform(options: NodePlatformOptions): Platform {
   const raw = options.rawSlots;
@@ -102,10 +108,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
     state: fileState(options.stateDir),
     clock: systemClock,
     logger,
-    sha256: () => {
-      const h = createHash('sha256');
-      return { update: (d) => h.update(d), digest: () => h.digest('hex') };
-    },
+    sha256: sha256Hasher,
     crc32: nativeCrc32 ?? crc32,
     reboot:
       options.reboot ??

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { crc32 } from '../../src/crc32.js';
+import { sha256Hasher } from '../../src/node/platform.js';
 import { resolveConfig } from '../../src/config.js';
 import { otaError } from '../../src/errors.js';
 import type { Platform, Transport } from '../../src/platform.js';
@@ -60,10 +61,7 @@ export function memoryDevice(settings: Record<string, unknown>, answers: () => A
     state: memoryState(),
     clock,
     logger: { log: (level, message) => lines.push(level + ' ' + message) },
-    sha256() {
-      const h = createHash('sha256');
-      return { update: (d) => h.update(d), digest: () => h.digest('hex') };
-    },
+    sha256: sha256Hasher,
     crc32,
     reboot: async (r) => void reboots.push(r.version),
     random: () => 0.5,
