@@ -154,6 +154,17 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
     };
     const timer = setTimeout(() => finish(o.stalled()), o.idleMs);
 
+    const ended = () => (chunked !== null ? chunked.done : delivered === length);
+    const fail = (e: unknown) => finish(e);
+    /** After the handler took a piece: done, or reading on (the socket may be paused). */
+    const after = (more: void | boolean) => {
+      if (more === false || ended()) finish(null, 'done');
+      else if (!settled) {
+        timer.refresh();
+        socket!.resume();
+      }
+    };
+
     /** Hands body bytes to the handler; false pauses the socket until its promise settles. */
     const body = (read: Buffer): boolean => {
       let piece = read;
@@ -162,7 +173,6 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
         const parts = chunked.feed(read);
         piece = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
       } else if (length >= 0) piece = read.subarray(0, Math.min(read.length, length - delivered));
-      const ended = () => (chunked !== null ? chunked.done : delivered === length);
       if (piece.length === 0) {
         if (ended()) finish(null, 'done');
         return !settled;
@@ -175,15 +185,8 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
         finish(e);
         return false;
       }
-      const after = (m: void | boolean) => {
-        if (m === false || ended()) finish(null, 'done');
-        else if (!settled) {
-          timer.refresh();
-          socket!.resume();
-        }
-      };
       if (more instanceof Promise) {
-        more.then(after, (e: unknown) => finish(e));
+        more.then(after, fail);
         return false;
       }
       after(more);
