@@ -17,13 +17,13 @@ const BUDGET = 16 * 1024;
  */
 function espruinoModules() {
   const SUBSTITUTES = { 'protocol/select.js': 'protocols.ts', 'esp32-image.js': 'esp32-image.ts' };
+  const names = Object.keys(SUBSTITUTES);
   return {
     name: 'espruino-modules',
     setup(b) {
-      b.onResolve({ filter: /(protocol\/select|esp32-image)\.js$/ }, (args) => {
+      b.onResolve({ filter: new RegExp('(' + names.map((n) => n.replace(/[./]/g, '\\$&')).join('|') + ')$') }, (args) => {
         if (args.importer.indexOf('/src/espruino/') >= 0) return undefined;
-        const key = Object.keys(SUBSTITUTES).find((k) => args.path.endsWith(k));
-        return key ? { path: root + 'src/espruino/' + SUBSTITUTES[key] } : undefined;
+        return { path: root + 'src/espruino/' + SUBSTITUTES[names.find((n) => args.path.endsWith(n))] };
       });
     },
   };

@@ -4,34 +4,30 @@
  * The downloader's fault tests (test/downloader.test.ts) run through the same reader.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../src/errors.js';
 import { nodeTransport } from '../src/node/transport.js';
 import type { HttpRequest } from '../src/platform.js';
-import { image, onCleanup } from './helpers/fixtures.js';
+import { image, listenLocal } from './helpers/fixtures.js';
 
 /** A TCP server that answers each request with `reply(socket, requestHead)`. */
-async function rawServer(reply: (socket: Socket, head: string) => void): Promise<string> {
-  const server = createServer((socket) => {
-    let head = '';
-    socket.on('error', () => undefined);
-    socket.on('data', (d) => {
-      if (head.endsWith('\r\n\r\n')) return;
-      head += d.toString('latin1');
-      if (head.endsWith('\r\n\r\n')) reply(socket, head);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onCleanup(() => new Promise((r) => server.close(r)));
-  return 'http://127.0.0.1:' + (server.address() as AddressInfo).port;
+function rawServer(reply: (socket: Socket, head: string) => void): Promise<string> {
+  return listenLocal(
+    createServer((socket) => {
+      let head = '';
+      socket.on('error', () => undefined);
+      socket.on('data', (d) => {
+        if (head.endsWith('\r\n\r\n')) return;
+        head += d.toString('latin1');
+        if (head.endsWith('\r\n\r\n')) reply(socket, head);
+      });
+    }),
+  );
 }
 
-async function httpServer(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createHttpServer(handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onCleanup(() => new Promise((r) => (server.close(r), server.closeAllConnections())));
-  return 'http://127.0.0.1:' + (server.address() as AddressInfo).port;
+function httpServer(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  return listenLocal(createHttpServer(handle));
 }
 
 /** Writes `parts` one by one, each in its own TCP segment as far as timers can make it. */
@@ -102,6 +98,12 @@ describe('Node transport: image reads', () => {
     expect(r.status).toBe(206);
     expect(r.headers['content-range']).toBe('bytes 7-300006/300007');
     expect(r.body.equals(data)).toBe(true);
+  });
+
+  it('takes header names that are also Object property names as plain headers', async () => {
+    const url = await rawServer((s) => s.end('HTTP/1.1 200 OK\r\nConstructor: a\r\n__proto__: b\r\nContent-Length: 2\r\n\r\nok'));
+    const r = await fetchBody({ url });
+    expect([r.headers['constructor'], r.headers['__proto__'], r.body.toString()]).toEqual(['a', 'b', 'ok']);
   });
 
   it('stops at Content-Length when the server sends more', async () => {

@@ -86,7 +86,7 @@ class ChunkedDecoder {
         this.left -= n;
         i += n;
         if (this.left === 0) this.left = -2;
-      } else if (this.left === -2 || this.left === -1) {
+      } else {
         const c = bytes[i++]!;
         if (c !== 10) {
           if (this.line.length > 1024) throw new Error('malformed chunked body: line too long');
@@ -120,7 +120,8 @@ function parseHead(text: string): Head {
   const lines = text.split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!);
   if (!m) throw new Error('malformed HTTP status line ' + JSON.stringify(lines[0]!.slice(0, 80)));
-  const headers: Record<string, string> = {};
+  // No prototype: a header named "constructor" or "__proto__" is a header like any other.
+  const headers: Record<string, string> = Object.create(null);
   for (let i = 1; i < lines.length; i++) {
     const colon = lines[i]!.indexOf(':');
     if (colon <= 0) throw new Error('malformed HTTP header line ' + JSON.stringify(lines[i]!.slice(0, 80)));

@@ -4,8 +4,7 @@
  * Content-Range, extra bytes, error statuses with Retry-After.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { onCleanup } from './fixtures.js';
+import { listenLocal } from './fixtures.js';
 
 /** How one image response misbehaves. */
 export interface Fault {
@@ -97,15 +96,6 @@ export async function faultServer(manifest: unknown, image: Buffer, faults: Faul
       else if (f.stallAfter === undefined) res.socket?.end(); // FIN: the client reads every byte sent, then the body ends early
     });
   };
-  const server = createServer(handle);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onCleanup(
-    () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  );
-  state.url = 'http://127.0.0.1:' + (server.address() as AddressInfo).port;
+  state.url = await listenLocal(createServer(handle));
   return state;
 }

@@ -2,7 +2,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,13 @@ export function tempDir(): string {
 /** Registers something to close after the test. */
 export function onCleanup(fn: () => unknown): void {
   cleanups.push(fn);
+}
+
+/** Starts `server` on a free port of 127.0.0.1, closed (connections too) after the test; its base URL. */
+export async function listenLocal(server: Server & { closeAllConnections?: () => void }): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  onCleanup(() => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections?.())));
+  return 'http://127.0.0.1:' + (server.address() as AddressInfo).port;
 }
 
 /** Deterministic pseudo-random bytes (xorshift), so images differ by seed but not by run. */

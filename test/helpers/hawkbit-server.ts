@@ -5,9 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseRange } from '../../src/server/server.js';
-import { onCleanup } from './fixtures.js';
+import { listenLocal } from './fixtures.js';
 
 export interface Action {
   id: number;
@@ -124,9 +123,6 @@ export async function hawkbitServer(opts: { tenant?: string; controller?: string
     }
     send(res, 404, { message: 'not found: ' + path });
   };
-  const server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  onCleanup(() => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())));
-  s.url = 'http://127.0.0.1:' + (server.address() as AddressInfo).port;
+  s.url = await listenLocal(createServer((req, res) => void handle(req, res)));
   return s;
 }
