@@ -8,7 +8,7 @@ export default defineConfig([
     sourcemap: true,
     clean: true,
     target: 'node20',
-    shims: true, // import.meta.url in the CommonJS build (src/node/transport.ts loads axios with it)
+    shims: true, // import.meta.url in the CommonJS build (src/platform/node/transport.ts loads axios with it)
   },
   {
     entry: { cli: 'src/cli/main.ts' },

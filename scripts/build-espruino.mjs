@@ -1,5 +1,5 @@
 // Builds dist/espruino/ota-client.js, an Espruino module, from the same core sources as the Node
-// build (docs/espruino.md): esbuild bundles src/espruino/index.ts with Espruino stand-ins for
+// build (docs/espruino.md): esbuild bundles src/platform/espruino/index.ts with Espruino stand-ins for
 // eventemitter3 and semver, Babel lowers what Espruino cannot parse (async/await to promise
 // chains, destructuring, spread, default parameters, ...), esbuild minifies.
 import { transformSync } from '@babel/core';
@@ -12,34 +12,34 @@ const OUT = root + 'dist/espruino/ota-client.js';
 const BUDGET = 16 * 1024;
 
 /**
- * Core modules the Espruino build replaces with its own (`src/espruino/<name>`): the protocol
+ * Core modules the Espruino build replaces with its own (`src/platform/espruino/<name>`): the protocol
  * table (native only) and the ESP32 image check (no firmware images on Espruino).
  */
 function espruinoModules() {
-  const SUBSTITUTES = { 'protocol/select.js': 'protocols.ts', 'esp32-image.js': 'esp32-image.ts' };
+  const SUBSTITUTES = { 'check/select.js': 'protocols.ts', 'install/esp32-image.js': 'esp32-image.ts' };
   const names = Object.keys(SUBSTITUTES);
   return {
     name: 'espruino-modules',
     setup(b) {
       b.onResolve({ filter: new RegExp('(' + names.map((n) => n.replace(/[./]/g, '\\$&')).join('|') + ')$') }, (args) => {
-        if (args.importer.indexOf('/src/espruino/') >= 0) return undefined;
-        return { path: root + 'src/espruino/' + SUBSTITUTES[names.find((n) => args.path.endsWith(n))] };
+        if (args.importer.indexOf('/src/platform/espruino/') >= 0) return undefined;
+        return { path: root + 'src/platform/espruino/' + SUBSTITUTES[names.find((n) => args.path.endsWith(n))] };
       });
     },
   };
 }
 
 const bundled = await build({
-  entryPoints: [root + 'src/espruino/index.ts'],
+  entryPoints: [root + 'src/platform/espruino/index.ts'],
   bundle: true,
   format: 'esm',
   platform: 'neutral',
   target: 'es2019', // keeps async functions for Babel; lowers ?. and ?? already
   write: false,
   alias: {
-    eventemitter3: root + 'src/espruino/emitter.ts',
-    'semver/functions/valid.js': root + 'src/espruino/semver.ts',
-    'semver/functions/gt.js': root + 'src/espruino/semver-gt.ts',
+    eventemitter3: root + 'src/platform/espruino/emitter.ts',
+    'semver/functions/valid.js': root + 'src/platform/espruino/semver.ts',
+    'semver/functions/gt.js': root + 'src/platform/espruino/semver-gt.ts',
   },
   external: ['Storage', 'http', 'crypto'], // the board's own modules
   plugins: [espruinoModules()],

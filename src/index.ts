@@ -7,17 +7,17 @@
  * ```
  * @packageDocumentation
  */
-import { resolveConfig } from './config.js';
+import { resolveConfig } from './config/config.js';
 import { toOtaError } from './errors.js';
-import { readConfigFile } from './node/config-file.js';
-import { nodePlatform, platformOptions } from './node/platform.js';
-import type { Platform } from './platform.js';
-import { Updater, type CheckResult } from './updater.js';
+import { readConfigFile } from './platform/node/config-file.js';
+import { nodePlatform, platformOptions } from './platform/node/platform.js';
+import type { Platform } from './platform/interfaces.js';
+import { Updater, type CheckResult } from './updater/updater.js';
 
-export type { OtaConfig } from './config.js';
-export type { DownloadProgress } from './downloader.js';
+export type { OtaConfig } from './config/config.js';
+export type { DownloadProgress } from './download/downloader.js';
 export type { OtaError, OtaErrorCode, OtaStage } from './errors.js';
-export type { BootStateName, DeviceStatus } from './boot-control.js';
+export type { BootStateName, DeviceStatus } from './boot/boot-control.js';
 export type {
   Clock,
   Hasher,
@@ -33,11 +33,11 @@ export type {
   StateStore,
   StreamHandlers,
   Transport,
-} from './platform.js';
-export { Updater } from './updater.js';
-export type { CheckOptions, CheckResult, UpdaterEvents } from './updater.js';
-export { REBOOT_EXIT_CODE, nodePlatform } from './node/platform.js';
-export type { NodePlatformOptions } from './node/platform.js';
+} from './platform/interfaces.js';
+export { Updater } from './updater/updater.js';
+export type { CheckOptions, CheckResult, UpdaterEvents } from './updater/updater.js';
+export { REBOOT_EXIT_CODE, nodePlatform } from './platform/node/platform.js';
+export type { NodePlatformOptions } from './platform/node/platform.js';
 
 /** Options of {@link createUpdater}. */
 export interface CreateUpdaterOptions {
@@ -96,4 +96,4 @@ export async function checkForUpdates(): Promise<CheckResult> {
 }
 
 export { isOtaError } from './errors.js';
-export { parseConfig } from './config.js';
+export { parseConfig } from './config/config.js';

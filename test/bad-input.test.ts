@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/config/config.js';
 import { faultServer } from './helpers/fault-server.js';
 import { configFile, device, image, manifestFor, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';
 
@@ -127,7 +127,7 @@ describe('images', () => {
     const server = await faultServer(await manifestFor(data), data);
     const { createUpdater } = await import('../src/index.js');
     const stateDir = await device('1.0.2');
-    const { nodePlatform } = await import('../src/node/platform.js');
+    const { nodePlatform } = await import('../src/platform/node/platform.js');
     const base = nodePlatform({ stateDir, slotCapacity: 40_000 });
     const updater = createUpdater({ config: { ota_domain: server.url, device_id: 'dev1' }, stateDir, platform: { slots: base.slots, logger: { log: () => undefined } } });
     const r = await updater.checkForUpdates();

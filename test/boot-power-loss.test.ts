@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bootSelect, loadBootState } from '../src/boot-control.js';
-import { fileState } from '../src/node/file-state.js';
+import { bootSelect, loadBootState } from '../src/boot/boot-control.js';
+import { fileState } from '../src/platform/node/file-state.js';
 import { device, image, releaseDir, serve, sha256 } from './helpers/fixtures.js';
 
 const CHILD = fileURLToPath(new URL('./helpers/device-child.mjs', import.meta.url));

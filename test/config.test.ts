@@ -2,9 +2,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig, parseDuration } from '../src/config.js';
-import { formatLogLine } from '../src/log-line.js';
-import { rotatingFile } from '../src/node/log-file.js';
+import { parseConfig, parseDuration } from '../src/config/config.js';
+import { formatLogLine } from '../src/log/log-line.js';
+import { rotatingFile } from '../src/platform/node/log-file.js';
 import { configFile, device, image, releaseDir, runCli, serve, tempDir } from './helpers/fixtures.js';
 
 const base = { device_id: 'dev1' };
@@ -50,7 +50,7 @@ describe('config key types', () => {
 
 describe('examples/default.cfg', () => {
   it('holds every key and validates without warnings', async () => {
-    const { defaultSettings } = await import('../src/config.js');
+    const { defaultSettings } = await import('../src/config/config.js');
     const text = readFileSync(join(process.cwd(), 'examples/default.cfg'), 'utf8');
     expect(Object.keys(JSON.parse(text)).sort()).toEqual(Object.keys(defaultSettings()).sort());
     expect(parseConfig(text).warnings).toEqual([]);

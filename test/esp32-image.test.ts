@@ -1,6 +1,6 @@
-import { sha256Hasher } from '../src/node/platform.js';
+import { sha256Hasher } from '../src/platform/node/platform.js';
 import { describe, expect, it } from 'vitest';
-import { validateEsp32Image } from '../src/esp32-image.js';
+import { validateEsp32Image } from '../src/install/esp32-image.js';
 import { esp32Image } from './helpers/esp32.js';
 import { device, releaseDir, serve, testUpdater } from './helpers/fixtures.js';
 

@@ -5,17 +5,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadBootState } from '../src/boot-control.js';
-import { parseConfig, parseWindow, resolveConfig } from '../src/config.js';
-import { download } from '../src/downloader.js';
+import { loadBootState } from '../src/boot/boot-control.js';
+import { parseConfig, parseWindow, resolveConfig } from '../src/config/config.js';
+import { download } from '../src/download/downloader.js';
 import { isOtaError } from '../src/errors.js';
-import { parseContentRange, parseRetryAfter, parseWhole } from '../src/http-headers.js';
-import { parseSleep } from '../src/protocol/hawkbit.js';
-import { parseManifest } from '../src/release.js';
-import { memorySlots, memoryState } from '../src/slots/memory-slots.js';
-import { checkManifest } from '../src/trust.js';
-import { crc32 } from '../src/crc32.js';
-import { sha256Hasher } from '../src/node/platform.js';
+import { parseContentRange, parseRetryAfter, parseWhole } from '../src/download/http-headers.js';
+import { parseSleep } from '../src/check/hawkbit.js';
+import { parseManifest } from '../src/check/release.js';
+import { memorySlots, memoryState } from '../src/install/memory-slots.js';
+import { checkManifest } from '../src/check/trust.js';
+import { crc32 } from '../src/download/crc32.js';
+import { sha256Hasher } from '../src/platform/node/platform.js';
 import { createHash } from 'node:crypto';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);

@@ -1,9 +1,9 @@
 /** The IoTaaP and hawkBit adapters end to end over real sockets. */
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../src/config.js';
-import { nodeTransport } from '../src/node/transport.js';
-import { hawkbitProtocol, parseSleep } from '../src/protocol/hawkbit.js';
-import { memoryState } from '../src/slots/memory-slots.js';
+import { resolveConfig } from '../src/config/config.js';
+import { nodeTransport } from '../src/platform/node/transport.js';
+import { hawkbitProtocol, parseSleep } from '../src/check/hawkbit.js';
+import { memoryState } from '../src/install/memory-slots.js';
 import { esp32Image } from './helpers/esp32.js';
 import { faultServer } from './helpers/fault-server.js';
 import { configFile, device, image, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';

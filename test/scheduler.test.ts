@@ -1,6 +1,6 @@
 /** When checks run, driven by an injected clock: no real waits anywhere. */
 import { describe, expect, it } from 'vitest';
-import { Scheduler, type RunOutcome } from '../src/scheduler.js';
+import { Scheduler, type RunOutcome } from '../src/schedule/scheduler.js';
 import { fakeClock } from './helpers/fake-clock.js';
 import { memoryDevice, type Answer } from './helpers/memory-device.js';
 

@@ -134,7 +134,7 @@ describe('signed releases', () => {
     const m = await manifestFor(data);
     const big = await faultServer(m, data);
     const stateDir = await device('1.0.0');
-    const { nodePlatform } = await import('../src/node/platform.js');
+    const { nodePlatform } = await import('../src/platform/node/platform.js');
     const t = testUpdater({ ota_domain: big.url, device_id: 'dev1' }, stateDir, { slots: nodePlatform({ stateDir, slotCapacity: 50_000 }).slots });
     const r = await t.updater.checkForUpdates();
     expect(r.status === 'failed' && r.error.code).toBe('IMAGE_TOO_LARGE');
@@ -185,7 +185,7 @@ describe('transport', () => {
     expect(p.status === 'failed' && p.message).toContain('matches no pin in pin_sha256');
 
     // The image reader makes its own TLS connections: the same checks hold there.
-    const { nodeTransport } = await import('../src/node/transport.js');
+    const { nodeTransport } = await import('../src/platform/node/transport.js');
     const read = (t: ReturnType<typeof nodeTransport>) => t.stream({ url: server.url + '/firmware/any.bin' }, { onResponse: () => false, onData: () => false }).then(() => null, (e: unknown) => e);
     expect(await read(nodeTransport({ caFile: tls.ca, pins: [tls.pin] }))).toBe(null);
     expect(await read(nodeTransport({ caFile: tls.ca, pins: ['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='] }))).toMatchObject({ code: 'INSECURE_TRANSPORT', message: expect.stringContaining('matches no pin') });
@@ -198,7 +198,7 @@ describe('transport', () => {
   });
 
   it('refuses plain HTTP to another machine unless allowed, with a warning', async () => {
-    const { parseConfig } = await import('../src/config.js');
+    const { parseConfig } = await import('../src/config/config.js');
     expect(() => parseConfig(JSON.stringify({ device_id: 'd', ota_domain: 'http://updates.example.com' }))).toThrow('key "ota_domain" is plain HTTP to another machine');
     const { warnings } = parseConfig(JSON.stringify({ device_id: 'd', ota_domain: 'http://updates.example.com', allow_http: true }));
     expect(warnings).toEqual(['default.cfg: plain HTTP to http://updates.example.com (allow_http): updates and tokens travel unencrypted']);
@@ -210,7 +210,7 @@ describe('transport', () => {
     const { manifestFor } = await import('./helpers/fixtures.js');
     const server = await faultServer(await manifestFor(data), data);
     const seen: string[] = [];
-    const { nodeTransport } = await import('../src/node/transport.js');
+    const { nodeTransport } = await import('../src/platform/node/transport.js');
     const base = nodeTransport();
     const t = testUpdater({ ota_domain: server.url, device_id: 'dev1', device_token: 'tok-123456' }, await device('1.0.0'), {
       transport: {

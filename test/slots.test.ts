@@ -3,7 +3,7 @@ import { chmodSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createUpdater } from '../src/index.js';
-import { memorySelector, memorySlots, memoryState } from '../src/slots/memory-slots.js';
+import { memorySelector, memorySlots, memoryState } from '../src/install/memory-slots.js';
 import { image, readFileOrEmpty, releaseDir, serve, sha256, tempDir } from './helpers/fixtures.js';
 
 const quiet = { log: () => undefined };

@@ -1,5 +1,5 @@
 /**
- * The Node transport's image reads (src/node/fixed-buffer-get.ts) over real sockets: the three
+ * The Node transport's image reads (src/platform/node/fixed-buffer-get.ts) over real sockets: the three
  * body framings, backpressure, redirects, malformed replies, and axios taking over behind a proxy.
  * The downloader's fault tests (test/downloader.test.ts) run through the same reader.
  */
@@ -7,8 +7,8 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../src/errors.js';
-import { nodeTransport } from '../src/node/transport.js';
-import type { HttpRequest } from '../src/platform.js';
+import { nodeTransport } from '../src/platform/node/transport.js';
+import type { HttpRequest } from '../src/platform/interfaces.js';
 import { image, listenLocal } from './helpers/fixtures.js';
 
 /** A TCP server that answers each request with `reply(socket, requestHead)`. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { AGENT_VERSION, isNewer } from '../src/version.js';
+import { AGENT_VERSION, isNewer } from '../src/check/version.js';
 
 it('reports the package version to servers', () => {
   expect(AGENT_VERSION).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);

@@ -6,14 +6,14 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
-import { describeBoot, initialBootState, loadBootState, saveBootState, type DeviceStatus } from '../boot-control.js';
-import { readConfigFile, type ConfigFile } from '../node/config-file.js';
+import { describeBoot, initialBootState, loadBootState, saveBootState, type DeviceStatus } from '../boot/boot-control.js';
+import { readConfigFile, type ConfigFile } from '../platform/node/config-file.js';
 import { toOtaError } from '../errors.js';
-import { nodePlatform, platformOptions } from '../node/platform.js';
-import type { Platform } from '../platform.js';
-import { Updater, type CheckResult } from '../updater.js';
-import { hashSlot } from '../verifier.js';
-import { parseVersion } from '../version.js';
+import { nodePlatform, platformOptions } from '../platform/node/platform.js';
+import type { Platform } from '../platform/interfaces.js';
+import { Updater, type CheckResult } from '../updater/updater.js';
+import { hashSlot } from '../download/chunk-verifier.js';
+import { parseVersion } from '../check/version.js';
 import { runHealthCheck } from './health-check.js';
 import { progressBar } from './progress-bar.js';
 

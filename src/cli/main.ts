@@ -3,8 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultSettings, parseDuration } from '../config.js';
-import { generateKeys } from '../node/trust.js';
+import { defaultSettings, parseDuration } from '../config/config.js';
+import { generateKeys } from '../platform/node/trust.js';
 import { isOtaError } from '../errors.js';
 import { publish, type Audience } from '../server/release-store.js';
 import { startServer } from '../server/server.js';

@@ -1,5 +1,5 @@
 /** A one-line download progress bar for terminals; silent when the stream is not a TTY. */
-import type { DownloadProgress } from '../downloader.js';
+import type { DownloadProgress } from '../download/downloader.js';
 
 const WIDTH = 30;
 

@@ -7,11 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { loadBootState } from '../boot-control.js';
+import { loadBootState } from '../boot/boot-control.js';
 import { toOtaError } from '../errors.js';
-import { readConfigFile } from '../node/config-file.js';
-import { nodePlatform, platformOptions, REBOOT_EXIT_CODE } from '../node/platform.js';
-import { Updater } from '../updater.js';
+import { readConfigFile } from '../platform/node/config-file.js';
+import { nodePlatform, platformOptions, REBOOT_EXIT_CODE } from '../platform/node/platform.js';
+import { Updater } from '../updater/updater.js';
 import { runHealthCheck } from './health-check.js';
 
 /** Options of `ota run`. */

@@ -9,12 +9,12 @@ import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { crc32 } from '../crc32.js';
-import type { Manifest } from '../release.js';
-import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../release.js';
-import { signWith } from '../node/trust.js';
-import { signedPayload } from '../trust.js';
-import { parseVersion } from '../version.js';
+import { crc32 } from '../download/crc32.js';
+import type { Manifest } from '../check/release.js';
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../check/release.js';
+import { signWith } from '../platform/node/trust.js';
+import { signedPayload } from '../check/trust.js';
+import { parseVersion } from '../check/version.js';
 
 
 /** How long a signed manifest stays valid by default. */

@@ -1,5 +1,5 @@
 /** A manual clock for deterministic timer tests. */
-import type { Clock } from '../../src/platform.js';
+import type { Clock } from '../../src/platform/interfaces.js';
 
 export interface FakeClock extends Clock {
   /** Moves time forward, firing due timers in order. */

@@ -4,15 +4,15 @@
  * clock alone decides when things happen).
  */
 import { createHash } from 'node:crypto';
-import { crc32 } from '../../src/crc32.js';
-import { sha256Hasher } from '../../src/node/platform.js';
-import { resolveConfig } from '../../src/config.js';
+import { crc32 } from '../../src/download/crc32.js';
+import { sha256Hasher } from '../../src/platform/node/platform.js';
+import { resolveConfig } from '../../src/config/config.js';
 import { otaError } from '../../src/errors.js';
-import type { Platform, Transport } from '../../src/platform.js';
-import type { Protocol } from '../../src/protocol/protocol.js';
-import type { Release } from '../../src/release.js';
-import { memorySelector, memorySlots, memoryState } from '../../src/slots/memory-slots.js';
-import { Updater } from '../../src/updater.js';
+import type { Platform, Transport } from '../../src/platform/interfaces.js';
+import type { Protocol } from '../../src/check/protocol.js';
+import type { Release } from '../../src/check/release.js';
+import { memorySelector, memorySlots, memoryState } from '../../src/install/memory-slots.js';
+import { Updater } from '../../src/updater/updater.js';
 import { fakeClock } from './fake-clock.js';
 
 /** What the scripted server answers to a check: a release, none, or an error status. */

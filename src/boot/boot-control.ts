@@ -1,0 +1,215 @@
+/**
+ * Boot control: which slot boots, trial boots, confirmation and revert. The transitions are pure
+ * functions on a {@link BootState}; the state is persisted with one atomic write per transition,
+ * so a power cut leaves either the old or the new state. See docs/boot-states.md.
+ */
+import { otaError } from '../errors.js';
+import type { BootSelector, SlotName, StateStore } from '../platform/interfaces.js';
+
+/** The image a slot holds. */
+export interface SlotImage {
+  version: string;
+  sha256: string;
+  size: number;
+}
+
+/** State of the running slot: confirmed (known good), on trial, or brought back after a failed trial. */
+export type BootStateName = 'confirmed' | 'trial' | 'reverted';
+
+/** The persisted boot state. */
+export interface BootState {
+  /** Incremented by every saved transition. */
+  seq: number;
+  /** Slot running now. */
+  booted: SlotName;
+  /** Last known-good slot: what boots when a trial fails. */
+  confirmed: SlotName;
+  /** Slot installed and awaiting (or undergoing) its trial boot. */
+  trial: SlotName | null;
+  /** Trial boots started for `trial`. */
+  attempts: number;
+  /** Trial boots allowed before reverting. */
+  max_attempts: number;
+  state: BootStateName;
+  slots: { a: SlotImage | null; b: SlotImage | null };
+  /** SHA-256 of images that failed their trial; never installed again. */
+  rejected: string[];
+  /** Why the last trial failed; empty when none did. */
+  last_error: string;
+}
+
+/** What a device reports about what it runs. */
+export interface DeviceStatus {
+  /** Slot running now. */
+  slot: SlotName;
+  version: string;
+  /** SHA-256 recorded for the running slot's image (empty when ota-client did not install it). */
+  sha256: string;
+  state: BootStateName;
+  /** Slot installed and waiting for its trial boot, if any. */
+  pending: SlotName | null;
+  /** Why the last trial failed, if one did. */
+  last_error: string;
+}
+
+/** The {@link DeviceStatus} of a boot state. */
+export function describeBoot(s: BootState): DeviceStatus {
+  const image = s.slots[s.booted];
+  return {
+    slot: s.booted,
+    version: image ? image.version : '',
+    sha256: image ? image.sha256 : '',
+    state: s.state,
+    pending: s.trial !== null && s.trial !== s.booted ? s.trial : null,
+    last_error: s.last_error,
+  };
+}
+
+/** Name of the boot state in the state store. */
+export const BOOT_STATE = 'boot.json';
+
+/** The other slot. */
+function otherSlot(slot: SlotName): SlotName {
+  return slot === 'a' ? 'b' : 'a';
+}
+
+/** A fresh state: `image` confirmed in slot a. */
+export function initialBootState(image: SlotImage, maxAttempts: number): BootState {
+  return { seq: 0, booted: 'a', confirmed: 'a', trial: null, attempts: 0, max_attempts: maxAttempts, state: 'confirmed', slots: { a: image, b: null }, rejected: [], last_error: '' };
+}
+
+function copy(s: BootState): BootState {
+  return JSON.parse(JSON.stringify(s)) as BootState;
+}
+
+function refuse(message: string): never {
+  throw otaError('BOOT_STATE', 'install', message);
+}
+
+/**
+ * The slot an update may be written to: the one neither running nor the known-good fallback.
+ * Refuses while the running slot is on trial (it must be confirmed or reverted first).
+ */
+export function updateTarget(s: BootState): SlotName {
+  if (s.state === 'trial') {
+    throw otaError('TRIAL_PENDING', 'install', 'slot ' + s.booted + ' is running on trial; confirm it (or let it revert) before installing another update');
+  }
+  const target = otherSlot(s.booted);
+  if (target === s.confirmed) refuse('slot ' + target + ' is the confirmed fallback and cannot be overwritten');
+  return target;
+}
+
+/** Before the first byte is written to `target`: it no longer holds a bootable image. */
+export function beginWrite(s: BootState, target: SlotName): BootState {
+  if (target === s.booted || target === s.confirmed) refuse('refusing to write slot ' + target + ': it is running or the fallback');
+  const n = copy(s);
+  n.slots[target] = null;
+  if (n.trial === target) {
+    n.trial = null;
+    n.attempts = 0;
+  }
+  return n;
+}
+
+/** After `target` was written and verified: boot it on trial at the next boot. */
+export function markInstalled(s: BootState, target: SlotName, image: SlotImage, maxAttempts: number): BootState {
+  if (target === s.booted || target === s.confirmed) refuse('refusing to install into slot ' + target + ': it is running or the fallback');
+  const n = copy(s);
+  n.slots[target] = image;
+  n.trial = target;
+  n.attempts = 0;
+  n.max_attempts = maxAttempts;
+  return n;
+}
+
+/**
+ * What the bootloader does at every boot: start (or retry) a trial, or, once the trial has used
+ * all its attempts without being confirmed, bring the confirmed slot back.
+ */
+export function bootSelect(s: BootState): BootState {
+  const n = copy(s);
+  if (n.trial === null) {
+    n.booted = n.confirmed;
+    if (n.state === 'trial') n.state = 'confirmed';
+    return n;
+  }
+  if (n.attempts >= n.max_attempts) {
+    const failed = n.slots[n.trial];
+    return revert(n, 'slot ' + n.trial + ' (' + (failed ? failed.version : '?') + ') was not confirmed within ' + n.max_attempts + ' boot attempts', true);
+  }
+  n.attempts++;
+  n.booted = n.trial;
+  n.state = 'trial';
+  return n;
+}
+
+/** The running trial slot is healthy: it becomes the confirmed slot. */
+export function confirmBooted(s: BootState): BootState {
+  if (s.state !== 'trial' || s.trial !== s.booted) throw otaError('BOOT_STATE', 'boot', 'nothing to confirm: slot ' + s.booted + ' is ' + s.state);
+  const n = copy(s);
+  n.confirmed = n.booted;
+  n.trial = null;
+  n.attempts = 0;
+  n.state = 'confirmed';
+  n.last_error = '';
+  return n;
+}
+
+/** The trial failed (`reason`): its image is rejected and the confirmed slot boots next. */
+export function rejectTrial(s: BootState, reason: string): BootState {
+  if (s.trial === null) throw otaError('BOOT_STATE', 'boot', 'nothing to revert: no slot is on trial');
+  return revert(copy(s), reason, false);
+}
+
+function revert(n: BootState, reason: string, reboot: boolean): BootState {
+  const failed = n.trial === null ? null : n.slots[n.trial];
+  if (failed && n.rejected.indexOf(failed.sha256) < 0) n.rejected.push(failed.sha256);
+  n.trial = null;
+  n.attempts = 0;
+  n.state = 'reverted';
+  n.last_error = reason;
+  if (reboot) n.booted = n.confirmed;
+  return n;
+}
+
+function isSlotName(v: unknown): v is SlotName {
+  return v === 'a' || v === 'b';
+}
+
+function isImage(v: unknown): boolean {
+  if (v === null) return true;
+  const i = v as SlotImage;
+  return typeof i === 'object' && typeof i.version === 'string' && typeof i.sha256 === 'string' && typeof i.size === 'number';
+}
+
+/** Reads the boot state; null when there is none yet. A corrupt state is an error, never guessed at. */
+export async function loadBootState(store: StateStore): Promise<BootState | null> {
+  const text = await store.read(BOOT_STATE);
+  if (text === null) return null;
+  let s: BootState;
+  try {
+    s = JSON.parse(text) as BootState;
+  } catch (e) {
+    throw otaError('BOOT_STATE', 'boot', BOOT_STATE + ' is not valid JSON');
+  }
+  const ok =
+    typeof s === 'object' && s !== null && typeof s.seq === 'number' && isSlotName(s.booted) && isSlotName(s.confirmed) &&
+    (s.trial === null || isSlotName(s.trial)) && typeof s.attempts === 'number' && typeof s.max_attempts === 'number' &&
+    (s.state === 'confirmed' || s.state === 'trial' || s.state === 'reverted') && typeof s.slots === 'object' && s.slots !== null &&
+    isImage(s.slots.a) && isImage(s.slots.b) && Array.isArray(s.rejected) && typeof s.last_error === 'string';
+  if (!ok) throw otaError('BOOT_STATE', 'boot', BOOT_STATE + ' is malformed');
+  return s;
+}
+
+/**
+ * Persists a transition (atomically, through the store), then tells the boot selector. A cut
+ * between the two is repaired by the next transition, which applies the whole state again.
+ */
+export async function saveBootState(store: StateStore, selector: BootSelector, s: BootState): Promise<BootState> {
+  const n = copy(s);
+  n.seq = s.seq + 1;
+  await store.write(BOOT_STATE, JSON.stringify(n, null, 2));
+  const next = n.trial ?? n.confirmed;
+  await selector.apply({ booted: n.booted, next, trial: n.trial !== null, attemptsLeft: n.trial === null ? n.max_attempts : n.max_attempts - n.attempts, confirmed: n.confirmed });
+  return n;
+}

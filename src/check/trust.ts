@@ -1,0 +1,61 @@
+/**
+ * What makes a manifest trustworthy before anything is downloaded: an Ed25519 signature by a
+ * trusted key over the fields that matter (version, size, SHA-256, chunk CRCs, target, expiry,
+ * downgrade and override flags), a target that is this device or its group, and an expiry in
+ * the future. URLs are not signed: the signed SHA-256 pins the content wherever it is served.
+ */
+import { otaError } from '../errors.js';
+
+/** Checks signatures with the trusted public keys. */
+export interface Trust {
+  /** How many keys are trusted; 0 means signatures are not required. */
+  keys: number;
+  /** True when `signature` (base64) over `message` verifies with one of the keys. */
+  verify(message: string, signature: string): boolean;
+}
+
+type Json = { [key: string]: unknown };
+
+/** The exact text a manifest signature covers: its bound fields, in a fixed order. */
+export function signedPayload(m: Json): string {
+  return JSON.stringify([
+    'ota-client manifest v1',
+    m.ver ?? null,
+    m.size ?? null,
+    m.sha256 ?? null,
+    m.chunk_size ?? null,
+    m.chunk_crc32 ?? null,
+    m.device ?? null,
+    m.group ?? null,
+    m.expires ?? null,
+    m.downgrade === true,
+    m.override_rejected === true,
+  ]);
+}
+
+/**
+ * Refuses a manifest that is unsigned (when keys are trusted), wrongly signed, expired, or meant
+ * for another device or group. Throws OtaErrors with specific codes.
+ */
+export function checkManifest(m: Json, trust: Trust | undefined, target: { device: string; group: string }, nowMs: number): void {
+  if (trust && trust.keys > 0) {
+    if (typeof m.signature !== 'string' || m.signature === '') {
+      throw otaError('SIGNATURE_MISSING', 'check', 'manifest for ' + String(m.ver) + ' is not signed, and this device trusts only signed manifests');
+    }
+    if (m.signature.length > 200 || !trust.verify(signedPayload(m), m.signature)) {
+      throw otaError('SIGNATURE_INVALID', 'check', 'manifest for ' + String(m.ver) + ' has a signature that no trusted key verifies (tampered, or signed with another key)');
+    }
+    if (typeof m.expires !== 'string') throw otaError('SIGNATURE_INVALID', 'check', 'signed manifest has no "expires" time');
+  }
+  if (m.expires !== undefined) {
+    const at = typeof m.expires === 'string' ? Date.parse(m.expires) : NaN;
+    if (isNaN(at)) throw otaError('MANIFEST_INVALID', 'check', 'manifest field "expires" is not a time');
+    if (at <= nowMs) throw otaError('MANIFEST_EXPIRED', 'check', 'manifest for ' + String(m.ver) + ' expired at ' + m.expires + ' (a replayed or stale manifest)');
+  }
+  if (m.device !== undefined && m.device !== target.device) {
+    throw otaError('WRONG_TARGET', 'check', 'manifest is for device ' + JSON.stringify(m.device) + ', not this device (' + target.device + ')');
+  }
+  if (m.group !== undefined && m.group !== target.group) {
+    throw otaError('WRONG_TARGET', 'check', 'manifest is for group ' + JSON.stringify(m.group) + ', not this device' + "'" + 's group (' + (target.group || 'none') + ')');
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * default.cfg: IoTaaP OS keys (same names and defaults; an empty string keeps the default) plus
+ * ota-client's own. Parsing is strict about types and names the offending key.
+ */
+import { otaError } from '../errors.js';
+
+/** The validated configuration. Durations are in seconds. */
+export interface OtaConfig {
+  // IoTaaP OS keys
+  device_id: string;
+  device_token: string;
+  group_id: string;
+  group_token: string;
+  auto_update: boolean;
+  ota_domain: string;
+  mqtt_server: string;
+  mqtt_port: number;
+  mqtt_user: string;
+  mqtt_pass: string;
+  secure_conn: boolean;
+  // ota-client keys
+  /** Update server protocol: "native" (docs/protocol.md), "iotaap" (IoTaaP's device API) or "hawkbit" (DDI). */
+  protocol: 'native' | 'iotaap' | 'hawkbit';
+  /** hawkBit tenant, with protocol "hawkbit". */
+  hawkbit_tenant: string;
+  /** Version of the running firmware, used when the boot state does not know it. */
+  firmware_version: string;
+  /** Seconds between automatic checks (default 6 h). */
+  check_interval: number;
+  /** Seconds after start before the first automatic check. */
+  first_check_delay: number;
+  /** Fraction of the interval by which checks are randomly spread (0 to 1). */
+  check_jitter: number;
+  /** Shell command that decides whether a new image is healthy (exit 0); empty: healthy. */
+  health_command: string;
+  /** Seconds the health check may run. */
+  health_timeout: number;
+  /** Trial boots allowed before the previous slot comes back. */
+  boot_attempts: number;
+  /** Where the device agent keeps slots and state, relative to the config file. */
+  state_dir: string;
+  /** Seconds of silence after which a download connection is dropped and resumed. */
+  download_timeout: number;
+  /** Connection faults in a row (without progress) before a download attempt gives up. */
+  download_retries: number;
+  /** Seconds of the first backoff after a fault; doubles with each fault in a row. */
+  download_retry_delay: number;
+  /** Seconds a slot on trial has to be confirmed under `ota run` (0: no limit, boot attempts only). */
+  confirm_timeout: number;
+  /** Shell command that reboots the device; empty: exit with code 75 for the supervisor. */
+  reboot_command: string;
+  /** Image format to validate before switching: "" (none) or "esp32". */
+  image_format: '' | 'esp32';
+  /** Largest image a slot holds, in bytes (0: only free space limits file slots). */
+  slot_size: number;
+  /** Raw slot devices (or files) for boards booted by U-Boot; empty: file slots in state_dir. */
+  slot_a: string;
+  slot_b: string;
+  /** The U-Boot environment tool used with raw slots. */
+  fw_setenv: string;
+  /** Seconds before the first retry after a failed check; doubles per failure up to check_interval. */
+  retry_delay: number;
+  /** Bounds, in seconds, for the interval a server suggests (Retry-After, hawkBit's sleep). */
+  min_check_interval: number;
+  max_check_interval: number;
+  /** False: ignore the server's suggested interval and keep check_interval. */
+  server_interval: boolean;
+  /** "HH:MM-HH:MM" (UTC): automatic updates install only then; empty: any time. */
+  maintenance_window: string;
+  /** System log file, relative to the state directory; empty: no file (stderr only). */
+  log_file: string;
+  /** Bytes after which the log file is rotated. */
+  log_max_size: number;
+  /** Rotated log files kept besides the current one. */
+  log_files: number;
+  /** Ed25519 public key files (PEM) trusted to sign manifests; with any, unsigned manifests are refused. */
+  public_keys: string[];
+  /** Install an older version when its manifest is signed as an explicit downgrade. */
+  allow_downgrade: boolean;
+  /** CA certificate file (PEM) for HTTPS, instead of the system's. */
+  ca_file: string;
+  /** SHA-256 pins (base64) of the server's public key (SPKI); a certificate with another key is refused. */
+  pin_sha256: string[];
+  /** Allow plain HTTP to servers that are not on this machine (logged as a warning). */
+  allow_http: boolean;
+}
+
+type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'version';
+
+interface KeySpec {
+  kind: Kind;
+  value: unknown;
+}
+
+/** Keys, their kinds and defaults. IoTaaP OS defaults are kept as they are. */
+const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
+  device_id: { kind: 'string', value: '' },
+  device_token: { kind: 'string', value: '' },
+  group_id: { kind: 'string', value: '' },
+  group_token: { kind: 'string', value: '' },
+  auto_update: { kind: 'boolean', value: false },
+  ota_domain: { kind: 'url', value: 'https://ota.iotaap.io' },
+  mqtt_server: { kind: 'string', value: 'network.iotaap.io' },
+  mqtt_port: { kind: 'port', value: 8883 },
+  mqtt_user: { kind: 'string', value: '' },
+  mqtt_pass: { kind: 'string', value: '' },
+  secure_conn: { kind: 'boolean', value: false },
+  protocol: { kind: 'protocol', value: 'native' },
+  hawkbit_tenant: { kind: 'string', value: 'DEFAULT' },
+  firmware_version: { kind: 'version', value: '' },
+  check_interval: { kind: 'duration', value: 6 * 3600 },
+  first_check_delay: { kind: 'duration', value: 30 },
+  check_jitter: { kind: 'fraction', value: 0.1 },
+  health_command: { kind: 'string', value: '' },
+  health_timeout: { kind: 'duration', value: 60 },
+  boot_attempts: { kind: 'count', value: 3 },
+  state_dir: { kind: 'string', value: 'ota-state' },
+  download_timeout: { kind: 'duration', value: 30 },
+  download_retries: { kind: 'count', value: 5 },
+  download_retry_delay: { kind: 'duration', value: 1 },
+  confirm_timeout: { kind: 'duration', value: 300 },
+  reboot_command: { kind: 'string', value: '' },
+  image_format: { kind: 'format', value: '' },
+  slot_size: { kind: 'bytes', value: 0 },
+  slot_a: { kind: 'string', value: '' },
+  slot_b: { kind: 'string', value: '' },
+  fw_setenv: { kind: 'string', value: 'fw_setenv' },
+  retry_delay: { kind: 'duration', value: 60 },
+  min_check_interval: { kind: 'duration', value: 30 },
+  max_check_interval: { kind: 'duration', value: 7 * 86400 },
+  server_interval: { kind: 'boolean', value: true },
+  maintenance_window: { kind: 'window', value: '' },
+  log_file: { kind: 'string', value: 'ota.log' },
+  log_max_size: { kind: 'bytes', value: 1024 * 1024 },
+  log_files: { kind: 'count', value: 3 },
+  public_keys: { kind: 'strings', value: [] },
+  allow_downgrade: { kind: 'boolean', value: false },
+  ca_file: { kind: 'string', value: '' },
+  pin_sha256: { kind: 'strings', value: [] },
+  allow_http: { kind: 'boolean', value: false },
+};
+
+/** IoTaaP OS keys that are not about updates: accepted and ignored. */
+const FOREIGN_KEYS = ['ssid', 'ssid_pass', 'rof', 'timezone'];
+
+const EXPECTED: { [K in Kind]: string } = {
+  string: 'a string',
+  boolean: 'true or false',
+  port: 'a port number from 1 to 65535',
+  url: 'an http:// or https:// URL',
+  duration: 'a number of seconds or a string such as "90s", "30m", "6h", "1d"',
+  fraction: 'a number from 0 to 1',
+  count: 'a whole number from 1 to 100',
+  bytes: 'a whole number of bytes (0 or more)',
+  format: '"" or "esp32"',
+  window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
+  strings: 'a list of strings',
+  protocol: '"native", "iotaap" or "hawkbit"',
+  version: 'a semantic version such as "1.0.2"',
+};
+
+/** Number.MAX_SAFE_INTEGER, which Espruino lacks. */
+const MAX_SAFE = 9007199254740991;
+
+const UNIT_SECONDS: { [unit: string]: number } = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses "90", "90s", "30m", "6h", "1d" (or a number) into seconds; NaN when malformed. */
+export function parseDuration(v: unknown): number {
+  if (typeof v === 'number') return v >= 0 && isFinite(v) ? v : NaN;
+  if (typeof v !== 'string' || v.length === 0) return NaN;
+  const last = v.charAt(v.length - 1);
+  const factor = UNIT_SECONDS[last];
+  const digits = factor === undefined ? v : v.slice(0, -1);
+  if (!isDecimal(digits)) return NaN;
+  return parseFloat(digits) * (factor ?? 1);
+}
+
+/** "1h 30m", "2m 5s", "45s", "0.5s": a delay in milliseconds, for people. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return (ms / 1000).toFixed(1) + 's';
+  let s = Math.round(ms / 1000);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  s = s % 60;
+  const out: string[] = [];
+  if (d) out.push(d + 'd');
+  if (h) out.push(h + 'h');
+  if (m) out.push(m + 'm');
+  if (s || out.length === 0) out.push(s + 's');
+  return out.slice(0, 2).join(' ');
+}
+
+function isDecimal(s: string): boolean {
+  let dots = 0;
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) dots++;
+    else if (c < 48 || c > 57) return false;
+  }
+  return dots <= 1 && s !== '.';
+}
+
+function isVersionLike(s: string): boolean {
+  // Full semver checks happen in version.ts; here: digits and dots first, as configs are typed by hand.
+  const parts = s.split('-')[0]!.split('+')[0]!.split('.');
+  if (parts.length !== 3) return false;
+  for (const p of parts) if (!isDecimal(p) || p.indexOf('.') >= 0) return false;
+  return true;
+}
+
+function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: false } {
+  switch (kind) {
+    case 'string':
+      return typeof v === 'string' ? { ok: true, value: v } : { ok: false };
+    case 'boolean':
+      return typeof v === 'boolean' ? { ok: true, value: v } : { ok: false };
+    case 'port': {
+      const n = typeof v === 'string' && isDecimal(v) ? parseInt(v, 10) : v;
+      return typeof n === 'number' && n % 1 === 0 && n >= 1 && n <= 65535 ? { ok: true, value: n } : { ok: false };
+    }
+    case 'url':
+      if (typeof v !== 'string') return { ok: false };
+      if (v.indexOf('http://') !== 0 && v.indexOf('https://') !== 0) return { ok: false };
+      return { ok: true, value: v.charAt(v.length - 1) === '/' ? v.slice(0, -1) : v };
+    case 'duration': {
+      const n = parseDuration(v);
+      return isNaN(n) ? { ok: false } : { ok: true, value: n };
+    }
+    case 'fraction':
+      return typeof v === 'number' && v >= 0 && v <= 1 ? { ok: true, value: v } : { ok: false };
+    case 'count':
+      return typeof v === 'number' && v % 1 === 0 && v >= 1 && v <= 100 ? { ok: true, value: v } : { ok: false };
+    case 'bytes':
+      return typeof v === 'number' && v % 1 === 0 && v >= 0 && v <= MAX_SAFE ? { ok: true, value: v } : { ok: false };
+    case 'format':
+      return v === 'esp32' ? { ok: true, value: v } : { ok: false };
+    case 'strings':
+      if (!Array.isArray(v) || v.length > 64) return { ok: false };
+      for (const x of v) if (typeof x !== 'string' || x === '') return { ok: false };
+      return { ok: true, value: v.slice() };
+    case 'window':
+      return typeof v === 'string' && parseWindow(v) !== null ? { ok: true, value: v } : { ok: false };
+    case 'protocol':
+      return v === 'native' || v === 'iotaap' || v === 'hawkbit' ? { ok: true, value: v } : { ok: false };
+    case 'version':
+      return typeof v === 'string' && isVersionLike(v) ? { ok: true, value: v } : { ok: false };
+  }
+}
+
+function parseClock(s: string): number {
+  const parts = s.split(':');
+  if (parts.length !== 2 || parts[0]!.length !== 2 || parts[1]!.length !== 2 || !isDecimal(parts[0]!) || !isDecimal(parts[1]!)) return -1;
+  const h = parseInt(parts[0]!, 10);
+  const m = parseInt(parts[1]!, 10);
+  return h < 24 && m < 60 ? h * 60 + m : -1;
+}
+
+/** A maintenance window "HH:MM-HH:MM" as minutes of the UTC day (`end` < `start` spans midnight), or null. */
+export function parseWindow(v: string): { start: number; end: number } | null {
+  const parts = v.split('-');
+  if (parts.length !== 2) return null;
+  const start = parseClock(parts[0]!);
+  const end = parseClock(parts[1]!);
+  return start < 0 || end < 0 || start === end ? null : { start, end };
+}
+
+/** True for an http:// URL whose host is not this machine (loopback). */
+export function isPlainRemote(url: string): boolean {
+  if (url.indexOf('http://') !== 0) return false;
+  const rest = url.slice(7);
+  const host = rest.charAt(0) === '[' ? rest.slice(0, rest.indexOf(']') + 1) : rest.split('/')[0]!.split(':')[0]!;
+  return !(host === 'localhost' || host === '[::1]' || host.indexOf('127.') === 0);
+}
+
+/** A validated configuration and the warnings met while reading it. */
+export interface ConfigResult {
+  config: OtaConfig;
+  warnings: string[];
+}
+
+/**
+ * Validates a configuration object (the parsed default.cfg, or options given in code).
+ * Throws an OtaError `CONFIG_INVALID` naming `source`, the key and the expected type.
+ */
+export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': expected a JSON object of settings');
+  }
+  const raw = input as { [key: string]: unknown };
+  const out: { [key: string]: unknown } = {};
+  const warnings: string[] = [];
+  for (const key of Object.keys(SPEC)) {
+    const spec = SPEC[key as keyof OtaConfig];
+    const v = raw[key];
+    // As in IoTaaP OS, an empty string (or null) keeps the default.
+    if (v === undefined || v === null || (v === '' && spec.kind !== 'string')) {
+      out[key] = spec.value;
+      continue;
+    }
+    const r = convert(spec.kind, v);
+    if (!r.ok) {
+      throw otaError(
+        'CONFIG_INVALID',
+        'config',
+        source + ': key "' + key + '" is ' + JSON.stringify(v) + '; expected ' + EXPECTED[spec.kind],
+      );
+    }
+    out[key] = r.value;
+  }
+  for (const key of Object.keys(raw)) {
+    if (!(key in SPEC) && FOREIGN_KEYS.indexOf(key) < 0) warnings.push(source + ': unknown key "' + key + '" ignored');
+  }
+  if (isPlainRemote(String(out.ota_domain)) && out.allow_http === true) {
+    warnings.push(source + ': plain HTTP to ' + String(out.ota_domain) + ' (allow_http): updates and tokens travel unencrypted');
+  }
+  const config = out as unknown as OtaConfig;
+  if ((config.slot_a === '') !== (config.slot_b === '')) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': keys "slot_a" and "slot_b" go together; set both (raw slots) or neither (file slots)');
+  }
+  if (config.min_check_interval > config.max_check_interval) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': key "min_check_interval" (' + config.min_check_interval + ' s) is above "max_check_interval" (' + config.max_check_interval + ' s)');
+  }
+  if (config.public_keys.length > 0 && config.protocol !== 'native') {
+    throw otaError('CONFIG_INVALID', 'config', source + ': key "public_keys" needs protocol "native" (the ' + config.protocol + ' protocol has no signed manifests)');
+  }
+  if (isPlainRemote(config.ota_domain) && !config.allow_http) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': key "ota_domain" is plain HTTP to another machine (' + config.ota_domain + '); use https://, or set "allow_http": true to accept the risk');
+  }
+  if (config.device_id === '') {
+    throw otaError('CONFIG_INVALID', 'config', source + ': key "device_id" is missing or empty; expected the device id known to the update server');
+  }
+  return { config, warnings };
+}
+
+/** Parses the text of a default.cfg file. */
+export function parseConfig(text: string, source = 'default.cfg'): ConfigResult {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': not valid JSON (' + (e instanceof Error ? e.message : String(e)) + ')');
+  }
+  return resolveConfig(data, source);
+}
+
+/** Every key with its default, as a default.cfg holds them (for `ota config init`). */
+export function defaultSettings(): { [key: string]: unknown } {
+  const out: { [key: string]: unknown } = {};
+  for (const key of Object.keys(SPEC)) out[key] = SPEC[key as keyof OtaConfig].value;
+  return out;
+}

@@ -1,0 +1,57 @@
+/**
+ * Image verification: the CRC-32 of each chunk as it arrives, and the SHA-256 of the whole image,
+ * computed over the chunks in order as they are accepted (so no second pass over the slot).
+ */
+import { otaError } from '../errors.js';
+import type { Hasher, SlotName, SlotStorage } from '../platform/interfaces.js';
+import type { SizedRelease } from '../check/release.js';
+
+/** Checks one release's chunks in order, then the whole image. */
+export interface ImageVerifier {
+  /** True when chunk `index` has the published CRC-32; then it is added to the image hash. Chunks must come in order. */
+  accept(index: number, data: Uint8Array): boolean;
+  /**
+   * The image's SHA-256 once every chunk is accepted; throws `SHA256_MISMATCH` when the release
+   * published another one.
+   */
+  finish(): string;
+}
+
+/** Length of chunk `index` of a release. */
+export function chunkLength(r: SizedRelease, index: number): number {
+  return Math.min(r.chunkSize, r.size - index * r.chunkSize);
+}
+
+/** A verifier for `release`, hashing with `hasher` and checking chunks with `crc32`. */
+export function imageVerifier(release: SizedRelease, hasher: Hasher, crc32: (data: Uint8Array) => number): ImageVerifier {
+  let expected = 0;
+  const chunks = Math.ceil(release.size / release.chunkSize);
+  const crcs = release.chunkCrc32;
+  return {
+    accept(index, data) {
+      if (index !== expected) throw otaError('INTERNAL', 'verify', 'chunk ' + index + ' offered out of order (expected ' + expected + ')');
+      if (data.length !== chunkLength(release, index) || (crcs !== null && crc32(data) !== crcs[index])) return false;
+      hasher.update(data);
+      expected++;
+      return true;
+    },
+    finish() {
+      if (expected !== chunks) throw otaError('INTERNAL', 'verify', 'image verified before its last chunk');
+      const actual = hasher.digest();
+      if (release.sha256 !== null && actual !== release.sha256) {
+        throw otaError('SHA256_MISMATCH', 'verify', 'downloaded image has SHA-256 ' + actual + ' but the release announced ' + release.sha256, { retryable: true });
+      }
+      return actual;
+    },
+  };
+}
+
+/** SHA-256 (hex) of the first `size` bytes of a slot, read back. */
+export async function hashSlot(slots: SlotStorage, slot: SlotName, size: number, hasher: Hasher): Promise<string> {
+  for (let offset = 0; offset < size; offset += slots.readSize) {
+    const data = await slots.read(slot, offset, Math.min(slots.readSize, size - offset));
+    if (data.length === 0) break;
+    hasher.update(data);
+  }
+  return hasher.digest();
+}

@@ -1,0 +1,266 @@
+/**
+ * An HTTP/1.1 GET whose body is read into one fixed buffer (the `onread` option of net and tls
+ * sockets), for image downloads. Node's http client, and so axios, allocates a new 64 KiB buffer
+ * for every socket read; V8 frees that garbage only under external-memory pressure. Reading a
+ * 512 MiB image through axios peaked at 118 MiB of RSS and took 1.86 s; through this reader,
+ * 75 MiB and 1.31 s (`npm run bench`). Bodies framed by Content-Length, chunked, or by the
+ * connection's end.
+ */
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { parseWhole } from '../../download/http-headers.js';
+import type { HttpRequest, StreamHandlers } from '../interfaces.js';
+
+export interface FixedBufferOptions {
+  /** Certificate checks for https URLs (CA, pins); the system's CAs when empty. */
+  tls: ConnectionOptions;
+  /** Longest silence before `stalled()` is thrown. */
+  idleMs: number;
+  stalled: () => Error;
+}
+
+const BUFFER_SIZE = 64 * 1024;
+const MAX_HEADER_BYTES = 64 * 1024;
+const MAX_REDIRECTS = 5;
+
+/** False when this reader should not take `req`: a proxy is configured for it, or it has a body. */
+export function fixedBufferCanGet(req: HttpRequest): boolean {
+  if (req.body !== undefined || (req.method ?? 'GET') !== 'GET') return false;
+  const scheme = req.url.slice(0, req.url.indexOf(':')).toLowerCase();
+  if (scheme !== 'http' && scheme !== 'https') return false;
+  const env = process.env;
+  return !(env[scheme + '_proxy'] || env[scheme.toUpperCase() + '_PROXY'] || env.all_proxy || env.ALL_PROXY);
+}
+
+/**
+ * Performs the GET, following up to 5 redirects (Authorization is dropped when one leaves the
+ * origin). Socket and TLS errors are thrown as Node gives them; a handler's throw as it was.
+ * A piece handed to `onData` is valid until the call returns or its promise settles.
+ */
+export async function fixedBufferGet(req: HttpRequest, handlers: StreamHandlers, options: FixedBufferOptions): Promise<void> {
+  let url = new URL(req.url);
+  let headers = Object.assign({}, req.headers);
+  for (let redirects = 0; ; redirects++) {
+    const r = await exchange(url, headers, handlers, options);
+    if (r === 'done') return;
+    if (redirects === MAX_REDIRECTS) throw new Error('more than ' + MAX_REDIRECTS + ' redirects');
+    const next = new URL(r.location, url);
+    if (next.origin !== url.origin) headers = withoutAuthorization(headers);
+    url = next;
+  }
+}
+
+function withoutAuthorization(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(h)) if (k.toLowerCase() !== 'authorization') out[k] = h[k]!;
+  return out;
+}
+
+function requestText(url: URL, headers: Record<string, string>): string {
+  let text = 'GET ' + url.pathname + url.search + ' HTTP/1.1\r\nHost: ' + url.host + '\r\nConnection: close\r\nAccept-Encoding: identity\r\n';
+  for (const name of Object.keys(headers)) {
+    const value = headers[name]!;
+    // As Node's http refuses them: a CR or LF would let a value inject headers.
+    if (/[\r\n]/.test(name + value)) throw new Error('invalid character in header ' + JSON.stringify(name));
+    text += name + ': ' + value + '\r\n';
+  }
+  return text + '\r\n';
+}
+
+/**
+ * Decodes `Transfer-Encoding: chunked` as reads arrive: `feed` returns the data in a read, as
+ * views of it; `done` once the last chunk was seen (trailers are not read: the connection closes).
+ */
+class ChunkedDecoder {
+  done = false;
+  private line = '';
+  private left = -1; // data bytes left in this chunk; -1 while reading a size line, -2 for the CRLF after data
+
+  feed(bytes: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let i = 0;
+    while (i < bytes.length && !this.done) {
+      if (this.left > 0) {
+        const n = Math.min(this.left, bytes.length - i);
+        out.push(bytes.subarray(i, i + n));
+        this.left -= n;
+        i += n;
+        if (this.left === 0) this.left = -2;
+      } else {
+        const c = bytes[i++]!;
+        if (c !== 10) {
+          if (this.line.length > 1024) throw new Error('malformed chunked body: line too long');
+          this.line += String.fromCharCode(c);
+          continue;
+        }
+        const text = this.line.trim();
+        this.line = '';
+        if (this.left === -2) {
+          if (text !== '') throw new Error('malformed chunked body: no line end after chunk data');
+          this.left = -1;
+          continue;
+        }
+        const size = text.split(';')[0]!.trim();
+        if (!/^[0-9a-fA-F]+$/.test(size) || size.length > 12) throw new Error('malformed chunk size ' + JSON.stringify(size.slice(0, 20)));
+        const n = parseInt(size, 16);
+        if (n === 0) this.done = true;
+        else this.left = n;
+      }
+    }
+    return out;
+  }
+}
+
+interface Head {
+  status: number;
+  headers: Record<string, string>;
+}
+
+function parseHead(text: string): Head {
+  const lines = text.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!);
+  if (!m) throw new Error('malformed HTTP status line ' + JSON.stringify(lines[0]!.slice(0, 80)));
+  // No prototype: a header named "constructor" or "__proto__" is a header like any other.
+  const headers: Record<string, string> = Object.create(null);
+  for (let i = 1; i < lines.length; i++) {
+    const colon = lines[i]!.indexOf(':');
+    if (colon <= 0) throw new Error('malformed HTTP header line ' + JSON.stringify(lines[i]!.slice(0, 80)));
+    const name = lines[i]!.slice(0, colon).trim().toLowerCase();
+    const value = lines[i]!.slice(colon + 1).trim();
+    headers[name] = name in headers ? headers[name] + ', ' + value : value;
+  }
+  return { status: Number(m[1]), headers };
+}
+
+/** One request on one connection: its result, or where a redirect points. */
+function exchange(url: URL, headers: Record<string, string>, handlers: StreamHandlers, o: FixedBufferOptions): Promise<'done' | { location: string }> {
+  return new Promise((resolve, reject) => {
+    const request = requestText(url, headers);
+    const buffer = Buffer.allocUnsafe(BUFFER_SIZE);
+    let head: Buffer[] | null = [];
+    let headBytes = 0;
+    let length = -1; // body bytes announced; -1 until the end of the connection
+    let delivered = 0;
+    let chunked: ChunkedDecoder | null = null;
+    let settled = false;
+    let socket: Socket | null = null;
+
+    const finish = (e: unknown, result?: 'done' | { location: string }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket?.destroy();
+      if (e === null) resolve(result!);
+      else reject(e);
+    };
+    const timer = setTimeout(() => finish(o.stalled()), o.idleMs);
+
+    const ended = () => (chunked !== null ? chunked.done : delivered === length);
+    const fail = (e: unknown) => finish(e);
+    /** After the handler took a piece: done, or reading on (the socket may be paused). */
+    const after = (more: void | boolean) => {
+      if (more === false || ended()) finish(null, 'done');
+      else if (!settled) {
+        timer.refresh();
+        socket!.resume();
+      }
+    };
+
+    /** Hands body bytes to the handler; false pauses the socket until its promise settles. */
+    const body = (read: Buffer): boolean => {
+      let piece = read;
+      if (chunked !== null) {
+        // The data of one read as one piece: copied only when it spans chunks.
+        const parts = chunked.feed(read);
+        piece = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      } else if (length >= 0) piece = read.subarray(0, Math.min(read.length, length - delivered));
+      if (piece.length === 0) {
+        if (ended()) finish(null, 'done');
+        return !settled;
+      }
+      delivered += piece.length;
+      let more: ReturnType<StreamHandlers['onData']>;
+      try {
+        more = handlers.onData(piece);
+      } catch (e) {
+        finish(e);
+        return false;
+      }
+      if (more instanceof Promise) {
+        more.then(after, fail);
+        return false;
+      }
+      after(more);
+      return !settled;
+    };
+
+    /** Gathers the response head; returns the body bytes that came with it, or null. */
+    const headerBytes = (piece: Buffer): Buffer | null => {
+      head!.push(Buffer.from(piece)); // copied: the read buffer is reused
+      headBytes += piece.length;
+      const all = Buffer.concat(head!);
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (headBytes > MAX_HEADER_BYTES) throw new Error('HTTP response head longer than ' + MAX_HEADER_BYTES + ' bytes');
+        return null;
+      }
+      head = null;
+      const h = parseHead(all.toString('latin1', 0, end));
+      if (h.status >= 300 && h.status < 400 && h.headers.location) {
+        finish(null, { location: h.headers.location });
+        return null;
+      }
+      const te = (h.headers['transfer-encoding'] ?? 'identity').toLowerCase();
+      if (te === 'chunked') chunked = new ChunkedDecoder();
+      else if (te !== 'identity') throw new Error('unsupported Transfer-Encoding ' + JSON.stringify(te));
+      else if (h.headers['content-length'] !== undefined) {
+        length = parseWhole(h.headers['content-length']);
+        if (length < 0) throw new Error('malformed Content-Length ' + JSON.stringify(h.headers['content-length']));
+      }
+      if (h.status === 204 || h.status === 304) length = 0;
+      if (!handlers.onResponse(h.status, h.headers) || length === 0) {
+        finish(null, 'done');
+        return null;
+      }
+      // Past the head: these bytes are a view of the read buffer again, not the copy.
+      return piece.subarray(piece.length - (all.length - end - 4));
+    };
+
+    const onread = (n: number, buf: Buffer): boolean => {
+      if (settled) return false;
+      timer.refresh();
+      let piece = buf.subarray(0, n);
+      try {
+        if (head !== null) {
+          const rest = headerBytes(piece);
+          if (rest === null || rest.length === 0) return !settled;
+          piece = rest;
+        }
+        return body(piece);
+      } catch (e) {
+        finish(e);
+        return false;
+      }
+    };
+
+    const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    try {
+      socket =
+        url.protocol === 'https:'
+          ? tlsConnect(Object.assign({}, o.tls, { host, port, servername: isIP(host) ? undefined : host, onread: { buffer, callback: onread } }), () => socket!.write(request))
+          : netConnect({ host, port, onread: { buffer, callback: onread } }, () => socket!.write(request));
+    } catch (e) {
+      finish(e);
+      return;
+    }
+    socket.on('error', (e) => finish(e));
+    socket.on('end', () => {
+      if (head !== null) finish(new Error('connection closed before a complete HTTP response head'));
+      else if (length >= 0 && delivered < length) finish(new Error('connection closed after ' + delivered + ' of ' + length + ' body bytes'));
+      else if (chunked !== null && !chunked.done) finish(new Error('connection closed before the last chunk, after ' + delivered + ' body bytes'));
+      else finish(null, 'done');
+    });
+    socket.on('close', () => finish(new Error('connection closed')));
+  });
+}

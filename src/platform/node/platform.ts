@@ -1,0 +1,124 @@
+/** The Node platform: axios transport, file slots and state, real timers, stderr log, process reboot. */
+import { createHash } from 'node:crypto';
+import * as zlib from 'node:zlib';
+import { crc32 } from '../../download/crc32.js';
+import { timerClock } from '../../schedule/timer-clock.js';
+import { join, resolve } from 'node:path';
+import { rotatingFile } from './log-file.js';
+import { mqttOptions, mqttTrigger, type MqttTriggerOptions } from './mqtt-trigger.js';
+import { formatLogLine } from '../../log/log-line.js';
+import type { Clock, Hasher, Logger, Platform, RebootRequest } from '../interfaces.js';
+import { execFile } from 'node:child_process';
+import type { OtaConfig } from '../../config/config.js';
+import { currentLink, ubootSelector } from '../../boot/boot-selectors.js';
+import { blockSlots, fileSlots } from '../../install/file-slots.js';
+import { fileState } from './file-state.js';
+import { nodeTransport, type TlsOptions } from './transport.js';
+import { nodeTrust } from './trust.js';
+
+/**
+ * Exit code of the default Node reboot. A supervisor restarts the agent into the new slot, e.g.
+ * systemd with `Restart=on-failure` and `RestartForceExitStatus=75`.
+ */
+export const REBOOT_EXIT_CODE = 75;
+
+/** Options of {@link nodePlatform}. */
+export interface NodePlatformOptions {
+  /** Directory of the state files, the file slots (`slots/a.bin`, `slots/b.bin`) and the `current` link. */
+  stateDir: string;
+  /** Largest image a slot accepts, in bytes. */
+  slotCapacity?: number;
+  /** Raw slots (partitions) instead of file slots; the boot selector is then U-Boot's environment. */
+  rawSlots?: { a: string; b: string };
+  /** The fw_setenv tool for raw slots. */
+  fwSetenv?: string;
+  /** Shell command that reboots the device (e.g. "systemctl reboot") instead of exiting with 75. */
+  rebootCommand?: string;
+  /** Also append log lines to this file, rotated by size. */
+  logFile?: { path: string; maxBytes: number; keep: number };
+  /** Listen for remote "update now" requests on this MQTT broker. */
+  mqtt?: MqttTriggerOptions;
+  /** Ed25519 public key files trusted to sign manifests. */
+  publicKeys?: string[];
+  /** HTTPS: CA file, and SHA-256 pins of the server's public key. */
+  tls?: TlsOptions;
+  /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
+  reboot?: (req: RebootRequest) => Promise<void>;
+  /** Replaces the default logger (stderr, and `logFile`). */
+  logger?: Logger;
+}
+
+/** zlib's CRC-32 (Node 20.15 and later), about three times faster than the portable one. */
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+const nativeCrc32 = zlibCrc32 ? (data: Uint8Array, previous?: number) => zlibCrc32(data, previous ?? 0) >>> 0 : undefined;
+
+/** Real time: monotonic `now`, Node timers. */
+export const systemClock: Clock = timerClock(() => performance.now());
+
+/** A logger writing IoTaaP-style lines to stderr and, optionally, a size-capped rotating file. */
+function nodeLogger(logFile?: { path: string; maxBytes: number; keep: number }): Logger {
+  const toFile = logFile ? rotatingFile(logFile.path, logFile.maxBytes, logFile.keep) : null;
+  return {
+    log(level, message) {
+      const line = formatLogLine(new Date(), level, message);
+      process.stderr.write(line + '\n');
+      if (toFile) toFile(line);
+    },
+  };
+}
+
+/** The platform options a configuration asks for. */
+export function platformOptions(config: OtaConfig, stateDir: string): NodePlatformOptions {
+  return {
+    stateDir,
+    slotCapacity: config.slot_size || undefined,
+    rawSlots: config.slot_a ? { a: config.slot_a, b: config.slot_b } : undefined,
+    fwSetenv: config.fw_setenv,
+    rebootCommand: config.reboot_command || undefined,
+    logFile: config.log_file ? { path: resolve(stateDir, config.log_file), maxBytes: config.log_max_size, keep: config.log_files } : undefined,
+    mqtt: mqttOptions(config),
+    publicKeys: config.public_keys,
+    tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256 },
+  };
+}
+
+function commandReboot(command: string): () => Promise<void> {
+  return () =>
+    new Promise((resolve, reject) => {
+      execFile('sh', ['-c', command], (e) => (e ? reject(new Error('reboot command ' + JSON.stringify(command) + ' failed: ' + e.message)) : resolve()));
+    });
+}
+
+/** SHA-256 with node:crypto, as the core's Hasher. */
+export function sha256Hasher(): Hasher {
+  const h = createHash('sha256');
+  return { update: (d) => h.update(d), digest: () => h.digest('hex') };
+}
+
+/** Builds the Node platform for a device whose files live in `options.stateDir`. */
+export function nodePlatform(options: NodePlatformOptions): Platform {
+  const raw = options.rawSlots;
+  if (raw && !options.slotCapacity) throw new Error('raw slots need their size (slot_size)');
+  const logger = options.logger ?? nodeLogger(options.logFile);
+  const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
+  return {
+    transport: nodeTransport(options.tls),
+    slots,
+    bootSelector: raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots),
+    state: fileState(options.stateDir),
+    clock: systemClock,
+    logger,
+    sha256: sha256Hasher,
+    crc32: nativeCrc32 ?? crc32,
+    reboot:
+      options.reboot ??
+      (options.rebootCommand
+        ? commandReboot(options.rebootCommand)
+        : async () => {
+            process.exit(REBOOT_EXIT_CODE);
+          }),
+    random: Math.random,
+    trigger: options.mqtt ? mqttTrigger(options.mqtt, logger) : undefined,
+    trust: options.publicKeys && options.publicKeys.length > 0 ? nodeTrust(options.publicKeys) : undefined,
+  };
+}

@@ -1,0 +1,41 @@
+/** Ed25519 manifest signatures on Node: trusted keys from PEM files, keygen and signing for `ota`. */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { otaError } from '../../errors.js';
+import type { Trust } from '../../check/trust.js';
+
+/** Trusts the Ed25519 public keys in these PEM files (several during a key rotation). */
+export function nodeTrust(files: string[]): Trust {
+  const keys: KeyObject[] = files.map((file) => {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(readFileSync(file));
+    } catch (e) {
+      throw otaError('CONFIG_INVALID', 'config', 'public key ' + file + ' cannot be read as a PEM public key: ' + (e as Error).message);
+    }
+    if (key.asymmetricKeyType !== 'ed25519') throw otaError('CONFIG_INVALID', 'config', 'public key ' + file + ' is ' + key.asymmetricKeyType + ', not Ed25519');
+    return key;
+  });
+  return {
+    keys: keys.length,
+    verify(message, signature) {
+      const sig = Buffer.from(signature, 'base64');
+      if (sig.length !== 64) return false;
+      return keys.some((k) => verify(null, Buffer.from(message), k, sig));
+    },
+  };
+}
+
+/** A new Ed25519 key pair as PEM text. */
+export function generateKeys(): { privatePem: string; publicPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+/** Signs `message` with the Ed25519 private key in a PEM file; base64. */
+export function signWith(privateKeyFile: string, message: string): string {
+  return sign(null, Buffer.from(message), createPrivateKey(readFileSync(privateKeyFile))).toString('base64');
+}

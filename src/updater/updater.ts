@@ -1,0 +1,455 @@
+/**
+ * The updater: runs the pipeline check → download → verify → install → reboot, owns the
+ * scheduler, and turns every failure into a result that says what failed and what happens next.
+ */
+import { EventEmitter } from 'eventemitter3';
+import {
+  beginWrite,
+  bootSelect,
+  confirmBooted,
+  initialBootState,
+  loadBootState,
+  markInstalled,
+  rejectTrial,
+  saveBootState,
+  updateTarget,
+  type BootState,
+  describeBoot,
+  type DeviceStatus,
+} from '../boot/boot-control.js';
+import { formatDuration, isPlainRemote, parseWindow, type OtaConfig } from '../config/config.js';
+import { discardJournal, download, probeSize, type DownloadProgress } from '../download/downloader.js';
+import type { Release, SizedRelease } from '../check/release.js';
+import { otaError, toOtaError, type OtaError, type OtaStage } from '../errors.js';
+import { ESP32_MAGIC, validateEsp32Image } from '../install/esp32-image.js';
+import type { Logger, Platform, RebootRequest, SlotName } from '../platform/interfaces.js';
+import { protocolFor } from '../check/select.js';
+import type { Protocol, StatusReport } from '../check/protocol.js';
+import { Scheduler, type RunOutcome } from '../schedule/scheduler.js';
+import { isNewer, parseVersion } from '../check/version.js';
+
+/** Events of an {@link Updater}, with their arguments. */
+export interface UpdaterEvents {
+  /** A check started. */
+  checking: [];
+  /** The server offers a newer version than the one running. */
+  'update-available': [info: { version: string; current: string; size: number }];
+  /** The running version is the latest (or newer). */
+  'up-to-date': [info: { version: string; latest: string }];
+  /** Download progress, throttled. */
+  'download-progress': [progress: DownloadProgress];
+  /** The downloaded image matched the published SHA-256. */
+  verified: [info: { version: string; sha256: string; slot: SlotName }];
+  /** The image is installed in the inactive slot and will boot on trial. */
+  installed: [info: { version: string; slot: SlotName }];
+  /** The device is about to reboot. */
+  rebooting: [request: RebootRequest];
+  /** A check, update or boot step failed. */
+  error: [error: OtaError];
+}
+
+/** What {@link Updater.checkForUpdates} resolves to. It never rejects. */
+export type CheckResult =
+  | { status: 'up-to-date'; version: string; latest: string }
+  | { status: 'no-firmware'; version: string }
+  | { status: 'updated'; version: string; from: string; slot: SlotName; rebooting: true }
+  | {
+      status: 'deferred';
+      /** The running version. */
+      version: string;
+      /** The version downloaded and verified, waiting to be installed. */
+      latest: string;
+      /** Why it waits: an inhibitor or the maintenance window. */
+      reason: string;
+    }
+  | {
+      status: 'failed';
+      error: OtaError;
+      /** What failed and what happens next, in one sentence for people. */
+      message: string;
+    };
+
+/** Options of {@link Updater.checkForUpdates}. */
+export interface CheckOptions {
+  /** Install even outside the maintenance window (an operator's "update now"). */
+  force?: boolean;
+}
+
+/** Answers to a remote trigger, as IoTaaP OS gives them. */
+const TRIGGER_CODES = { received: 200, updating: 201, sameVersion: 202, noneOrError: 203 };
+
+/** Replaces each secret in log messages by "***". */
+function redacting(logger: Logger, secrets: string[]): Logger {
+  const hidden = secrets.filter((x) => x.length >= 4);
+  return {
+    log(level, message) {
+      for (const secret of hidden) message = message.split(secret).join('***');
+      logger.log(level, message);
+    },
+    flush: logger.flush ? () => logger.flush!() : undefined,
+  };
+}
+
+/** Options of the core updater. */
+export interface UpdaterOptions {
+  config: OtaConfig;
+  platform: Platform;
+  /** Protocol adapter; defaults to the one `config.protocol` names. */
+  protocol?: Protocol;
+}
+
+/**
+ * Keeps one device's firmware up to date. Create it with `createUpdater()`.
+ */
+export class Updater extends EventEmitter<UpdaterEvents> {
+  private readonly config: OtaConfig;
+  private readonly platform: Platform;
+  private readonly protocol: Protocol;
+  private readonly scheduler: Scheduler;
+  private running: Promise<CheckResult> | null = null;
+  private readonly inhibitors: string[] = [];
+
+  constructor(options: UpdaterOptions) {
+    super();
+    const c = options.config;
+    this.config = c;
+    // Secrets never reach the log, whoever writes it.
+    this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, [c.device_token, c.group_token, c.mqtt_pass]) });
+    this.protocol = options.protocol ?? protocolFor(c, this.platform);
+    this.scheduler = new Scheduler({
+      clock: this.platform.clock,
+      random: this.platform.random,
+      firstDelayMs: c.first_check_delay * 1000,
+      intervalMs: c.check_interval * 1000,
+      jitter: c.check_jitter,
+      retryBaseMs: c.retry_delay * 1000,
+      minIntervalMs: c.min_check_interval * 1000,
+      maxIntervalMs: c.max_check_interval * 1000,
+      honourServer: c.server_interval,
+      run: () => this.checkForUpdates(),
+    });
+  }
+
+  /**
+   * Asks the server for the latest version and, when it is newer than the running one, downloads,
+   * verifies and installs it, then reboots into it on trial. Concurrent calls share one run.
+   */
+  checkForUpdates(options: CheckOptions = {}): Promise<CheckResult> {
+    if (this.running === null) {
+      const done = () => {
+        this.running = null;
+      };
+      this.running = this.run(options.force === true);
+      this.running.then(done, done);
+    }
+    return this.running;
+  }
+
+  /**
+   * Starts automatic checks when `auto_update` is true (first after `first_check_delay`, then
+   * every `check_interval`), and listens for remote triggers when the platform has them. Manual
+   * checks and remote triggers work whether `auto_update` is on or off.
+   */
+  start(): void {
+    if (this.platform.trigger) this.platform.trigger.start((respond) => this.onTrigger(respond));
+    if (!this.config.auto_update) {
+      this.platform.logger.log('INFO', 'Automatic updates are off (auto_update: false); manual checks and remote triggers still work');
+      return;
+    }
+    this.scheduler.start();
+  }
+
+  /** Stops automatic checks and remote triggers (a check already running finishes). */
+  async stop(): Promise<void> {
+    this.scheduler.stop();
+    if (this.platform.trigger) await this.platform.trigger.stop();
+  }
+
+  /**
+   * Defers installs while the application is busy (`reason` says with what): updates are still
+   * downloaded and verified, then wait. Returns the function that lifts this inhibitor.
+   */
+  inhibit(reason: string): () => void {
+    const token = reason + '';
+    this.inhibitors.push(token);
+    return () => {
+      const i = this.inhibitors.indexOf(token);
+      if (i >= 0) this.inhibitors.splice(i, 1);
+    };
+  }
+
+  /** A remote "update now": answered 200 at once, 201 when an update starts, 202 when up to date, 203 otherwise. */
+  private async onTrigger(respond: (code: number) => void): Promise<void> {
+    this.platform.logger.log('INFO', 'Update requested remotely');
+    respond(TRIGGER_CODES.received);
+    let updating = false;
+    const onAvailable = () => {
+      updating = true;
+      respond(TRIGGER_CODES.updating);
+    };
+    this.once('update-available', onAvailable);
+    const r = await this.checkForUpdates({ force: true });
+    this.off('update-available', onAvailable);
+    if (r.status === 'up-to-date') respond(TRIGGER_CODES.sameVersion);
+    else if (r.status === 'no-firmware' || r.status === 'failed') respond(TRIGGER_CODES.noneOrError);
+    else if (!updating) respond(TRIGGER_CODES.updating);
+  }
+
+  /** Why an install must wait now, or null when it may go ahead. */
+  private installHold(force: boolean): { reason: string; waitMs: number | null } | null {
+    if (this.inhibitors.length > 0) return { reason: 'the application is busy (' + this.inhibitors.join(', ') + ')', waitMs: null };
+    const w = parseWindow(this.config.maintenance_window);
+    if (w === null || force) return null;
+    const minute = Math.floor(this.platform.clock.date() / 60000) % 1440;
+    const inside = w.start < w.end ? minute >= w.start && minute < w.end : minute >= w.start || minute < w.end;
+    if (inside) return null;
+    return { reason: 'outside the maintenance window ' + this.config.maintenance_window + ' UTC', waitMs: (((w.start - minute + 1440) % 1440) || 1440) * 60000 };
+  }
+
+  /** The running slot, its version and boot state. */
+  async status(): Promise<DeviceStatus> {
+    return describeBoot(await this.bootState());
+  }
+
+  /**
+   * The boot step, run once when the device starts: starts or retries a pending trial, or brings
+   * the previous slot back when the trial used all its attempts.
+   */
+  async boot(): Promise<DeviceStatus> {
+    const before = await this.bootState();
+    const after = await this.save(bootSelect(before));
+    if (after.state === 'reverted' && before.state !== 'reverted') {
+      this.platform.logger.log('ERROR', 'Update reverted: ' + after.last_error);
+      await this.report(before, { stage: 'failed', reason: after.last_error, code: 'BOOT_STATE', reverted: true });
+    }
+    return this.status();
+  }
+
+  /** Confirms the slot running on trial: it becomes the known-good slot. */
+  async confirm(): Promise<void> {
+    const s = await this.save(confirmBooted(await this.bootState()));
+    const image = s.slots[s.booted];
+    this.platform.logger.log('INFO', 'Slot ' + s.booted + ' (' + (image ? image.version : '?') + ') confirmed');
+    await this.report(s, { stage: 'confirmed' });
+  }
+
+  /**
+   * Rejects the slot running on trial (`reason` says why), reports it and reboots into the
+   * previous slot. That image is never installed again.
+   */
+  async revert(reason: string): Promise<void> {
+    const before = await this.bootState();
+    const s = await this.save(rejectTrial(before, reason));
+    this.platform.logger.log('ERROR', 'Update reverted: ' + reason);
+    await this.report(before, { stage: 'failed', reason, code: 'HEALTH_CHECK', reverted: true });
+    const image = s.slots[s.confirmed];
+    await this.reboot({ slot: s.confirmed, version: image ? image.version : '', reason: 'revert' });
+  }
+
+  private save(s: BootState): Promise<BootState> {
+    return saveBootState(this.platform.state, this.platform.bootSelector, s);
+  }
+
+  private async bootState(): Promise<BootState> {
+    const s = await loadBootState(this.platform.state);
+    if (s !== null) return s;
+    if (this.config.firmware_version === '') {
+      throw otaError('CONFIG_INVALID', 'config', 'the running firmware version is unknown: set "firmware_version" in default.cfg (or create the device with `ota device init`)');
+    }
+    const initial = initialBootState({ version: this.config.firmware_version, sha256: '', size: 0 }, this.config.boot_attempts);
+    return this.save(initial);
+  }
+
+  /** Sends a status report about `s`'s trial (or running) image; failures are only logged. */
+  private async report(s: BootState, report: Omit<StatusReport, 'version'> & { version?: string }): Promise<void> {
+    const slot = s.trial ?? s.booted;
+    const image = s.slots[slot];
+    const confirmed = s.slots[s.confirmed];
+    const full: StatusReport = Object.assign({ version: image ? image.version : '' }, report);
+    if (confirmed && slot !== s.confirmed && full.from === undefined) full.from = confirmed.version;
+    await this.send(full);
+  }
+
+  private async reboot(request: RebootRequest): Promise<void> {
+    this.emit('rebooting', request);
+    this.platform.logger.log('INFO', 'Rebooting into slot ' + request.slot + ' (' + request.version + ')');
+    if (this.platform.logger.flush) await this.platform.logger.flush();
+    await this.platform.reboot(request);
+  }
+
+  /** Plans the next automatic check after a run (when the scheduler runs) and passes the result on. */
+  private planned<R extends CheckResult>(result: R, outcome: RunOutcome, hintMs?: number | null): R {
+    const suggested = this.protocol.suggestedIntervalMs ? this.protocol.suggestedIntervalMs() : null;
+    this.scheduler.reschedule(outcome, hintMs ?? suggested);
+    return result;
+  }
+
+  private async run(force: boolean): Promise<CheckResult> {
+    const { logger } = this.platform;
+    let stage: OtaStage = 'check';
+    let boot: BootState | null = null;
+    let current = this.config.firmware_version;
+    let target: SlotName | null = null;
+    let offered = '';
+    this.emit('checking');
+    logger.log('INFO', 'Checking for updates');
+    try {
+      boot = await this.bootState();
+      const running = boot.slots[boot.booted];
+      current = running ? running.version : this.config.firmware_version;
+      if (parseVersion(current) === null) {
+        throw otaError('VERSION_INVALID', 'config', 'the running firmware version ' + JSON.stringify(current) + ' is not a semantic version');
+      }
+      const answer = await this.protocol.check({ version: current });
+      if (answer === null) {
+        logger.log('INFO', 'No firmware available');
+        return this.planned({ status: 'no-firmware', version: current }, 'done');
+      }
+      let release: Release = answer;
+      const older = isNewer(current, release.version);
+      const downgrade = older && release.downgrade === true && this.config.allow_downgrade;
+      if (!isNewer(release.version, current) && !downgrade) {
+        await this.decline(release, current);
+        if (older) {
+          throw otaError('DOWNGRADE_REFUSED', 'check', 'the server offers ' + release.version + ', older than the running ' + current + ': refused (a downgrade needs a signed downgrade manifest and "allow_downgrade": true)');
+        }
+        logger.log('INFO', 'No new updates (running ' + current + ', latest ' + release.version + ')');
+        this.emit('up-to-date', { version: current, latest: release.version });
+        return this.planned({ status: 'up-to-date', version: current, latest: release.version }, 'done');
+      }
+      if (downgrade) logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + current + ': a signed, explicit downgrade allowed by allow_downgrade');
+      offered = release.version;
+      stage = 'install';
+      this.refuseRejected(boot, release.sha256, release);
+      const pending = boot.trial !== null && boot.trial !== boot.booted ? boot.slots[boot.trial] : null;
+      if (pending && pending.version === release.version && (release.sha256 === null || pending.sha256 === release.sha256)) {
+        // Installed earlier but the reboot never happened: reboot now rather than download again.
+        logger.log('INFO', 'Release ' + release.version + ' is already installed in slot ' + boot.trial + '; rebooting into it');
+        return this.rebootSoon({ slot: boot.trial!, version: release.version, reason: 'update' }, current);
+      }
+      if (isPlainRemote(release.url) && !this.config.allow_http) {
+        throw otaError('INSECURE_TRANSPORT', 'check', 'release ' + release.version + ' would be downloaded over plain HTTP from another machine (' + release.url + '); set "allow_http": true to accept the risk');
+      }
+      target = updateTarget(boot);
+      if (release.size === null) release = Object.assign({}, release, { size: await probeSize(this.platform, release.url, this.protocol.downloadHeaders(), this.config.download_timeout * 1000) });
+      const sized = release as SizedRelease;
+      const capacity = this.platform.slots.capacity(target);
+      if (capacity !== undefined && sized.size > capacity) {
+        throw otaError('IMAGE_TOO_LARGE', 'install', 'release ' + release.version + ' is ' + sized.size + ' bytes but slot ' + target + ' holds ' + capacity);
+      }
+      logger.log('INFO', 'New update available! ' + current + ' -> ' + release.version);
+      this.emit('update-available', { version: release.version, current, size: sized.size });
+      logger.log('INFO', 'Starting update process...');
+      boot = await this.save(beginWrite(boot, target));
+      await this.send({ stage: 'downloading', version: release.version, from: current });
+
+      stage = 'download';
+      const sha256 = await this.fetchInto(sized, target, boot);
+
+      const hold = release.installHold ? { reason: release.installHold, waitMs: null } : this.installHold(force);
+      if (hold !== null) {
+        logger.log('INFO', 'Update ' + release.version + ' is downloaded and verified; installing it waits: ' + hold.reason);
+        return this.planned({ status: 'deferred', version: current, latest: release.version, reason: hold.reason }, 'soon', hold.waitMs);
+      }
+      stage = 'install';
+      boot = await this.save(markInstalled(boot, target, { version: release.version, sha256, size: sized.size }, this.config.boot_attempts));
+      await discardJournal(this.platform.state);
+      this.emit('installed', { version: release.version, slot: target });
+      logger.log('INFO', 'Update successfull! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
+      await this.send({ stage: 'installed', version: release.version, from: current });
+      return this.rebootSoon({ slot: target, version: release.version, reason: 'update' }, current);
+    } catch (e) {
+      const error = toOtaError(e, stage);
+      const untouched = boot ? 'the running firmware ' + current + ' (slot ' + boot.booted + ') is untouched' : 'nothing was changed';
+      const delay = this.scheduler.reschedule(error.retryable ? 'retry' : 'done', error.retryAfterMs);
+      const next =
+        delay === null
+          ? error.retryable
+            ? 'call checkForUpdates() to retry'
+            : 'retrying will not help until the server or the configuration changes'
+          : (error.retryable ? 'next try in ' : 'not retried before the next regular check, in ') + formatDuration(delay);
+      const message = error.message + '; ' + untouched + '; ' + next;
+      logger.log('ERROR', (error.stage === 'check' ? 'Cannot check for updates: ' : 'Update failed with error (' + error.code + '): ') + message);
+      if (target !== null) await this.send({ stage: 'failed', version: offered, from: current, reason: error.message, code: error.code });
+      this.emit('error', error);
+      return { status: 'failed', error, message };
+    }
+  }
+
+  /**
+   * Downloads `release` into `target` and verifies it: chunk CRCs and SHA-256 where published,
+   * a rejected image refused, the image format checked. Resolves to the image's SHA-256.
+   */
+  private async fetchInto(release: SizedRelease, target: SlotName, boot: BootState): Promise<string> {
+    const { logger } = this.platform;
+    logger.log('INFO', 'Downloading ' + release.size + ' bytes into slot ' + target + ' (chunks of ' + release.chunkSize + ')');
+    const sha256 = await download(this.platform, {
+      release,
+      slot: target,
+      headers: this.protocol.downloadHeaders(),
+      idleTimeoutMs: this.config.download_timeout * 1000,
+      retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
+      onProgress: (p) => {
+        this.emit('download-progress', p);
+        if (this.protocol.progress) this.protocol.progress(p.received, p.total);
+      },
+    });
+    if (release.sha256 === null) this.refuseRejected(boot, sha256, release);
+    const checked = await this.checkFormat(target, release);
+    logger.log('INFO', 'Image verified: SHA-256 ' + sha256 + (release.sha256 === null ? ' (computed; the server published none)' : '') + checked);
+    this.emit('verified', { version: release.version, sha256, slot: target });
+    return sha256;
+  }
+
+  /** Refuses an image that failed its trial here before, unless the release overrides that. */
+  private refuseRejected(boot: BootState, sha256: string | null, release: Release): void {
+    if (sha256 !== null && boot.rejected.indexOf(sha256) >= 0 && !release.overrideRejected) {
+      throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again (unless published with override_rejected)');
+    }
+  }
+
+  /**
+   * Validates the image format before the switch: always when `image_format` says so; and, when
+   * the server published no hash, an image that looks like an ESP32 one is checked by its own
+   * appended SHA-256. Returns what was checked, for the log.
+   */
+  private async checkFormat(slot: SlotName, release: SizedRelease): Promise<string> {
+    const slots = this.platform.slots;
+    const looksEsp32 = release.sha256 === null && (await slots.read(slot, 0, 1))[0] === ESP32_MAGIC;
+    if (this.config.image_format === 'esp32' || looksEsp32) {
+      await validateEsp32Image((offset, length) => slots.read(slot, offset, length), release.size, this.platform.sha256(), slots.readSize);
+      return ', valid esp32 image';
+    }
+    if (release.sha256 === null) {
+      this.platform.logger.log('WARNING', 'Release ' + release.version + ' comes with no checksum and is not an image that carries its own: installed on the strength of its size alone');
+    }
+    return '';
+  }
+
+  /** Tells the protocol that an offered release is not installed (hawkBit closes its action). */
+  private async decline(release: Release, running: string): Promise<void> {
+    if (!this.protocol.declined) return;
+    try {
+      await this.protocol.declined(release, running);
+    } catch (e) {
+      this.platform.logger.log('WARNING', 'Could not tell the server: ' + toOtaError(e, 'report').message);
+    }
+  }
+
+  /** Reboots into a newly installed slot once the caller has had the result. */
+  private rebootSoon(request: RebootRequest, from: string): CheckResult {
+    this.platform.clock.setTimer(() => {
+      this.reboot(request).catch((e) => this.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message));
+    }, 0);
+    return { status: 'updated', version: request.version, from, slot: request.slot, rebooting: true };
+  }
+
+  /** Sends a status report; a failure to send is only logged. */
+  private async send(report: StatusReport): Promise<void> {
+    try {
+      await this.protocol.report(report);
+    } catch (e) {
+      this.platform.logger.log('WARNING', 'Could not report "' + report.stage + '" to the server: ' + toOtaError(e, 'report').message);
+    }
+  }
+}
