@@ -26,6 +26,7 @@ export type OtaErrorCode =
   | 'WRONG_TARGET'
   | 'DOWNGRADE_REFUSED'
   | 'INSECURE_TRANSPORT'
+  | 'STOPPED'
   | 'INTERNAL';
 
 /** Pipeline stage in which an error happened. */

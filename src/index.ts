@@ -17,7 +17,7 @@ import { Updater, type CheckResult } from './updater/updater.js';
 export type { OtaConfig } from './config/config.js';
 export type { DownloadProgress } from './download/downloader.js';
 export type { OtaError, OtaErrorCode, OtaStage } from './errors.js';
-export type { BootStateName, DeviceStatus } from './boot/boot-control.js';
+export type { BootStateName, DeviceStatus } from './boot/boot-state.js';
 export type {
   Clock,
   Hasher,
@@ -27,13 +27,13 @@ export type {
   LogLevel,
   Platform,
   RebootRequest,
-  SlotName,
-  SlotStorage,
-  SlotWriter,
   StateStore,
+  StopSignal,
   StreamHandlers,
   Transport,
 } from './platform/interfaces.js';
+export type { SlotName, SlotStorage, SlotWriter } from './install/slots.js';
+export type { BootSelector } from './boot/boot-selector.js';
 export { Updater } from './updater/updater.js';
 export type { CheckOptions, CheckResult, UpdaterEvents } from './updater/updater.js';
 export { REBOOT_EXIT_CODE, nodePlatform } from './platform/node/platform.js';

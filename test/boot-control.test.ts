@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { beginWrite, bootSelect, confirmBooted, initialBootState, markInstalled, rejectTrial, updateTarget, type BootState } from '../src/boot/boot-control.js';
+import { beginWrite, bootSelect, confirmBooted, initialBootState, markInstalled, rejectTrial, updateTarget, type BootState } from '../src/boot/boot-state.js';
 
 const v1 = { version: '1.0.0', sha256: 'a'.repeat(64), size: 10 };
 const v2 = { version: '1.1.0', sha256: 'b'.repeat(64), size: 20 };

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bootSelect, loadBootState } from '../src/boot/boot-control.js';
+import { bootSelect } from '../src/boot/boot-state.js';
+import { loadBootState } from '../src/boot/boot-store.js';
 import { fileState } from '../src/platform/node/file-state.js';
 import { device, image, releaseDir, serve, sha256 } from './helpers/fixtures.js';
 

@@ -2,7 +2,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig, parseDuration } from '../src/config/config.js';
+import { parseConfig } from '../src/config/config.js';
+import { parseDuration } from '../src/config/durations.js';
 import { formatLogLine } from '../src/log/log-line.js';
 import { rotatingFile } from '../src/platform/node/log-file.js';
 import { configFile, device, image, releaseDir, runCli, serve, tempDir } from './helpers/fixtures.js';

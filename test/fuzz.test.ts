@@ -5,14 +5,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadBootState } from '../src/boot/boot-control.js';
-import { parseConfig, parseWindow, resolveConfig } from '../src/config/config.js';
+import { loadBootState } from '../src/boot/boot-store.js';
+import { parseConfig, resolveConfig } from '../src/config/config.js';
+import { parseWindow } from '../src/schedule/maintenance-window.js';
 import { download } from '../src/download/downloader.js';
 import { isOtaError } from '../src/errors.js';
-import { parseContentRange, parseRetryAfter, parseWhole } from '../src/download/http-headers.js';
+import { parseContentRange, parseRetryAfter } from '../src/download/http-headers.js';
+import { parseWhole } from '../src/text/numbers.js';
 import { parseSleep } from '../src/check/hawkbit.js';
 import { parseManifest } from '../src/check/release.js';
-import { memorySlots, memoryState } from '../src/install/memory-slots.js';
+import { memorySlots } from '../src/install/memory-slots.js';
+import { memoryState } from '../src/platform/memory-state.js';
 import { checkManifest } from '../src/check/trust.js';
 import { crc32 } from '../src/download/crc32.js';
 import { sha256Hasher } from '../src/platform/node/platform.js';

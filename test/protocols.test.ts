@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/config.js';
 import { nodeTransport } from '../src/platform/node/transport.js';
+import { systemClock } from '../src/platform/node/platform.js';
 import { hawkbitProtocol, parseSleep } from '../src/check/hawkbit.js';
-import { memoryState } from '../src/install/memory-slots.js';
+import { memoryState } from '../src/platform/memory-state.js';
 import { esp32Image } from './helpers/esp32.js';
 import { faultServer } from './helpers/fault-server.js';
 import { configFile, device, image, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';
@@ -122,7 +123,7 @@ describe('hawkBit mode against a DDI server', () => {
     const { updater, lines } = testUpdater(cfg(hb.url, { auto_update: true, first_check_delay: 3600 }), stateDir);
     expect((await updater.checkForUpdates()).status).toBe('no-firmware');
     const { config } = resolveConfig(cfg(hb.url));
-    const ddi = hawkbitProtocol(config, { transport: nodeTransport(), state: memoryState(), logger: { log: () => undefined } }, '0.1.0');
+    const ddi = hawkbitProtocol(config, { transport: nodeTransport(), clock: systemClock, state: memoryState(), logger: { log: () => undefined } }, '0.1.0');
     await ddi.check({ version: '1.3.0' });
     expect(ddi.suggestedIntervalMs!()).toBe(150_000);
     expect(parseSleep('00:00:30')).toBe(30_000);

@@ -3,7 +3,9 @@ import { chmodSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createUpdater } from '../src/index.js';
-import { memorySelector, memorySlots, memoryState } from '../src/install/memory-slots.js';
+import { memorySelector } from '../src/boot/memory-selector.js';
+import { memorySlots } from '../src/install/memory-slots.js';
+import { memoryState } from '../src/platform/memory-state.js';
 import { image, readFileOrEmpty, releaseDir, serve, sha256, tempDir } from './helpers/fixtures.js';
 
 const quiet = { log: () => undefined };

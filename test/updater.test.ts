@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { JOURNAL } from '../src/download/downloader.js';
+import { JOURNAL } from '../src/download/journal.js';
 import { faultServer } from './helpers/fault-server.js';
 import { device, image, manifestFor, releaseDir, serve, sha256, tempDir, testUpdater } from './helpers/fixtures.js';
 

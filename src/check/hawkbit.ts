@@ -8,9 +8,10 @@
  */
 import type { OtaConfig } from '../config/config.js';
 import { otaError } from '../errors.js';
-import type { Logger, StateStore, Transport } from '../platform/interfaces.js';
+import type { Clock, Logger, StateStore, Transport } from '../platform/interfaces.js';
 import { DEFAULT_CHUNK_SIZE, type Release } from './release.js';
 import { isNewer, parseVersion } from './version.js';
+import { parseWhole } from '../text/numbers.js';
 import { getJson, sendJson } from './json-http.js';
 import type { Protocol, StatusReport } from './protocol.js';
 
@@ -45,8 +46,8 @@ export function parseSleep(v: unknown): number | null {
   if (p.length !== 3) return null;
   let total = 0;
   for (const part of p) {
-    const n = parseInt(part, 10);
-    if (part.length === 0 || part.length > 2 || isNaN(n) || String(n).length > part.length) return null;
+    const n = part.length > 2 ? -1 : parseWhole(part);
+    if (n < 0) return null;
     total = total * 60 + n;
   }
   return total * 1000;
@@ -59,7 +60,7 @@ function feedbackTime(ms: number): string {
 }
 
 /** Creates the hawkBit adapter. */
-export function hawkbitProtocol(config: OtaConfig, io: { transport: Transport; state: StateStore; logger: Logger }, agentVersion: string): Protocol {
+export function hawkbitProtocol(config: OtaConfig, io: { transport: Transport; clock: Clock; state: StateStore; logger: Logger }, agentVersion: string): Protocol {
   const base = config.ota_domain + '/' + encodeURIComponent(config.hawkbit_tenant) + '/controller/v1/' + encodeURIComponent(config.device_id);
   const auth: Record<string, string> = config.device_token === '' ? {} : { Authorization: 'TargetToken ' + config.device_token };
   let sleepMs: number | null = null;
@@ -80,13 +81,13 @@ export function hawkbitProtocol(config: OtaConfig, io: { transport: Transport; s
   const feedback = async (action: OpenAction, execution: string, finished: string, details: string[], progress?: { cnt: number; of: number }) => {
     const result: Json = { finished };
     if (progress) result.progress = progress;
-    const status = await sendJson(io.transport, 'POST', action.feedback, auth, { id: action.id, time: feedbackTime(Date.now()), status: { execution, result, details } }, [410]);
+    const status = await sendJson(io, 'POST', action.feedback, auth, { id: action.id, time: feedbackTime(io.clock.date()), status: { execution, result, details } }, [410]);
     if (status === 410) io.logger.log('WARNING', 'hawkBit action ' + action.id + ' is no longer active (410); forgetting it');
     if (status === 410 || execution === 'closed') await io.state.remove(ACTION);
   };
 
   const deployment = async (url: string): Promise<Release | null> => {
-    const d = obj(await getJson(io.transport, url, auth));
+    const d = obj(await getJson(io, url, auth));
     if (d === null) return null;
     if (typeof d.id !== 'string' && typeof d.id !== 'number') bad('id', 'is missing');
     const dep = obj(d.deployment) ?? bad('deployment', 'is missing');
@@ -108,23 +109,23 @@ export function hawkbitProtocol(config: OtaConfig, io: { transport: Transport; s
 
   return {
     async check(running) {
-      const poll = obj(await getJson(io.transport, base, auth));
+      const poll = obj(await getJson(io, base, auth));
       if (poll === null) throw otaError('HTTP_STATUS', 'check', 'hawkBit does not know controller ' + config.device_id + ' (404 from ' + base + ')', { status: 404 });
       sleepMs = parseSleep(obj(obj(poll.config)?.polling)?.sleep);
       const links = poll._links;
       const configData = href(links, 'configData');
       if (configData !== null) {
-        await sendJson(io.transport, 'PUT', configData, auth, { mode: 'merge', data: { firmware_version: running.version, ota_client: agentVersion } });
+        await sendJson(io, 'PUT', configData, auth, { mode: 'merge', data: { firmware_version: running.version, ota_client: agentVersion } });
       }
       const cancel = href(links, 'cancelAction');
       if (cancel !== null) {
-        const c = obj(await getJson(io.transport, cancel, auth));
+        const c = obj(await getJson(io, cancel, auth));
         const stopId = String(obj(c?.cancelAction)?.stopId ?? c?.id ?? '');
         const cancelId = String(c?.id ?? stopId);
         io.logger.log('INFO', 'hawkBit cancelled action ' + stopId + '; nothing is installed for it');
-        await sendJson(io.transport, 'POST', base + '/cancelAction/' + encodeURIComponent(cancelId) + '/feedback', auth, {
+        await sendJson(io, 'POST', base + '/cancelAction/' + encodeURIComponent(cancelId) + '/feedback', auth, {
           id: cancelId,
-          time: feedbackTime(Date.now()),
+          time: feedbackTime(io.clock.date()),
           status: { execution: 'closed', result: { finished: 'success' }, details: ['cancelled before download'] },
         }, [410]);
         await io.state.remove(ACTION);

@@ -6,14 +6,13 @@
  */
 import type { OtaConfig } from '../config/config.js';
 import { otaError } from '../errors.js';
-import type { Transport } from '../platform/interfaces.js';
 import { DEFAULT_CHUNK_SIZE, type Release } from './release.js';
 import { parseVersion } from './version.js';
-import { getJson } from './json-http.js';
+import { getJson, type JsonHttp } from './json-http.js';
 import type { Protocol } from './protocol.js';
 
 /** Creates the IoTaaP protocol adapter. */
-export function iotaapProtocol(config: OtaConfig, transport: Transport): Protocol {
+export function iotaapProtocol(config: OtaConfig, net: JsonHttp): Protocol {
   const group = config.group_id !== '';
   const kind = group ? 'group' : 'device';
   const id = group ? config.group_id : config.device_id;
@@ -23,7 +22,7 @@ export function iotaapProtocol(config: OtaConfig, transport: Transport): Protoco
 
   return {
     async check(): Promise<Release | null> {
-      const data = (await getJson(transport, checkUrl, {})) as { ver?: unknown } | null;
+      const data = (await getJson(net, checkUrl, {})) as { ver?: unknown } | null;
       if (data === null) return null;
       const version = typeof data === 'object' && typeof data.ver === 'string' ? parseVersion(data.ver) : null;
       if (version === null) {

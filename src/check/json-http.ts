@@ -1,13 +1,16 @@
 /** The JSON exchanges every protocol adapter makes, with one way of turning HTTP trouble into errors. */
 import { otaError, type OtaStage } from '../errors.js';
 import { parseRetryAfter } from '../download/http-headers.js';
-import type { Transport } from '../platform/interfaces.js';
+import type { Platform } from '../platform/interfaces.js';
+
+/** What the JSON exchanges use of the platform. */
+export type JsonHttp = Pick<Platform, 'transport' | 'clock'>;
 
 const TIMEOUT_MS = 15000;
 
-function statusError(method: string, url: string, status: number, retryAfter: string | undefined, stage: OtaStage) {
+function statusError(net: JsonHttp, method: string, url: string, status: number, retryAfter: string | undefined, stage: OtaStage) {
   const retryable = status >= 500 || status === 429;
-  const wait = retryable ? parseRetryAfter(retryAfter, Date.now()) : null;
+  const wait = retryable ? parseRetryAfter(retryAfter, net.clock.date()) : null;
   return otaError('HTTP_STATUS', stage, 'update server answered HTTP ' + status + ' to ' + method + ' ' + url, {
     status,
     retryable,
@@ -16,10 +19,10 @@ function statusError(method: string, url: string, status: number, retryAfter: st
 }
 
 /** GETs a JSON document; null for 404. Other statuses and bodies that are not JSON are errors. */
-export async function getJson(transport: Transport, url: string, headers: Record<string, string>): Promise<unknown> {
-  const res = await transport.request({ url, headers: Object.assign({ Accept: 'application/hal+json, application/json' }, headers), timeoutMs: TIMEOUT_MS });
+export async function getJson(net: JsonHttp, url: string, headers: Record<string, string>): Promise<unknown> {
+  const res = await net.transport.request({ url, headers: Object.assign({ Accept: 'application/hal+json, application/json' }, headers), timeoutMs: TIMEOUT_MS });
   if (res.status === 404) return null;
-  if (res.status !== 200) throw statusError('GET', url, res.status, res.headers['retry-after'], 'check');
+  if (res.status !== 200) throw statusError(net, 'GET', url, res.status, res.headers['retry-after'], 'check');
   try {
     return JSON.parse(res.body);
   } catch (e) {
@@ -28,8 +31,8 @@ export async function getJson(transport: Transport, url: string, headers: Record
 }
 
 /** POSTs or PUTs a JSON document; resolves to the status (2xx, or the ones in `accept`), else rejects. */
-export async function sendJson(transport: Transport, method: 'POST' | 'PUT', url: string, headers: Record<string, string>, body: unknown, accept: number[] = []): Promise<number> {
-  const res = await transport.request({
+export async function sendJson(net: JsonHttp, method: 'POST' | 'PUT', url: string, headers: Record<string, string>, body: unknown, accept: number[] = []): Promise<number> {
+  const res = await net.transport.request({
     url,
     method,
     headers: Object.assign({ 'Content-Type': 'application/json' }, headers),
@@ -37,5 +40,5 @@ export async function sendJson(transport: Transport, method: 'POST' | 'PUT', url
     timeoutMs: TIMEOUT_MS,
   });
   if ((res.status >= 200 && res.status < 300) || accept.indexOf(res.status) >= 0) return res.status;
-  throw statusError(method, url, res.status, res.headers['retry-after'], 'report');
+  throw statusError(net, method, url, res.status, res.headers['retry-after'], 'report');
 }

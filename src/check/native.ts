@@ -11,7 +11,6 @@ import type { Protocol, StatusReport } from './protocol.js';
 
 /** Creates the native protocol adapter for a device configuration. */
 export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'transport' | 'clock' | 'trust'>): Protocol {
-  const transport = platform.transport;
   const inGroup = config.group_id !== '';
   const checkUrl = inGroup
     ? config.ota_domain + '/v1/ota/group/latest/' + encodeURIComponent(config.group_id)
@@ -21,7 +20,7 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
 
   return {
     async check(): Promise<Release | null> {
-      const data = await getJson(transport, checkUrl, auth);
+      const data = await getJson(platform, checkUrl, auth);
       if (data === null) return null;
       if (typeof data === 'object' && !Array.isArray(data)) {
         checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
@@ -35,10 +34,10 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
 
     async report(report: StatusReport): Promise<void> {
       const url = config.ota_domain + '/v1/ota/device/status/' + encodeURIComponent(config.device_id);
-      const body: { [key: string]: unknown } = { device_id: config.device_id, time: new Date().toISOString() };
+      const body: { [key: string]: unknown } = { device_id: config.device_id, time: new Date(platform.clock.date()).toISOString() };
       for (const key of Object.keys(report)) body[key] = report[key as keyof StatusReport];
       if (inGroup) body.group_id = config.group_id;
-      await sendJson(transport, 'POST', url, auth, body);
+      await sendJson(platform, 'POST', url, auth, body);
     },
   };
 }

@@ -8,7 +8,7 @@ import { nativeProtocol } from './native.js';
 import type { Protocol } from './protocol.js';
 
 export function protocolFor(config: OtaConfig, platform: Platform): Protocol {
-  if (config.protocol === 'iotaap') return iotaapProtocol(config, platform.transport);
+  if (config.protocol === 'iotaap') return iotaapProtocol(config, platform);
   if (config.protocol === 'hawkbit') return hawkbitProtocol(config, platform, AGENT_VERSION);
   return nativeProtocol(config, platform);
 }

@@ -6,13 +6,14 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createHash } from 'node:crypto';
-import { describeBoot, initialBootState, loadBootState, saveBootState, type DeviceStatus } from '../boot/boot-control.js';
+import { describeBoot, initialBootState, type DeviceStatus } from '../boot/boot-state.js';
+import { loadBootState, saveBootState } from '../boot/boot-store.js';
 import { readConfigFile, type ConfigFile } from '../platform/node/config-file.js';
 import { toOtaError } from '../errors.js';
 import { nodePlatform, platformOptions } from '../platform/node/platform.js';
 import type { Platform } from '../platform/interfaces.js';
 import { Updater, type CheckResult } from '../updater/updater.js';
-import { hashSlot } from '../download/chunk-verifier.js';
+import { hashSlot } from '../install/slots.js';
 import { parseVersion } from '../check/version.js';
 import { runHealthCheck } from './health-check.js';
 import { progressBar } from './progress-bar.js';

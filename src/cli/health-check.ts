@@ -1,5 +1,6 @@
 /** Runs the configured health check of a slot booted on trial. */
 import { spawn } from 'node:child_process';
+import { setLongTimeout } from '../schedule/timer-clock.js';
 
 /** The verdict of a health check; `reason` says why it failed. */
 export type HealthVerdict = { ok: true } | { ok: false; reason: string };
@@ -17,13 +18,13 @@ export function runHealthCheck(command: string, env: { OTA_SLOT_PATH: string; OT
       stderr = (stderr + d.toString('utf8')).slice(-500);
       process.stderr.write(d);
     });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSec * 1000);
+    const cancelTimer = setLongTimeout(() => child.kill('SIGKILL'), timeoutSec * 1000);
     child.on('error', (e) => {
-      clearTimeout(timer);
+      cancelTimer();
       resolve({ ok: false, reason: 'health check could not start: ' + e.message });
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      cancelTimer();
       if (code === 0) return resolve({ ok: true });
       const how = signal ? 'was killed (' + signal + (signal === 'SIGKILL' ? ', over ' + timeoutSec + ' s' : '') + ')' : 'exited with code ' + code;
       const tail = stderr.trim().split('\n').pop();

@@ -3,7 +3,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { defaultSettings, parseDuration } from '../config/config.js';
+import { defaultSettings } from '../config/config.js';
+import { parseDuration } from '../config/durations.js';
+import { parseWhole } from '../text/numbers.js';
 import { generateKeys } from '../platform/node/trust.js';
 import { isOtaError } from '../errors.js';
 import { publish, type Audience } from '../server/release-store.js';
@@ -37,8 +39,8 @@ function required(values: Record<string, unknown>, name: string): string {
 
 function whole(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) usage('--' + name + ' must be a whole number');
+  const n = parseWhole(v);
+  if (n < 0) usage('--' + name + ' must be a whole number');
   return n;
 }
 

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { resolve } from 'node:path';
-import { loadBootState } from '../boot/boot-control.js';
+import { loadBootState } from '../boot/boot-store.js';
 import { toOtaError } from '../errors.js';
 import { readConfigFile } from '../platform/node/config-file.js';
 import { nodePlatform, platformOptions, REBOOT_EXIT_CODE } from '../platform/node/platform.js';
@@ -64,7 +64,7 @@ export async function runApp(options: RunAppOptions): Promise<number> {
   process.on('SIGTERM', forward('SIGTERM'));
   process.on('SIGINT', forward('SIGINT'));
 
-  let timer: NodeJS.Timeout | undefined;
+  let cancelTimer = () => undefined as void;
   // The application may have confirmed (or reverted) itself meanwhile: decide only a trial still open.
   const stillTrial = async () => (await updater.status()).state === 'trial';
   const revertIfStillTrial = async (reason: string) => {
@@ -79,7 +79,7 @@ export async function runApp(options: RunAppOptions): Promise<number> {
         .then((verdict) => (verdict.ok ? confirmIfStillTrial() : revertIfStillTrial(verdict.reason)))
         .catch((e) => platform.logger.log('ERROR', 'Health check step failed: ' + toOtaError(e, 'boot').message));
     } else if (config.confirm_timeout > 0) {
-      timer = setTimeout(() => {
+      cancelTimer = platform.clock.setTimer(() => {
         revertIfStillTrial('slot ' + status.slot + ' (' + status.version + ') was not confirmed within ' + config.confirm_timeout + ' s').catch((e) =>
           platform.logger.log('ERROR', 'Revert failed: ' + toOtaError(e, 'boot').message),
         );
@@ -87,6 +87,6 @@ export async function runApp(options: RunAppOptions): Promise<number> {
     }
   }
   const code = await finished;
-  clearTimeout(timer);
+  cancelTimer();
   return code;
 }

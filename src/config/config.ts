@@ -3,6 +3,10 @@
  * ota-client's own. Parsing is strict about types and names the offending key.
  */
 import { otaError } from '../errors.js';
+import { parseWindow } from '../schedule/maintenance-window.js';
+import { isDigits, parseDecimal } from '../text/numbers.js';
+import { parseDuration } from './durations.js';
+import { isPlainRemote } from './url-policy.js';
 
 /** The validated configuration. Durations are in seconds. */
 export interface OtaConfig {
@@ -162,51 +166,11 @@ const EXPECTED: { [K in Kind]: string } = {
 /** Number.MAX_SAFE_INTEGER, which Espruino lacks. */
 const MAX_SAFE = 9007199254740991;
 
-const UNIT_SECONDS: { [unit: string]: number } = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** Parses "90", "90s", "30m", "6h", "1d" (or a number) into seconds; NaN when malformed. */
-export function parseDuration(v: unknown): number {
-  if (typeof v === 'number') return v >= 0 && isFinite(v) ? v : NaN;
-  if (typeof v !== 'string' || v.length === 0) return NaN;
-  const last = v.charAt(v.length - 1);
-  const factor = UNIT_SECONDS[last];
-  const digits = factor === undefined ? v : v.slice(0, -1);
-  if (!isDecimal(digits)) return NaN;
-  return parseFloat(digits) * (factor ?? 1);
-}
-
-/** "1h 30m", "2m 5s", "45s", "0.5s": a delay in milliseconds, for people. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return (ms / 1000).toFixed(1) + 's';
-  let s = Math.round(ms / 1000);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  s = s % 60;
-  const out: string[] = [];
-  if (d) out.push(d + 'd');
-  if (h) out.push(h + 'h');
-  if (m) out.push(m + 'm');
-  if (s || out.length === 0) out.push(s + 's');
-  return out.slice(0, 2).join(' ');
-}
-
-function isDecimal(s: string): boolean {
-  let dots = 0;
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) dots++;
-    else if (c < 48 || c > 57) return false;
-  }
-  return dots <= 1 && s !== '.';
-}
-
 function isVersionLike(s: string): boolean {
   // Full semver checks happen in version.ts; here: digits and dots first, as configs are typed by hand.
   const parts = s.split('-')[0]!.split('+')[0]!.split('.');
   if (parts.length !== 3) return false;
-  for (const p of parts) if (!isDecimal(p) || p.indexOf('.') >= 0) return false;
+  for (const p of parts) if (!isDigits(p)) return false;
   return true;
 }
 
@@ -217,7 +181,7 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
     case 'boolean':
       return typeof v === 'boolean' ? { ok: true, value: v } : { ok: false };
     case 'port': {
-      const n = typeof v === 'string' && isDecimal(v) ? parseInt(v, 10) : v;
+      const n = typeof v === 'string' ? parseDecimal(v) : v;
       return typeof n === 'number' && n % 1 === 0 && n >= 1 && n <= 65535 ? { ok: true, value: n } : { ok: false };
     }
     case 'url':
@@ -247,31 +211,6 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
     case 'version':
       return typeof v === 'string' && isVersionLike(v) ? { ok: true, value: v } : { ok: false };
   }
-}
-
-function parseClock(s: string): number {
-  const parts = s.split(':');
-  if (parts.length !== 2 || parts[0]!.length !== 2 || parts[1]!.length !== 2 || !isDecimal(parts[0]!) || !isDecimal(parts[1]!)) return -1;
-  const h = parseInt(parts[0]!, 10);
-  const m = parseInt(parts[1]!, 10);
-  return h < 24 && m < 60 ? h * 60 + m : -1;
-}
-
-/** A maintenance window "HH:MM-HH:MM" as minutes of the UTC day (`end` < `start` spans midnight), or null. */
-export function parseWindow(v: string): { start: number; end: number } | null {
-  const parts = v.split('-');
-  if (parts.length !== 2) return null;
-  const start = parseClock(parts[0]!);
-  const end = parseClock(parts[1]!);
-  return start < 0 || end < 0 || start === end ? null : { start, end };
-}
-
-/** True for an http:// URL whose host is not this machine (loopback). */
-export function isPlainRemote(url: string): boolean {
-  if (url.indexOf('http://') !== 0) return false;
-  const rest = url.slice(7);
-  const host = rest.charAt(0) === '[' ? rest.slice(0, rest.indexOf(']') + 1) : rest.split('/')[0]!.split(':')[0]!;
-  return !(host === 'localhost' || host === '[::1]' || host.indexOf('127.') === 0);
 }
 
 /** A validated configuration and the warnings met while reading it. */

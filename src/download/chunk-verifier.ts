@@ -3,7 +3,7 @@
  * computed over the chunks in order as they are accepted (so no second pass over the slot).
  */
 import { otaError } from '../errors.js';
-import type { Hasher, SlotName, SlotStorage } from '../platform/interfaces.js';
+import type { Hasher } from '../platform/interfaces.js';
 import type { SizedRelease } from '../check/release.js';
 
 /** Checks one release's chunks in order, then the whole image. */
@@ -17,6 +17,11 @@ export interface ImageVerifier {
   finish(): string;
 }
 
+/** Number of chunks of a release. */
+export function chunkCount(r: SizedRelease): number {
+  return Math.ceil(r.size / r.chunkSize);
+}
+
 /** Length of chunk `index` of a release. */
 export function chunkLength(r: SizedRelease, index: number): number {
   return Math.min(r.chunkSize, r.size - index * r.chunkSize);
@@ -25,7 +30,7 @@ export function chunkLength(r: SizedRelease, index: number): number {
 /** A verifier for `release`, hashing with `hasher` and checking chunks with `crc32`. */
 export function imageVerifier(release: SizedRelease, hasher: Hasher, crc32: (data: Uint8Array) => number): ImageVerifier {
   let expected = 0;
-  const chunks = Math.ceil(release.size / release.chunkSize);
+  const chunks = chunkCount(release);
   const crcs = release.chunkCrc32;
   return {
     accept(index, data) {
@@ -44,14 +49,4 @@ export function imageVerifier(release: SizedRelease, hasher: Hasher, crc32: (dat
       return actual;
     },
   };
-}
-
-/** SHA-256 (hex) of the first `size` bytes of a slot, read back. */
-export async function hashSlot(slots: SlotStorage, slot: SlotName, size: number, hasher: Hasher): Promise<string> {
-  for (let offset = 0; offset < size; offset += slots.readSize) {
-    const data = await slots.read(slot, offset, Math.min(slots.readSize, size - offset));
-    if (data.length === 0) break;
-    hasher.update(data);
-  }
-  return hasher.digest();
 }

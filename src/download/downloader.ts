@@ -3,16 +3,18 @@
  *
  * The image is fetched with HTTP Range from the first chunk not yet verified. Each chunk is
  * checked (CRC-32) and added to the image's SHA-256 before it is written; the slot is synced in
- * the background every few MiB, and only then does the journal (keyed by the image's SHA-256)
- * record the chunks as durable. On resume the chunks already in the slot are read back and
- * checked again, never trusted blindly, so a crash costs at most the chunk that was in flight.
- * Memory use is one chunk buffer whatever the image size.
+ * the background every few MiB, and only then does the journal (journal.ts) record the chunks as
+ * durable. A crash costs at most the chunk that was in flight. Memory use is one chunk buffer
+ * whatever the image size.
  */
-import { isOtaError, otaError, type OtaError } from '../errors.js';
-import { parseContentRange, parseRetryAfter, parseWhole } from './http-headers.js';
-import type { Platform, SlotName, SlotStorage, SlotWriter, StateStore } from '../platform/interfaces.js';
 import type { SizedRelease } from '../check/release.js';
-import { chunkLength, imageVerifier, type ImageVerifier } from './chunk-verifier.js';
+import { isOtaError, otaError, type OtaError } from '../errors.js';
+import type { SlotName, SlotStorage, SlotWriter } from '../install/slots.js';
+import type { Platform, StopSignal } from '../platform/interfaces.js';
+import { backoffDelay } from '../schedule/backoff.js';
+import { chunkCount, chunkLength, type ImageVerifier } from './chunk-verifier.js';
+import { parseContentRange, parseRetryAfter } from './http-headers.js';
+import { discardJournal, journalFor, resumePoint, saveJournal, type Journal, type ResumePoint } from './journal.js';
 
 /** Progress of a download. */
 export interface DownloadProgress {
@@ -43,19 +45,8 @@ export interface DownloadJob {
   idleTimeoutMs: number;
   retry: RetryPolicy;
   onProgress?: (p: DownloadProgress) => void;
-}
-
-/** Name of the journal in the state store. */
-export const JOURNAL = 'download.json';
-
-interface Journal {
-  /** The image's SHA-256, or "unverified <version>" when the server published none. */
-  image: string;
-  slot: SlotName;
-  size: number;
-  chunk_size: number;
-  /** Chunks known durable (synced) in the slot. */
-  synced: number;
+  /** Stops the download at the next chunk boundary (or at once while waiting); the journal is kept. */
+  signal?: StopSignal;
 }
 
 /** Bytes written between two background syncs of the slot (and journal updates). */
@@ -68,255 +59,276 @@ const MAX_BACKOFF_MS = 60 * 1000;
 const MAX_RETRY_AFTER_MS = 5 * 60 * 1000;
 const PROGRESS_INTERVAL_MS = 250;
 
-async function loadJournal(state: StateStore): Promise<Journal | null> {
-  const text = await state.read(JOURNAL);
-  if (text === null) return null;
-  try {
-    const j = JSON.parse(text) as Journal;
-    return typeof j === 'object' && j !== null && typeof j.synced === 'number' ? j : null;
-  } catch (e) {
-    return null;
-  }
-}
-
-/**
- * Where to resume: the leading chunks already in the slot that pass their CRC, fed to a fresh
- * verifier. Chunks past the journal's synced count may have survived too and are kept when valid;
- * a synced chunk that fails means the slot is not what the journal says: start again.
- */
-async function resume(ctx: DownloadContext, job: DownloadJob): Promise<{ next: number; verifier: ImageVerifier }> {
-  const r = job.release;
-  const fresh = () => ({ next: 0, verifier: imageVerifier(r, ctx.sha256(), ctx.crc32) });
-  const j = await loadJournal(ctx.state);
-  const chunks = chunkCount(r);
-  if (j === null || j.image !== journalKey(r) || j.slot !== job.slot || j.size !== r.size || j.chunk_size !== r.chunkSize || j.synced > chunks) {
-    return fresh();
-  }
-  const verifier = imageVerifier(r, ctx.sha256(), ctx.crc32);
-  // Without published CRCs nothing past the synced chunks can be checked, so nothing past them is kept.
-  const limit = r.chunkCrc32 === null ? j.synced : chunks;
-  let next = 0;
-  while (next < limit && verifier.accept(next, await ctx.slots.read(job.slot, next * r.chunkSize, chunkLength(r, next)))) next++;
-  if (next < j.synced) {
-    ctx.logger.log('WARNING', 'Download journal does not match slot ' + job.slot + ' (chunk ' + next + ' is corrupt); starting again from byte 0');
-    return fresh();
-  }
-  return { next, verifier };
-}
-
-function sleep(ctx: DownloadContext, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    ctx.clock.setTimer(resolve, ms);
-  });
-}
-
-function chunkCount(r: SizedRelease): number {
-  return Math.ceil(r.size / r.chunkSize);
-}
-
-function journalKey(r: SizedRelease): string {
-  return r.sha256 ?? 'unverified ' + r.version;
-}
-
 /**
  * Downloads `job.release` into `job.slot`, resuming where an earlier attempt stopped, verifies it
  * (CRC-32 per chunk and SHA-256 of the whole, where published) and syncs the slot. Resolves to
  * the image's SHA-256. Rejects with an OtaError that says what failed, after how many bytes, and
- * whether the bytes were kept.
+ * whether the bytes were kept (`STOPPED` when `job.signal` fired).
  */
 export async function download(ctx: DownloadContext, job: DownloadJob): Promise<string> {
-  const r = job.release;
-  const chunks = chunkCount(r);
-  const resumed = await resume(ctx, job);
-  const verifier = resumed.verifier;
-  let next = resumed.next;
-  const journal: Journal = { image: journalKey(r), slot: job.slot, size: r.size, chunk_size: r.chunkSize, synced: next };
-  await ctx.state.write(JOURNAL, JSON.stringify(journal));
-  if (next > 0) ctx.logger.log('INFO', 'Resuming download at byte ' + next * r.chunkSize + ' of ' + r.size);
+  return new Download(ctx, job, await resumePoint(ctx, job.release, job.slot)).run();
+}
 
-  const writer = await openSlot(ctx.slots, job.slot, r.size);
-  const buf = new Uint8Array(r.chunkSize);
-  const startedAt = ctx.clock.now();
-  const startedBytes = next * r.chunkSize;
-  let lastProgressAt = -Infinity;
-  let unsynced = 0;
-  let syncing: Promise<void> | null = null;
-  let syncFailure: unknown = null;
-  let crcFailures = 0;
-  let faults = 0;
-  let sha256 = '';
+function noop(): void {}
 
-  const progress = (force: boolean) => {
-    const now = ctx.clock.now();
-    if (!job.onProgress || (!force && now - lastProgressAt < PROGRESS_INTERVAL_MS)) return;
-    lastProgressAt = now;
-    const received = Math.min(next * r.chunkSize, r.size);
-    const seconds = (now - startedAt) / 1000;
-    job.onProgress({ received, total: r.size, bytesPerSecond: seconds > 0 ? (received - startedBytes) / seconds : 0 });
-  };
+/**
+ * One download. It alone owns the chunk buffer and the index of the next chunk. Body pieces are
+ * taken only by the current attempt, and the next attempt starts only once the last piece of the
+ * previous one was handled, so a retry never runs beside a write.
+ */
+class Download {
+  private readonly r: SizedRelease;
+  private readonly chunks: number;
+  private readonly buf: Uint8Array;
+  private readonly verifier: ImageVerifier;
+  private readonly journal: Journal;
+  /** The chunk being assembled in `buf`, and how many of its bytes are there. */
+  private next: number;
+  private filled = 0;
+  /** Body bytes still to skip (a server that ignored Range sends from byte 0). */
+  private skip = 0;
+  /** The chunk the current attempt started at. */
+  private attemptFrom = 0;
+  private unsynced = 0;
+  private syncing: Promise<void> | null = null;
+  private syncFailure: unknown = null;
+  private crcFailures = 0;
+  private faults = 0;
+  private readonly startedAt: number;
+  private readonly startedBytes: number;
+  private lastProgressAt = -Infinity;
 
-  // Syncing runs beside the download; the journal advances only once the data is durable.
-  const startSync = () => {
-    const upTo = next;
-    unsynced = 0;
-    syncing = syncSlot(writer)
+  constructor(
+    private readonly ctx: DownloadContext,
+    private readonly job: DownloadJob,
+    start: ResumePoint,
+  ) {
+    this.r = job.release;
+    this.chunks = chunkCount(this.r);
+    this.buf = new Uint8Array(this.r.chunkSize);
+    this.verifier = start.verifier;
+    this.next = start.next;
+    this.journal = journalFor(this.r, job.slot, start.next);
+    this.startedAt = ctx.clock.now();
+    this.startedBytes = start.next * this.r.chunkSize;
+  }
+
+  async run(): Promise<string> {
+    const { ctx, r } = this;
+    await saveJournal(ctx.state, this.journal);
+    if (this.next > 0) ctx.logger.log('INFO', 'Resuming download at byte ' + this.next * r.chunkSize + ' of ' + r.size);
+    const writer = await openSlot(ctx.slots, this.job.slot, r.size);
+    let sha256 = '';
+    try {
+      this.progress(true);
+      while (this.next < this.chunks) {
+        this.checkStopped();
+        try {
+          await this.attempt(writer);
+        } catch (e) {
+          await this.recover(e);
+        }
+      }
+      sha256 = await this.finish(writer);
+    } finally {
+      if (this.syncing !== null) await this.syncing;
+      await writer.close();
+    }
+    // Returned after the try, not from inside it: the Espruino build's async lowering loses a
+    // value returned through an awaiting `finally`.
+    return sha256;
+  }
+
+  /** One HTTP exchange from chunk `next` on; settles only once its last piece was handled. */
+  private async attempt(writer: SlotWriter): Promise<void> {
+    const { r, job } = this;
+    const first = this.next * r.chunkSize;
+    this.attemptFrom = this.next;
+    this.filled = 0;
+    this.skip = 0;
+    let live = true;
+    let handling: Promise<unknown> = Promise.resolve();
+    try {
+      await this.ctx.transport.stream(
+        { url: r.url, headers: Object.assign({ Range: 'bytes=' + first + '-' }, job.headers), timeoutMs: job.idleTimeoutMs, signal: job.signal },
+        {
+          onResponse: (status, headers) => this.onResponse(status, headers, first),
+          onData: (piece) => {
+            const taking = this.take(piece, writer, () => live);
+            handling = taking.then(noop, noop);
+            return taking;
+          },
+        },
+      );
+    } finally {
+      // The transport may give up (idle timeout, reset) while a piece is still being written:
+      // nothing else happens until that write is over.
+      live = false;
+      await handling;
+    }
+    if (this.next < this.chunks) {
+      throw otaError('DOWNLOAD_TRUNCATED', 'download', 'download ended at byte ' + (this.next * r.chunkSize + this.filled) + ' of ' + r.size, { retryable: true });
+    }
+  }
+
+  private onResponse(status: number, headers: Record<string, string>, first: number): boolean {
+    const r = this.r;
+    if (status === 206) {
+      const cr = parseContentRange(headers['content-range']);
+      if (cr === null || cr.first !== first || cr.total !== r.size) {
+        throw otaError('RANGE_INVALID', 'download', 'server answered Range bytes=' + first + '- with Content-Range ' + JSON.stringify(headers['content-range'] ?? null) + ' (image size ' + r.size + ')');
+      }
+      return true;
+    }
+    if (status === 200) {
+      // The server ignored Range: the body starts at byte 0, so skip what we already have.
+      if (first > 0) this.ctx.logger.log('WARNING', 'Server ignored the Range request; reading from byte 0 and skipping ' + first + ' bytes');
+      this.skip = first;
+      return true;
+    }
+    const retryable = status >= 500 || status === 429;
+    const wait = retryable ? parseRetryAfter(headers['retry-after'], this.ctx.clock.date()) : null;
+    throw otaError('HTTP_STATUS', 'download', 'image download got HTTP ' + status + ' from ' + r.url, {
+      status,
+      retryable,
+      retryAfterMs: wait === null ? undefined : wait,
+    });
+  }
+
+  /** Takes a piece of the body into the chunk buffer, committing each chunk it completes; false stops reading. */
+  private async take(piece: Uint8Array, writer: SlotWriter, live: () => boolean): Promise<boolean> {
+    let pos = 0;
+    if (this.skip > 0) {
+      pos = Math.min(this.skip, piece.length);
+      this.skip -= pos;
+    }
+    while (pos < piece.length) {
+      if (!live()) return false;
+      const want = chunkLength(this.r, this.next);
+      const take = Math.min(want - this.filled, piece.length - pos);
+      this.buf.set(piece.subarray(pos, pos + take), this.filled);
+      this.filled += take;
+      pos += take;
+      if (this.filled === want) {
+        this.filled = 0;
+        await this.commit(writer, this.buf.subarray(0, want));
+        // Never read (or write) past the announced size; a stop takes effect at a chunk boundary.
+        if (this.next === this.chunks || this.stopped()) return false;
+      }
+    }
+    return true;
+  }
+
+  /** Verifies chunk `next` and writes it; every few MiB a background sync starts. */
+  private async commit(writer: SlotWriter, data: Uint8Array): Promise<void> {
+    const r = this.r;
+    if (this.syncFailure !== null) throw this.syncFailure;
+    if (!this.verifier.accept(this.next, data)) {
+      throw otaError('CHUNK_CRC', 'download', 'chunk ' + this.next + ' (bytes ' + this.next * r.chunkSize + '-' + (this.next * r.chunkSize + data.length - 1) + ') failed its CRC-32 check', { retryable: true });
+    }
+    await writeSlot(writer, this.next * r.chunkSize, data);
+    this.next++;
+    this.crcFailures = 0;
+    this.unsynced += data.length;
+    if (this.unsynced >= SYNC_BYTES && this.syncing === null) this.startSync(writer);
+    this.progress(this.next === this.chunks);
+  }
+
+  /** Syncing runs beside the download; the journal advances only once the data is durable. */
+  private startSync(writer: SlotWriter): void {
+    const upTo = this.next;
+    this.unsynced = 0;
+    this.syncing = syncSlot(writer)
       .then(() => {
-        journal.synced = upTo;
-        return ctx.state.write(JOURNAL, JSON.stringify(journal));
+        this.journal.synced = upTo;
+        return saveJournal(this.ctx.state, this.journal);
       })
       .then(
         () => {
-          syncing = null;
+          this.syncing = null;
         },
         (e) => {
-          syncing = null;
-          syncFailure = e;
+          this.syncing = null;
+          this.syncFailure = e;
         },
       );
-  };
+  }
 
-  const commit = async (data: Uint8Array) => {
-    if (syncFailure !== null) throw syncFailure;
-    if (!verifier.accept(next, data)) {
-      throw otaError('CHUNK_CRC', 'download', 'chunk ' + next + ' (bytes ' + next * r.chunkSize + '-' + (next * r.chunkSize + data.length - 1) + ') failed its CRC-32 check', { retryable: true });
-    }
-    await writeSlot(writer, next * r.chunkSize, data);
-    next++;
-    crcFailures = 0;
-    unsynced += data.length;
-    if (unsynced >= SYNC_BYTES && syncing === null) startSync();
-    progress(next === chunks);
-  };
-
-  try {
-    progress(true);
-    while (next < chunks) {
-      const start = next * r.chunkSize;
-      const before = next;
-      let filled = 0;
-      let skip = 0;
-      try {
-        await ctx.transport.stream(
-          { url: r.url, headers: Object.assign({ Range: 'bytes=' + start + '-' }, job.headers), timeoutMs: job.idleTimeoutMs },
-          {
-            onResponse(status, headers) {
-              if (status === 206) {
-                const cr = parseContentRange(headers['content-range']);
-                if (cr === null || cr.first !== start || cr.total !== r.size) {
-                  throw otaError('RANGE_INVALID', 'download', 'server answered Range bytes=' + start + '- with Content-Range ' + JSON.stringify(headers['content-range'] ?? null) + ' (image size ' + r.size + ')');
-                }
-                return true;
-              }
-              if (status === 200) {
-                // The server ignored Range: the body starts at byte 0, so skip what we already have.
-                if (start > 0) ctx.logger.log('WARNING', 'Server ignored the Range request; reading from byte 0 and skipping ' + start + ' bytes');
-                skip = start;
-                return true;
-              }
-              const retryable = status >= 500 || status === 429;
-              const wait = retryable ? parseRetryAfter(headers['retry-after'], Date.now()) : null;
-              throw otaError('HTTP_STATUS', 'download', 'image download got HTTP ' + status + ' from ' + r.url, {
-                status,
-                retryable,
-                retryAfterMs: wait === null ? undefined : wait,
-              });
-            },
-            async onData(piece) {
-              let pos = 0;
-              if (skip > 0) {
-                pos = Math.min(skip, piece.length);
-                skip -= pos;
-              }
-              while (pos < piece.length) {
-                const want = chunkLength(r, next);
-                const take = Math.min(want - filled, piece.length - pos);
-                buf.set(piece.subarray(pos, pos + take), filled);
-                filled += take;
-                pos += take;
-                if (filled === want) {
-                  filled = 0;
-                  await commit(buf.subarray(0, want));
-                  // Never read (or write) past the announced size.
-                  if (next === chunks) return false;
-                }
-              }
-            },
-          },
-        );
-        if (next < chunks) {
-          throw otaError('DOWNLOAD_TRUNCATED', 'download', 'download ended at byte ' + (next * r.chunkSize + filled) + ' of ' + r.size, { retryable: true });
-        }
-      } catch (e) {
-        if (!isOtaError(e) || !e.retryable) throw e;
-        if (e.code === 'CHUNK_CRC') {
-          if (++crcFailures >= MAX_CRC_FAILURES) {
-            throw otaError('CHUNK_CRC', 'download', e.message + ' ' + crcFailures + ' times; giving up with ' + next * r.chunkSize + ' verified bytes kept for the next attempt', { retryable: true });
-          }
-          ctx.logger.log('WARNING', e.message + '; fetching it again');
-          continue;
-        }
-        const progressed = next > before;
-        faults = progressed ? 1 : faults + 1;
-        const at = e.code === 'DOWNLOAD_TRUNCATED' ? '' : ' at byte ' + (next * r.chunkSize + filled) + ' of ' + r.size;
-        if (faults > job.retry.retries) throw giveUp(e, at + ' (' + faults + ' faults in a row; ' + next * r.chunkSize + ' bytes kept for the next attempt)');
-        const wait = e.retryAfterMs ?? (progressed ? 0 : backoff(job.retry, faults, ctx.random()));
-        if (wait > MAX_RETRY_AFTER_MS) throw giveUp(e, '; the server asked to wait ' + Math.round(wait / 1000) + ' s (' + next * r.chunkSize + ' bytes kept for the next attempt)');
-        ctx.logger.log('WARNING', e.message + at + '; resuming at byte ' + next * r.chunkSize + (wait > 0 ? ' in ' + (wait / 1000).toFixed(1) + ' s' : ''));
-        if (wait > 0) await sleep(ctx, wait);
+  /** After a failed attempt: returns to try again (after a backoff), or throws to give up. */
+  private async recover(e: unknown): Promise<void> {
+    this.checkStopped();
+    if (!isOtaError(e) || !e.retryable) throw e;
+    const r = this.r;
+    const kept = this.next * r.chunkSize;
+    if (e.code === 'CHUNK_CRC') {
+      if (++this.crcFailures >= MAX_CRC_FAILURES) {
+        throw otaError('CHUNK_CRC', 'download', e.message + ' ' + this.crcFailures + ' times; giving up with ' + kept + ' verified bytes kept for the next attempt', { retryable: true });
       }
+      this.ctx.logger.log('WARNING', e.message + '; fetching it again');
+      return;
     }
-    if (syncing !== null) await syncing;
-    if (syncFailure !== null) throw syncFailure;
+    const progressed = this.next > this.attemptFrom;
+    this.faults = progressed ? 1 : this.faults + 1;
+    const at = e.code === 'DOWNLOAD_TRUNCATED' ? '' : ' at byte ' + (kept + this.filled) + ' of ' + r.size;
+    if (this.faults > this.job.retry.retries) throw giveUp(e, at + ' (' + this.faults + ' faults in a row; ' + kept + ' bytes kept for the next attempt)');
+    const wait = e.retryAfterMs ?? (progressed ? 0 : backoffDelay(this.job.retry.baseDelayMs, this.faults - 1, MAX_BACKOFF_MS, this.ctx.random()));
+    if (wait > MAX_RETRY_AFTER_MS) throw giveUp(e, '; the server asked to wait ' + Math.round(wait / 1000) + ' s (' + kept + ' bytes kept for the next attempt)');
+    this.ctx.logger.log('WARNING', e.message + at + '; resuming at byte ' + kept + (wait > 0 ? ' in ' + (wait / 1000).toFixed(1) + ' s' : ''));
+    if (wait > 0) await this.sleep(wait);
+  }
+
+  /** Checks the whole image and makes the slot and the journal durable; the image's SHA-256. */
+  private async finish(writer: SlotWriter): Promise<string> {
+    if (this.syncing !== null) await this.syncing;
+    if (this.syncFailure !== null) throw this.syncFailure;
+    let sha256: string;
     try {
-      sha256 = verifier.finish();
+      sha256 = this.verifier.finish();
     } catch (e) {
       // Every chunk passed its CRC yet the whole is wrong: nothing here is worth resuming from.
-      await discardJournal(ctx.state);
+      await discardJournal(this.ctx.state);
       throw e;
     }
     await syncSlot(writer);
-    journal.synced = chunks;
-    await ctx.state.write(JOURNAL, JSON.stringify(journal));
-  } finally {
-    if (syncing !== null) await syncing;
-    await writer.close();
+    this.journal.synced = this.chunks;
+    await saveJournal(this.ctx.state, this.journal);
+    return sha256;
   }
-  // Returned after the try, not from inside it: the Espruino build's async lowering loses a
-  // value returned through an awaiting `finally`.
-  return sha256;
-}
 
-/**
- * The size of the image at `url`, for servers that do not announce it (IoTaaP's API): asks for
- * its first byte and reads the total from Content-Range (or Content-Length when Range is ignored).
- */
-export async function probeSize(ctx: DownloadContext, url: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
-  let size = -1;
-  await ctx.transport.stream(
-    { url, headers: Object.assign({ Range: 'bytes=0-0' }, headers), timeoutMs },
-    {
-      onResponse(status, h) {
-        if (status === 206) {
-          const cr = parseContentRange(h['content-range']);
-          if (cr !== null) size = cr.total;
-        } else if (status === 200) {
-          size = parseWhole(h['content-length'] ?? '');
-        } else {
-          throw otaError('HTTP_STATUS', 'download', 'image download got HTTP ' + status + ' from ' + url, { status, retryable: status >= 500 || status === 429 });
-        }
-        return false;
-      },
-      onData: () => false,
-    },
-  );
-  if (size <= 0) throw otaError('RANGE_INVALID', 'download', 'the server at ' + url + ' does not say how large the image is (no Content-Range or Content-Length)');
-  return size;
-}
+  private progress(force: boolean): void {
+    const { ctx, job, r } = this;
+    const now = ctx.clock.now();
+    if (!job.onProgress || (!force && now - this.lastProgressAt < PROGRESS_INTERVAL_MS)) return;
+    this.lastProgressAt = now;
+    const received = Math.min(this.next * r.chunkSize, r.size);
+    const seconds = (now - this.startedAt) / 1000;
+    job.onProgress({ received, total: r.size, bytesPerSecond: seconds > 0 ? (received - this.startedBytes) / seconds : 0 });
+  }
 
-/** Exponential backoff with "equal jitter": between half and all of base × 2^(faults-1), capped. */
-function backoff(policy: RetryPolicy, faults: number, random: number): number {
-  const d = Math.min(MAX_BACKOFF_MS, policy.baseDelayMs * Math.pow(2, faults - 1));
-  return Math.round(d / 2 + (d / 2) * random);
+  private stopped(): boolean {
+    return this.job.signal !== undefined && this.job.signal.aborted;
+  }
+
+  private checkStopped(): void {
+    if (this.stopped()) {
+      throw otaError('STOPPED', 'download', 'download stopped with ' + this.next * this.r.chunkSize + ' of ' + this.r.size + ' bytes verified and kept for the next start', { retryable: true });
+    }
+  }
+
+  /** Waits `ms`, or less when the download is stopped meanwhile. */
+  private sleep(ms: number): Promise<void> {
+    const signal = this.job.signal;
+    return new Promise((resolve) => {
+      let cancel: () => void = noop;
+      const done = () => {
+        cancel();
+        if (signal) signal.removeEventListener('abort', done);
+        resolve();
+      };
+      cancel = this.ctx.clock.setTimer(done, ms);
+      if (signal) signal.addEventListener('abort', done);
+    });
+  }
 }
 
 function giveUp(e: OtaError, detail: string): OtaError {
@@ -349,9 +361,4 @@ async function syncSlot(w: SlotWriter): Promise<void> {
 
 function slotError(what: string, e: unknown): OtaError {
   return otaError('SLOT_IO', 'download', what + ': ' + (e instanceof Error ? e.message : String(e)), { cause: e });
-}
-
-/** Forgets a partial download. */
-export async function discardJournal(state: StateStore): Promise<void> {
-  await state.remove(JOURNAL);
 }

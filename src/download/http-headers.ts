@@ -2,16 +2,7 @@
  * Strict parsers for the response headers the downloader trusts: Content-Range and Retry-After.
  * Anything malformed is null, never a guess.
  */
-
-/** A decimal number of at most 15 digits (exact as a double), or -1. */
-export function parseWhole(s: string): number {
-  if (s.length === 0 || s.length > 15) return -1;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-  }
-  return parseInt(s, 10);
-}
+import { parseWhole } from '../text/numbers.js';
 
 /** `bytes first-last/total`, or null. */
 export function parseContentRange(v: string | undefined): { first: number; last: number; total: number } | null {

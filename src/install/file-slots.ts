@@ -5,7 +5,7 @@
 import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { SlotName, SlotStorage, SlotWriter } from '../platform/interfaces.js';
+import type { SlotName, SlotStorage, SlotWriter } from './slots.js';
 
 /** Slot files in `dir` (created when first written); `capacity` bounds an image (unlimited when 0 or absent). */
 export function fileSlots(dir: string, capacity?: number): SlotStorage {

@@ -1,5 +1,5 @@
-/** In-memory slots, state and boot selector: a whole device in RAM, for tests and simulations. */
-import type { BootSelector, SlotName, SlotStorage, StateStore } from '../platform/interfaces.js';
+/** Slots in memory: a device's slots in RAM, for tests and simulations. */
+import type { SlotName, SlotStorage } from './slots.js';
 
 /** Slots held in memory; `capacity` bounds each (default 16 MiB). */
 export function memorySlots(capacity = 16 * 1024 * 1024): SlotStorage & { bytes(slot: SlotName): Uint8Array } {
@@ -26,32 +26,4 @@ export function memorySlots(capacity = 16 * 1024 * 1024): SlotStorage & { bytes(
       return data[slot].slice(offset, Math.min(offset + length, data[slot].length));
     },
   };
-}
-
-/** State documents held in memory. */
-export function memoryState(): StateStore & { docs: { [name: string]: string } } {
-  const docs: { [name: string]: string } = {};
-  return {
-    docs,
-    async read(name) {
-      return name in docs ? docs[name]! : null;
-    },
-    async write(name, text) {
-      docs[name] = text;
-    },
-    async remove(name) {
-      delete docs[name];
-    },
-  };
-}
-
-/** A boot selector that only remembers the last state it was given. */
-export function memorySelector(): BootSelector & { last: Parameters<BootSelector['apply']>[0] | null } {
-  const sel = {
-    last: null as Parameters<BootSelector['apply']>[0] | null,
-    async apply(state: Parameters<BootSelector['apply']>[0]) {
-      sel.last = state;
-    },
-  };
-  return sel;
 }

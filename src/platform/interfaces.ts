@@ -1,9 +1,11 @@
-import type { Trust } from '../check/trust.js';
-
 /**
- * The small interfaces behind which platform specifics live. The core (everything outside
- * `src/node`, `src/server` and `src/cli`) talks only to these, so it can run on Node and Espruino.
+ * The small interfaces behind which platform specifics live (slots and boot selectors have theirs
+ * in install/slots.ts and boot/boot-selector.ts). The core talks only to these, so it runs on
+ * Node (platform/node) and Espruino (platform/espruino).
  */
+import type { BootSelector } from '../boot/boot-selector.js';
+import type { Trust } from '../check/trust.js';
+import type { SlotName, SlotStorage } from '../install/slots.js';
 
 /** An HTTP request. Header names are given as they should be sent. */
 export interface HttpRequest {
@@ -11,8 +13,20 @@ export interface HttpRequest {
   method?: 'GET' | 'HEAD' | 'POST' | 'PUT';
   headers?: Record<string, string>;
   body?: string;
-  /** For `request`: the whole exchange; for `stream`: the longest silence between two pieces of body. */
+  /**
+   * For `request`: the whole exchange; for `stream`: the longest silence of the network between two
+   * pieces of body (time spent in the handler does not count).
+   */
   timeoutMs?: number;
+  /** Ends the exchange early; the transport then rejects. */
+  signal?: StopSignal;
+}
+
+/** Tells a running exchange or download to stop: the part of the web's AbortSignal the core uses. */
+export interface StopSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 /** A complete, small HTTP response. Header names are lower case. */
@@ -45,50 +59,6 @@ export interface Transport {
   stream(req: HttpRequest, handlers: StreamHandlers): Promise<void>;
 }
 
-/** The two A/B slots. */
-export type SlotName = 'a' | 'b';
-
-/** A slot opened for writing. */
-export interface SlotWriter {
-  write(offset: number, data: Uint8Array): Promise<void>;
-  /** Makes everything written so far durable. */
-  sync(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** Where firmware images live: two slots, written by offset, read back for verification. */
-export interface SlotStorage {
-  /** Largest image a slot holds, in bytes; undefined when only free space limits it. */
-  capacity(slot: SlotName): number | undefined;
-  /** Opens a slot for writing an image of `size` bytes, keeping bytes already there (for resume). */
-  open(slot: SlotName, size: number): Promise<SlotWriter>;
-  read(slot: SlotName, offset: number, length: number): Promise<Uint8Array>;
-  /** Bytes to read at a time when reading a slot back: large enough to be fast, small enough for the device's memory. */
-  readSize: number;
-  /** Where the slot is, for health checks (a path on Node). */
-  locate(slot: SlotName): string;
-}
-
-/**
- * Tells the platform's boot mechanism what boot control decided: a `current` link for Node
- * applications, bootloader variables (U-Boot `fw_setenv`) for boards that boot from a raw slot.
- * Called after every saved transition with the new state.
- */
-export interface BootSelector {
-  apply(state: {
-    /** Slot running now. */
-    booted: SlotName;
-    /** Slot to boot next: the trial slot, else the confirmed one. */
-    next: SlotName;
-    /** True while `next` is on trial. */
-    trial: boolean;
-    /** Boot attempts `next` has left before the bootloader should fall back. */
-    attemptsLeft: number;
-    /** The fallback slot. */
-    confirmed: SlotName;
-  }): Promise<void>;
-}
-
 /** Small named state documents (boot state, download journal). `write` must be atomic. */
 export interface StateStore {
   read(name: string): Promise<string | null>;
@@ -102,7 +72,7 @@ export interface Clock {
   now(): number;
   /** Wall-clock time, milliseconds since 1970 (for maintenance windows). */
   date(): number;
-  /** Runs `fn` after `ms`; returns a function that cancels it. */
+  /** Runs `fn` after `ms` (any length, past setTimeout's 24.8 days too); returns a function that cancels it. */
   setTimer(fn: () => void, ms: number): () => void;
 }
 

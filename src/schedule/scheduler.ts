@@ -2,9 +2,10 @@
  * When automatic checks run: a first check shortly after start, then every interval with random
  * jitter; after a retryable failure an exponential backoff (with jitter) from `retryBaseMs` up to
  * the interval; a server's suggested wait (Retry-After, a poll interval) within clamps. Time
- * comes from an injected clock; long waits are split to stay under the 2^31 ms timer limit.
+ * comes from an injected clock.
  */
 import type { Clock } from '../platform/interfaces.js';
+import { backoffDelay } from './backoff.js';
 
 /** How a run ended: `done` (wait the interval), `retry` (back off), `soon` (a deferred install: at the hint, else the base delay). */
 export type RunOutcome = 'done' | 'retry' | 'soon';
@@ -26,18 +27,6 @@ export interface SchedulerOptions {
   honourServer: boolean;
   /** Runs a check. It must call {@link Scheduler.reschedule} when done (the updater does). */
   run: () => Promise<unknown>;
-}
-
-/** Longest delay one timer may be given (setTimeout's signed 32-bit limit). */
-const MAX_TIMER_MS = 2147483647;
-
-function longTimer(clock: Clock, fn: () => void, ms: number): () => void {
-  let cancel: () => void;
-  const step = (left: number) => {
-    cancel = clock.setTimer(() => (left > MAX_TIMER_MS ? step(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
-  };
-  step(Math.max(0, ms));
-  return () => cancel();
 }
 
 /** Periodic runner; see the module description. */
@@ -83,10 +72,7 @@ export class Scheduler {
     if (outcome === 'done') this.failures = 0;
     if (hint !== null && o.honourServer) return Math.min(o.maxIntervalMs, Math.max(o.minIntervalMs, hint));
     if (outcome === 'done') return Math.round(o.intervalMs * (1 + o.jitter * (2 * o.random() - 1)));
-    const backoff = Math.min(o.intervalMs, o.retryBaseMs * Math.pow(2, this.failures));
-    this.failures++;
-    // "Equal jitter": between half and all of the backoff, so a fleet spreads out but still waits.
-    return Math.round(backoff / 2 + (backoff / 2) * o.random());
+    return backoffDelay(o.retryBaseMs, this.failures++, o.intervalMs, o.random());
   }
 
   private clear(): void {
@@ -95,7 +81,7 @@ export class Scheduler {
   }
 
   private wait(ms: number): void {
-    this.cancel = longTimer(this.opts.clock, () => this.fire(), ms);
+    this.cancel = this.opts.clock.setTimer(() => this.fire(), ms);
   }
 
   private fire(): void {

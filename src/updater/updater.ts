@@ -1,5 +1,5 @@
 /**
- * The updater: runs the pipeline check → download → verify → install → reboot, owns the
+ * The updater: runs the pipeline check → decide → download → verify → install → reboot, owns the
  * scheduler, and turns every failure into a result that says what failed and what happens next.
  */
 import { EventEmitter } from 'eventemitter3';
@@ -7,26 +7,34 @@ import {
   beginWrite,
   bootSelect,
   confirmBooted,
+  describeBoot,
   initialBootState,
-  loadBootState,
   markInstalled,
   rejectTrial,
-  saveBootState,
   updateTarget,
   type BootState,
-  describeBoot,
   type DeviceStatus,
-} from '../boot/boot-control.js';
-import { formatDuration, isPlainRemote, parseWindow, type OtaConfig } from '../config/config.js';
-import { discardJournal, download, probeSize, type DownloadProgress } from '../download/downloader.js';
+} from '../boot/boot-state.js';
+import { loadBootState, saveBootState } from '../boot/boot-store.js';
+import type { Protocol, StatusReport } from '../check/protocol.js';
 import type { Release, SizedRelease } from '../check/release.js';
+import { protocolFor } from '../check/select.js';
+import { parseVersion } from '../check/version.js';
+import type { OtaConfig } from '../config/config.js';
+import { formatDuration } from '../config/durations.js';
+import { isPlainRemote } from '../config/url-policy.js';
+import { download, type DownloadProgress } from '../download/downloader.js';
+import { discardJournal } from '../download/journal.js';
+import { probeSize } from '../download/size-probe.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from '../errors.js';
 import { ESP32_MAGIC, validateEsp32Image } from '../install/esp32-image.js';
-import type { Logger, Platform, RebootRequest, SlotName } from '../platform/interfaces.js';
-import { protocolFor } from '../check/select.js';
-import type { Protocol, StatusReport } from '../check/protocol.js';
+import type { SlotName } from '../install/slots.js';
+import { redacting } from '../log/redact.js';
+import type { Platform, RebootRequest, StopSignal } from '../platform/interfaces.js';
+import { minuteOfDay, parseWindow } from '../schedule/maintenance-window.js';
 import { Scheduler, type RunOutcome } from '../schedule/scheduler.js';
-import { isNewer, parseVersion } from '../check/version.js';
+import { decide, type Decision, type Hold } from './decide.js';
+import { stopController } from './stop-controller.js';
 
 /** Events of an {@link Updater}, with their arguments. */
 export interface UpdaterEvents {
@@ -78,24 +86,22 @@ export interface CheckOptions {
 /** Answers to a remote trigger, as IoTaaP OS gives them. */
 const TRIGGER_CODES = { received: 200, updating: 201, sameVersion: 202, noneOrError: 203 };
 
-/** Replaces each secret in log messages by "***". */
-function redacting(logger: Logger, secrets: string[]): Logger {
-  const hidden = secrets.filter((x) => x.length >= 4);
-  return {
-    log(level, message) {
-      for (const secret of hidden) message = message.split(secret).join('***');
-      logger.log(level, message);
-    },
-    flush: logger.flush ? () => logger.flush!() : undefined,
-  };
-}
-
 /** Options of the core updater. */
 export interface UpdaterOptions {
   config: OtaConfig;
   platform: Platform;
   /** Protocol adapter; defaults to the one `config.protocol` names. */
   protocol?: Protocol;
+}
+
+/** Where a run is, for the message of a failure. */
+interface RunState {
+  stage: OtaStage;
+  boot: BootState | null;
+  running: string;
+  /** The slot being written, once a write began. */
+  target: SlotName | null;
+  offered: string;
 }
 
 /**
@@ -107,6 +113,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private readonly protocol: Protocol;
   private readonly scheduler: Scheduler;
   private running: Promise<CheckResult> | null = null;
+  /** Stops the running check's download. */
+  private stopRun: (() => void) | null = null;
   private readonly inhibitors: string[] = [];
 
   constructor(options: UpdaterOptions) {
@@ -136,10 +144,13 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    */
   checkForUpdates(options: CheckOptions = {}): Promise<CheckResult> {
     if (this.running === null) {
+      const stopper = stopController();
       const done = () => {
         this.running = null;
+        this.stopRun = null;
       };
-      this.running = this.run(options.force === true);
+      this.stopRun = stopper.stop;
+      this.running = this.run(options.force === true, stopper.signal);
       this.running.then(done, done);
     }
     return this.running;
@@ -159,10 +170,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     this.scheduler.start();
   }
 
-  /** Stops automatic checks and remote triggers (a check already running finishes). */
+  /**
+   * Stops automatic checks and remote triggers. A download under way stops at the next chunk
+   * boundary, its verified bytes kept for the next start; resolves once the check has ended.
+   */
   async stop(): Promise<void> {
     this.scheduler.stop();
+    if (this.stopRun) this.stopRun();
     if (this.platform.trigger) await this.platform.trigger.stop();
+    if (this.running) await this.running;
   }
 
   /**
@@ -193,17 +209,6 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (r.status === 'up-to-date') respond(TRIGGER_CODES.sameVersion);
     else if (r.status === 'no-firmware' || r.status === 'failed') respond(TRIGGER_CODES.noneOrError);
     else if (!updating) respond(TRIGGER_CODES.updating);
-  }
-
-  /** Why an install must wait now, or null when it may go ahead. */
-  private installHold(force: boolean): { reason: string; waitMs: number | null } | null {
-    if (this.inhibitors.length > 0) return { reason: 'the application is busy (' + this.inhibitors.join(', ') + ')', waitMs: null };
-    const w = parseWindow(this.config.maintenance_window);
-    if (w === null || force) return null;
-    const minute = Math.floor(this.platform.clock.date() / 60000) % 1440;
-    const inside = w.start < w.end ? minute >= w.start && minute < w.end : minute >= w.start || minute < w.end;
-    if (inside) return null;
-    return { reason: 'outside the maintenance window ' + this.config.maintenance_window + ' UTC', waitMs: (((w.start - minute + 1440) % 1440) || 1440) * 60000 };
   }
 
   /** The running slot, its version and boot state. */
@@ -260,127 +265,119 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return this.save(initial);
   }
 
-  /** Sends a status report about `s`'s trial (or running) image; failures are only logged. */
-  private async report(s: BootState, report: Omit<StatusReport, 'version'> & { version?: string }): Promise<void> {
-    const slot = s.trial ?? s.booted;
-    const image = s.slots[slot];
-    const confirmed = s.slots[s.confirmed];
-    const full: StatusReport = Object.assign({ version: image ? image.version : '' }, report);
-    if (confirmed && slot !== s.confirmed && full.from === undefined) full.from = confirmed.version;
-    await this.send(full);
-  }
-
-  private async reboot(request: RebootRequest): Promise<void> {
-    this.emit('rebooting', request);
-    this.platform.logger.log('INFO', 'Rebooting into slot ' + request.slot + ' (' + request.version + ')');
-    if (this.platform.logger.flush) await this.platform.logger.flush();
-    await this.platform.reboot(request);
-  }
-
-  /** Plans the next automatic check after a run (when the scheduler runs) and passes the result on. */
-  private planned<R extends CheckResult>(result: R, outcome: RunOutcome, hintMs?: number | null): R {
-    const suggested = this.protocol.suggestedIntervalMs ? this.protocol.suggestedIntervalMs() : null;
-    this.scheduler.reschedule(outcome, hintMs ?? suggested);
-    return result;
-  }
-
-  private async run(force: boolean): Promise<CheckResult> {
-    const { logger } = this.platform;
-    let stage: OtaStage = 'check';
-    let boot: BootState | null = null;
-    let current = this.config.firmware_version;
-    let target: SlotName | null = null;
-    let offered = '';
+  /** One check: the steps of the pipeline, each a method below; a failure becomes a result. */
+  private async run(force: boolean, signal: StopSignal): Promise<CheckResult> {
+    const at: RunState = { stage: 'check', boot: null, running: this.config.firmware_version, target: null, offered: '' };
     this.emit('checking');
-    logger.log('INFO', 'Checking for updates');
+    this.platform.logger.log('INFO', 'Checking for updates');
     try {
-      boot = await this.bootState();
-      const running = boot.slots[boot.booted];
-      current = running ? running.version : this.config.firmware_version;
-      if (parseVersion(current) === null) {
-        throw otaError('VERSION_INVALID', 'config', 'the running firmware version ' + JSON.stringify(current) + ' is not a semantic version');
+      at.boot = await this.bootState();
+      at.running = this.runningVersion(at.boot);
+      const release = await this.protocol.check({ version: at.running });
+      if (release === null) {
+        this.platform.logger.log('INFO', 'No firmware available');
+        return this.planned({ status: 'no-firmware', version: at.running }, 'done');
       }
-      const answer = await this.protocol.check({ version: current });
-      if (answer === null) {
-        logger.log('INFO', 'No firmware available');
-        return this.planned({ status: 'no-firmware', version: current }, 'done');
-      }
-      let release: Release = answer;
-      const older = isNewer(current, release.version);
-      const downgrade = older && release.downgrade === true && this.config.allow_downgrade;
-      if (!isNewer(release.version, current) && !downgrade) {
-        await this.decline(release, current);
-        if (older) {
-          throw otaError('DOWNGRADE_REFUSED', 'check', 'the server offers ' + release.version + ', older than the running ' + current + ': refused (a downgrade needs a signed downgrade manifest and "allow_downgrade": true)');
-        }
-        logger.log('INFO', 'No new updates (running ' + current + ', latest ' + release.version + ')');
-        this.emit('up-to-date', { version: current, latest: release.version });
-        return this.planned({ status: 'up-to-date', version: current, latest: release.version }, 'done');
-      }
-      if (downgrade) logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + current + ': a signed, explicit downgrade allowed by allow_downgrade');
-      offered = release.version;
-      stage = 'install';
-      this.refuseRejected(boot, release.sha256, release);
-      const pending = boot.trial !== null && boot.trial !== boot.booted ? boot.slots[boot.trial] : null;
-      if (pending && pending.version === release.version && (release.sha256 === null || pending.sha256 === release.sha256)) {
-        // Installed earlier but the reboot never happened: reboot now rather than download again.
-        logger.log('INFO', 'Release ' + release.version + ' is already installed in slot ' + boot.trial + '; rebooting into it');
-        return this.rebootSoon({ slot: boot.trial!, version: release.version, reason: 'update' }, current);
-      }
-      if (isPlainRemote(release.url) && !this.config.allow_http) {
-        throw otaError('INSECURE_TRANSPORT', 'check', 'release ' + release.version + ' would be downloaded over plain HTTP from another machine (' + release.url + '); set "allow_http": true to accept the risk');
-      }
-      target = updateTarget(boot);
-      if (release.size === null) release = Object.assign({}, release, { size: await probeSize(this.platform, release.url, this.protocol.downloadHeaders(), this.config.download_timeout * 1000) });
-      const sized = release as SizedRelease;
-      const capacity = this.platform.slots.capacity(target);
-      if (capacity !== undefined && sized.size > capacity) {
-        throw otaError('IMAGE_TOO_LARGE', 'install', 'release ' + release.version + ' is ' + sized.size + ' bytes but slot ' + target + ' holds ' + capacity);
-      }
-      logger.log('INFO', 'New update available! ' + current + ' -> ' + release.version);
-      this.emit('update-available', { version: release.version, current, size: sized.size });
-      logger.log('INFO', 'Starting update process...');
-      boot = await this.save(beginWrite(boot, target));
-      await this.send({ stage: 'downloading', version: release.version, from: current });
-
-      stage = 'download';
-      const sha256 = await this.fetchInto(sized, target, boot);
-
-      const hold = release.installHold ? { reason: release.installHold, waitMs: null } : this.installHold(force);
-      if (hold !== null) {
-        logger.log('INFO', 'Update ' + release.version + ' is downloaded and verified; installing it waits: ' + hold.reason);
-        return this.planned({ status: 'deferred', version: current, latest: release.version, reason: hold.reason }, 'soon', hold.waitMs);
-      }
-      stage = 'install';
-      boot = await this.save(markInstalled(boot, target, { version: release.version, sha256, size: sized.size }, this.config.boot_attempts));
-      await discardJournal(this.platform.state);
-      this.emit('installed', { version: release.version, slot: target });
-      logger.log('INFO', 'Update successfull! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
-      await this.send({ stage: 'installed', version: release.version, from: current });
-      return this.rebootSoon({ slot: target, version: release.version, reason: 'update' }, current);
+      const decision = decide(this.facts(at, release, release.sha256, force));
+      if (decision.kind !== 'install') return await this.notInstalling(decision, release, at);
+      if (decision.downgrade) this.platform.logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + at.running + ': a signed, explicit downgrade allowed by allow_downgrade');
+      at.offered = release.version;
+      at.stage = 'install';
+      const sized = await this.prepare(release, at);
+      at.stage = 'download';
+      const sha256 = await this.fetchInto(sized, at.target!, signal);
+      // Decided again: the image's hash is known now, and the application may have become busy.
+      const after = decide(this.facts(at, release, sha256, force));
+      if (after.kind !== 'install') return await this.notInstalling(after, release, at);
+      if (after.hold !== null) return this.deferred(release, after.hold, at);
+      at.stage = 'install';
+      return await this.install(sized, sha256, at);
     } catch (e) {
-      const error = toOtaError(e, stage);
-      const untouched = boot ? 'the running firmware ' + current + ' (slot ' + boot.booted + ') is untouched' : 'nothing was changed';
-      const delay = this.scheduler.reschedule(error.retryable ? 'retry' : 'done', error.retryAfterMs);
-      const next =
-        delay === null
-          ? error.retryable
-            ? 'call checkForUpdates() to retry'
-            : 'retrying will not help until the server or the configuration changes'
-          : (error.retryable ? 'next try in ' : 'not retried before the next regular check, in ') + formatDuration(delay);
-      const message = error.message + '; ' + untouched + '; ' + next;
-      logger.log('ERROR', (error.stage === 'check' ? 'Cannot check for updates: ' : 'Update failed with error (' + error.code + '): ') + message);
-      if (target !== null) await this.send({ stage: 'failed', version: offered, from: current, reason: error.message, code: error.code });
-      this.emit('error', error);
-      return { status: 'failed', error, message };
+      return this.failed(toOtaError(e, at.stage), at);
     }
+  }
+
+  private runningVersion(boot: BootState): string {
+    const image = boot.slots[boot.booted];
+    const version = image ? image.version : this.config.firmware_version;
+    if (parseVersion(version) === null) {
+      throw otaError('VERSION_INVALID', 'config', 'the running firmware version ' + JSON.stringify(version) + ' is not a semantic version');
+    }
+    return version;
+  }
+
+  /** The facts {@link decide} weighs, now. */
+  private facts(at: RunState, release: Release, sha256: string | null, force: boolean) {
+    const boot = at.boot!;
+    const pending = boot.trial !== null && boot.trial !== boot.booted ? boot.slots[boot.trial] : null;
+    const window = parseWindow(this.config.maintenance_window);
+    return {
+      running: at.running,
+      offered: { version: release.version, sha256, downgrade: release.downgrade === true, overrideRejected: release.overrideRejected, installHold: release.installHold },
+      rejected: boot.rejected,
+      pending,
+      allowDowngrade: this.config.allow_downgrade,
+      inhibitors: this.inhibitors,
+      window: window === null ? null : { window, text: this.config.maintenance_window, minute: minuteOfDay(this.platform.clock.date()) },
+      force,
+    };
+  }
+
+  /** An offer that is not installed: up to date, refused, or already installed and waiting for its reboot. */
+  private async notInstalling(decision: Exclude<Decision, { kind: 'install' }>, release: Release, at: RunState): Promise<CheckResult> {
+    // if/else rather than a switch: the Espruino build's async lowering turns an awaiting switch into labels.
+    const { logger } = this.platform;
+    if (decision.kind === 'reboot-pending') {
+      // Installed earlier but the reboot never happened: reboot now rather than download again.
+      const slot = at.boot!.trial!;
+      logger.log('INFO', 'Release ' + release.version + ' is already installed in slot ' + slot + '; rebooting into it');
+      return this.rebootSoon({ slot, version: release.version, reason: 'update' }, at.running);
+    }
+    if (decision.kind === 'rejected') {
+      at.stage = 'install';
+      throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again (unless published with override_rejected)');
+    }
+    await this.decline(release, at.running);
+    if (decision.kind === 'downgrade-refused') {
+      throw otaError('DOWNGRADE_REFUSED', 'check', 'the server offers ' + release.version + ', older than the running ' + at.running + ': refused (a downgrade needs a signed downgrade manifest and "allow_downgrade": true)');
+    }
+    logger.log('INFO', 'No new updates (running ' + at.running + ', latest ' + release.version + ')');
+    this.emit('up-to-date', { version: at.running, latest: release.version });
+    return this.planned({ status: 'up-to-date', version: at.running, latest: release.version }, 'done');
+  }
+
+  /**
+   * Before the first byte: the transport is acceptable, the size known and within the slot, the
+   * target slot marked as no longer bootable, and the server told.
+   */
+  private async prepare(release: Release, at: RunState): Promise<SizedRelease> {
+    if (isPlainRemote(release.url) && !this.config.allow_http) {
+      throw otaError('INSECURE_TRANSPORT', 'check', 'release ' + release.version + ' would be downloaded over plain HTTP from another machine (' + release.url + '); set "allow_http": true to accept the risk');
+    }
+    const target = updateTarget(at.boot!);
+    const sized: SizedRelease =
+      release.size === null
+        ? Object.assign({}, release, { size: await probeSize(this.platform.transport, release.url, this.protocol.downloadHeaders(), this.config.download_timeout * 1000) })
+        : (release as SizedRelease);
+    const capacity = this.platform.slots.capacity(target);
+    if (capacity !== undefined && sized.size > capacity) {
+      throw otaError('IMAGE_TOO_LARGE', 'install', 'release ' + release.version + ' is ' + sized.size + ' bytes but slot ' + target + ' holds ' + capacity);
+    }
+    const { logger } = this.platform;
+    logger.log('INFO', 'New update available! ' + at.running + ' -> ' + release.version);
+    this.emit('update-available', { version: release.version, current: at.running, size: sized.size });
+    logger.log('INFO', 'Starting update process...');
+    at.target = target;
+    at.boot = await this.save(beginWrite(at.boot!, target));
+    await this.send({ stage: 'downloading', version: release.version, from: at.running });
+    return sized;
   }
 
   /**
    * Downloads `release` into `target` and verifies it: chunk CRCs and SHA-256 where published,
-   * a rejected image refused, the image format checked. Resolves to the image's SHA-256.
+   * the image format checked. Resolves to the image's SHA-256.
    */
-  private async fetchInto(release: SizedRelease, target: SlotName, boot: BootState): Promise<string> {
+  private async fetchInto(release: SizedRelease, target: SlotName, signal: StopSignal): Promise<string> {
     const { logger } = this.platform;
     logger.log('INFO', 'Downloading ' + release.size + ' bytes into slot ' + target + ' (chunks of ' + release.chunkSize + ')');
     const sha256 = await download(this.platform, {
@@ -389,23 +386,16 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       headers: this.protocol.downloadHeaders(),
       idleTimeoutMs: this.config.download_timeout * 1000,
       retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
+      signal,
       onProgress: (p) => {
         this.emit('download-progress', p);
         if (this.protocol.progress) this.protocol.progress(p.received, p.total);
       },
     });
-    if (release.sha256 === null) this.refuseRejected(boot, sha256, release);
     const checked = await this.checkFormat(target, release);
     logger.log('INFO', 'Image verified: SHA-256 ' + sha256 + (release.sha256 === null ? ' (computed; the server published none)' : '') + checked);
     this.emit('verified', { version: release.version, sha256, slot: target });
     return sha256;
-  }
-
-  /** Refuses an image that failed its trial here before, unless the release overrides that. */
-  private refuseRejected(boot: BootState, sha256: string | null, release: Release): void {
-    if (sha256 !== null && boot.rejected.indexOf(sha256) >= 0 && !release.overrideRejected) {
-      throw otaError('IMAGE_REJECTED', 'install', 'release ' + release.version + ' failed its trial on this device before and will not be installed again (unless published with override_rejected)');
-    }
   }
 
   /**
@@ -426,6 +416,53 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return '';
   }
 
+  /** Downloaded and verified, but installing waits. */
+  private deferred(release: Release, hold: Hold, at: RunState): CheckResult {
+    this.platform.logger.log('INFO', 'Update ' + release.version + ' is downloaded and verified; installing it waits: ' + hold.reason);
+    return this.planned({ status: 'deferred', version: at.running, latest: release.version, reason: hold.reason }, 'soon', hold.waitMs);
+  }
+
+  /** Marks the verified slot for a trial boot, reports, and reboots into it. */
+  private async install(release: SizedRelease, sha256: string, at: RunState): Promise<CheckResult> {
+    const target = at.target!;
+    at.boot = await this.save(markInstalled(at.boot!, target, { version: release.version, sha256, size: release.size }, this.config.boot_attempts));
+    await discardJournal(this.platform.state);
+    this.emit('installed', { version: release.version, slot: target });
+    this.platform.logger.log('INFO', 'Update successfull! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
+    await this.send({ stage: 'installed', version: release.version, from: at.running });
+    return this.rebootSoon({ slot: target, version: release.version, reason: 'update' }, at.running);
+  }
+
+  /** A failed run: logged, reported when a slot was being written, and the next try planned. */
+  private async failed(error: OtaError, at: RunState): Promise<CheckResult> {
+    const { logger } = this.platform;
+    const untouched = at.boot ? 'the running firmware ' + at.running + ' (slot ' + at.boot.booted + ') is untouched' : 'nothing was changed';
+    const delay = this.scheduler.reschedule(error.retryable ? 'retry' : 'done', error.retryAfterMs);
+    const next =
+      delay === null
+        ? error.retryable
+          ? 'call checkForUpdates() to retry'
+          : 'retrying will not help until the server or the configuration changes'
+        : (error.retryable ? 'next try in ' : 'not retried before the next regular check, in ') + formatDuration(delay);
+    const message = error.message + '; ' + untouched + '; ' + next;
+    if (error.code === 'STOPPED') {
+      // Asked for: not a failure to report, and the journal resumes it.
+      logger.log('INFO', 'Update stopped: ' + message);
+      return { status: 'failed', error, message };
+    }
+    logger.log('ERROR', (error.stage === 'check' ? 'Cannot check for updates: ' : 'Update failed with error (' + error.code + '): ') + message);
+    if (at.target !== null) await this.send({ stage: 'failed', version: at.offered, from: at.running, reason: error.message, code: error.code });
+    this.emit('error', error);
+    return { status: 'failed', error, message };
+  }
+
+  /** Plans the next automatic check after a run (when the scheduler runs) and passes the result on. */
+  private planned<R extends CheckResult>(result: R, outcome: RunOutcome, hintMs?: number | null): R {
+    const suggested = this.protocol.suggestedIntervalMs ? this.protocol.suggestedIntervalMs() : null;
+    this.scheduler.reschedule(outcome, hintMs ?? suggested);
+    return result;
+  }
+
   /** Tells the protocol that an offered release is not installed (hawkBit closes its action). */
   private async decline(release: Release, running: string): Promise<void> {
     if (!this.protocol.declined) return;
@@ -433,6 +470,25 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       await this.protocol.declined(release, running);
     } catch (e) {
       this.platform.logger.log('WARNING', 'Could not tell the server: ' + toOtaError(e, 'report').message);
+    }
+  }
+
+  /** Sends a status report about `s`'s trial (or running) image; failures are only logged. */
+  private async report(s: BootState, report: Omit<StatusReport, 'version'> & { version?: string }): Promise<void> {
+    const slot = s.trial ?? s.booted;
+    const image = s.slots[slot];
+    const confirmed = s.slots[s.confirmed];
+    const full: StatusReport = Object.assign({ version: image ? image.version : '' }, report);
+    if (confirmed && slot !== s.confirmed && full.from === undefined) full.from = confirmed.version;
+    await this.send(full);
+  }
+
+  /** Sends a status report; a failure to send is only logged. */
+  private async send(report: StatusReport): Promise<void> {
+    try {
+      await this.protocol.report(report);
+    } catch (e) {
+      this.platform.logger.log('WARNING', 'Could not report "' + report.stage + '" to the server: ' + toOtaError(e, 'report').message);
     }
   }
 
@@ -444,12 +500,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return { status: 'updated', version: request.version, from, slot: request.slot, rebooting: true };
   }
 
-  /** Sends a status report; a failure to send is only logged. */
-  private async send(report: StatusReport): Promise<void> {
-    try {
-      await this.protocol.report(report);
-    } catch (e) {
-      this.platform.logger.log('WARNING', 'Could not report "' + report.stage + '" to the server: ' + toOtaError(e, 'report').message);
-    }
+  private async reboot(request: RebootRequest): Promise<void> {
+    this.emit('rebooting', request);
+    this.platform.logger.log('INFO', 'Rebooting into slot ' + request.slot + ' (' + request.version + ')');
+    if (this.platform.logger.flush) await this.platform.logger.flush();
+    await this.platform.reboot(request);
   }
 }

@@ -11,7 +11,9 @@ import { otaError } from '../../src/errors.js';
 import type { Platform, Transport } from '../../src/platform/interfaces.js';
 import type { Protocol } from '../../src/check/protocol.js';
 import type { Release } from '../../src/check/release.js';
-import { memorySelector, memorySlots, memoryState } from '../../src/install/memory-slots.js';
+import { memorySelector } from '../../src/boot/memory-selector.js';
+import { memorySlots } from '../../src/install/memory-slots.js';
+import { memoryState } from '../../src/platform/memory-state.js';
 import { Updater } from '../../src/updater/updater.js';
 import { fakeClock } from './fake-clock.js';
 

@@ -14,7 +14,9 @@ import { timerClock } from '../../schedule/timer-clock.js';
 import type { Platform } from '../interfaces.js';
 import { Updater, type CheckResult } from '../../updater/updater.js';
 import { crc32, sha256 } from './hash.js';
-import { bootFile, storageSlots, storageState } from './storage.js';
+import { bootFile } from '../../boot/boot0-file.js';
+import { storageSlots } from '../../install/storage-slots.js';
+import { storageState } from './storage-state.js';
 import { espruinoTransport } from './transport.js';
 
 /** The Espruino platform; `overrides` replace parts (tests replace `reboot`). */

@@ -3,18 +3,11 @@
  * the `semver` functions `valid` and `gt` in the Espruino build. `test/espruino-semver.test.ts`
  * checks it against the semver package.
  */
+import { isDigits } from '../../text/numbers.js';
+
 interface Parsed {
   nums: number[];
   pre: string[];
-}
-
-function isNumeric(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
 }
 
 function isIdent(s: string): boolean {
@@ -43,11 +36,11 @@ function parse(v: string): Parsed | null {
   if (core.length !== 3) return null;
   const nums: number[] = [];
   for (const n of core) {
-    if (!isNumeric(n) || (n.length > 1 && n.charAt(0) === '0') || n.length > 15) return null;
+    if (!isDigits(n) || (n.length > 1 && n.charAt(0) === '0') || n.length > 15) return null;
     nums.push(parseInt(n, 10));
   }
   for (const p of pre) {
-    if (!isIdent(p) || (isNumeric(p) && p.length > 1 && p.charAt(0) === '0')) return null;
+    if (!isIdent(p) || (isDigits(p) && p.length > 1 && p.charAt(0) === '0')) return null;
   }
   return { nums, pre };
 }
@@ -59,8 +52,8 @@ export default function valid(v: string): string | null {
 }
 
 function compareIdent(a: string, b: string): number {
-  const an = isNumeric(a);
-  const bn = isNumeric(b);
+  const an = isDigits(a);
+  const bn = isDigits(b);
   if (an && bn) return parseInt(a, 10) - parseInt(b, 10);
   if (an) return -1;
   if (bn) return 1;

@@ -42,6 +42,13 @@ function exchange(req: HttpRequest, x: Exchange, stage: OtaStage): Promise<void>
     let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => fail('no answer for ' + (req.timeoutMs || 30000) / 1000 + ' s'), req.timeoutMs || 30000);
     let done = false;
     let chain: Promise<unknown> = Promise.resolve();
+    /** Pieces queued or being handled: the idle timeout measures the network, not the handler. */
+    let busy = 0;
+    const idle = (why: string) => () => {
+      if (busy > 0) timer = setTimeout(idle(why), req.timeoutMs || 30000);
+      else fail(why);
+    };
+    if (req.signal) req.signal.addEventListener('abort', () => fail('stopped'));
     const headers = Object.assign({}, req.headers);
     // Without a length the board sends the body unframed and servers see none.
     if (req.body) headers['Content-Length'] = String(req.body.length);
@@ -58,14 +65,17 @@ function exchange(req: HttpRequest, x: Exchange, stage: OtaStage): Promise<void>
         res.on('data', (chunk) => {
           if (done || !go) return;
           clearTimeout(timer);
-          timer = setTimeout(() => fail('no data for ' + (req.timeoutMs || 30000) / 1000 + ' s'), req.timeoutMs || 30000);
+          timer = setTimeout(idle('no data for ' + (req.timeoutMs || 30000) / 1000 + ' s'), req.timeoutMs || 30000);
           const piece = E.toUint8Array(chunk);
+          busy++;
           // Pieces are handled in order; the board cannot pause the socket, so they queue here.
           chain = chain.then(() => (done ? false : x.onData(piece))).then(
             (more) => {
+              busy--;
               if (more === false) done = true;
             },
             (e) => {
+              busy--;
               done = true;
               clearTimeout(timer);
               reject(e);

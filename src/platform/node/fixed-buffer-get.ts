@@ -8,8 +8,8 @@
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import { parseWhole } from '../../download/http-headers.js';
-import type { HttpRequest, StreamHandlers } from '../interfaces.js';
+import { parseWhole } from '../../text/numbers.js';
+import type { HttpRequest, StopSignal, StreamHandlers } from '../interfaces.js';
 
 export interface FixedBufferOptions {
   /** Certificate checks for https URLs (CA, pins); the system's CAs when empty. */
@@ -41,7 +41,7 @@ export async function fixedBufferGet(req: HttpRequest, handlers: StreamHandlers,
   let url = new URL(req.url);
   let headers = Object.assign({}, req.headers);
   for (let redirects = 0; ; redirects++) {
-    const r = await exchange(url, headers, handlers, options);
+    const r = await exchange(url, headers, handlers, options, req.signal);
     if (r === 'done') return;
     if (redirects === MAX_REDIRECTS) throw new Error('more than ' + MAX_REDIRECTS + ' redirects');
     const next = new URL(r.location, url);
@@ -133,7 +133,7 @@ function parseHead(text: string): Head {
 }
 
 /** One request on one connection: its result, or where a redirect points. */
-function exchange(url: URL, headers: Record<string, string>, handlers: StreamHandlers, o: FixedBufferOptions): Promise<'done' | { location: string }> {
+function exchange(url: URL, headers: Record<string, string>, handlers: StreamHandlers, o: FixedBufferOptions, signal: StopSignal | undefined): Promise<'done' | { location: string }> {
   return new Promise((resolve, reject) => {
     const request = requestText(url, headers);
     const buffer = Buffer.allocUnsafe(BUFFER_SIZE);
@@ -144,21 +144,33 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
     let chunked: ChunkedDecoder | null = null;
     let settled = false;
     let socket: Socket | null = null;
+    /** True while the handler holds a piece: the idle timeout measures the network only. */
+    let handling = false;
 
     const finish = (e: unknown, result?: 'done' | { location: string }) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (signal) signal.removeEventListener('abort', stop);
       socket?.destroy();
       if (e === null) resolve(result!);
       else reject(e);
     };
-    const timer = setTimeout(() => finish(o.stalled()), o.idleMs);
+    const timer = setTimeout(() => (handling ? timer.refresh() : finish(o.stalled())), o.idleMs);
+    const stop = () => finish(new Error('stopped'));
+    if (signal) {
+      if (signal.aborted) return stop();
+      signal.addEventListener('abort', stop);
+    }
 
     const ended = () => (chunked !== null ? chunked.done : delivered === length);
-    const fail = (e: unknown) => finish(e);
+    const fail = (e: unknown) => {
+      handling = false;
+      finish(e);
+    };
     /** After the handler took a piece: done, or reading on (the socket may be paused). */
     const after = (more: void | boolean) => {
+      handling = false;
       if (more === false || ended()) finish(null, 'done');
       else if (!settled) {
         timer.refresh();
@@ -187,6 +199,7 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
         return false;
       }
       if (more instanceof Promise) {
+        handling = true;
         more.then(after, fail);
         return false;
       }

@@ -136,17 +136,22 @@ async function axiosStream(req: HttpRequest, handlers: StreamHandlers, agent: Ag
       controller.abort();
     }, idleMs);
   };
+  const stop = () => controller.abort();
+  req.signal?.addEventListener('abort', stop);
   let body: Readable | undefined;
   try {
+    if (req.signal?.aborted) throw new Error('stopped');
     arm();
     const res = await axios.request<Readable>(Object.assign(baseConfig(req, agent), { responseType: 'stream' as const, signal: controller.signal }));
     body = res.data;
     if (!handlers.onResponse(res.status, lowerHeaders(res.headers))) return;
     body.on('error', () => undefined);
     for await (const piece of body) {
-      arm();
+      // The idle timeout measures the network: it does not run while the handler works.
+      clearTimeout(timer);
       const more = await handlers.onData(piece as Buffer);
       if (more === false) return;
+      arm();
     }
     // A body cut short by an abort ends without an error in some Node versions.
     if (idle) throw stalled(req, idleMs);
@@ -155,6 +160,7 @@ async function axiosStream(req: HttpRequest, handlers: StreamHandlers, agent: Ag
     throw networkError(req, e, 'download');
   } finally {
     clearTimeout(timer);
+    req.signal?.removeEventListener('abort', stop);
     if (body && !body.destroyed) body.destroy();
   }
 }

@@ -1,10 +1,9 @@
 /**
- * Boot control: which slot boots, trial boots, confirmation and revert. The transitions are pure
- * functions on a {@link BootState}; the state is persisted with one atomic write per transition,
- * so a power cut leaves either the old or the new state. See docs/boot-states.md.
+ * Boot control: which slot boots, trial boots, confirmation and revert, as pure transitions on a
+ * {@link BootState} (boot-store.ts persists them). See docs/boot-states.md.
  */
 import { otaError } from '../errors.js';
-import type { BootSelector, SlotName, StateStore } from '../platform/interfaces.js';
+import type { SlotName } from '../install/slots.js';
 
 /** The image a slot holds. */
 export interface SlotImage {
@@ -65,9 +64,6 @@ export function describeBoot(s: BootState): DeviceStatus {
   };
 }
 
-/** Name of the boot state in the state store. */
-export const BOOT_STATE = 'boot.json';
-
 /** The other slot. */
 function otherSlot(slot: SlotName): SlotName {
   return slot === 'a' ? 'b' : 'a';
@@ -78,7 +74,8 @@ export function initialBootState(image: SlotImage, maxAttempts: number): BootSta
   return { seq: 0, booted: 'a', confirmed: 'a', trial: null, attempts: 0, max_attempts: maxAttempts, state: 'confirmed', slots: { a: image, b: null }, rejected: [], last_error: '' };
 }
 
-function copy(s: BootState): BootState {
+/** A deep copy: transitions never change the state they are given. */
+export function copy(s: BootState): BootState {
   return JSON.parse(JSON.stringify(s)) as BootState;
 }
 
@@ -172,44 +169,3 @@ function revert(n: BootState, reason: string, reboot: boolean): BootState {
   return n;
 }
 
-function isSlotName(v: unknown): v is SlotName {
-  return v === 'a' || v === 'b';
-}
-
-function isImage(v: unknown): boolean {
-  if (v === null) return true;
-  const i = v as SlotImage;
-  return typeof i === 'object' && typeof i.version === 'string' && typeof i.sha256 === 'string' && typeof i.size === 'number';
-}
-
-/** Reads the boot state; null when there is none yet. A corrupt state is an error, never guessed at. */
-export async function loadBootState(store: StateStore): Promise<BootState | null> {
-  const text = await store.read(BOOT_STATE);
-  if (text === null) return null;
-  let s: BootState;
-  try {
-    s = JSON.parse(text) as BootState;
-  } catch (e) {
-    throw otaError('BOOT_STATE', 'boot', BOOT_STATE + ' is not valid JSON');
-  }
-  const ok =
-    typeof s === 'object' && s !== null && typeof s.seq === 'number' && isSlotName(s.booted) && isSlotName(s.confirmed) &&
-    (s.trial === null || isSlotName(s.trial)) && typeof s.attempts === 'number' && typeof s.max_attempts === 'number' &&
-    (s.state === 'confirmed' || s.state === 'trial' || s.state === 'reverted') && typeof s.slots === 'object' && s.slots !== null &&
-    isImage(s.slots.a) && isImage(s.slots.b) && Array.isArray(s.rejected) && typeof s.last_error === 'string';
-  if (!ok) throw otaError('BOOT_STATE', 'boot', BOOT_STATE + ' is malformed');
-  return s;
-}
-
-/**
- * Persists a transition (atomically, through the store), then tells the boot selector. A cut
- * between the two is repaired by the next transition, which applies the whole state again.
- */
-export async function saveBootState(store: StateStore, selector: BootSelector, s: BootState): Promise<BootState> {
-  const n = copy(s);
-  n.seq = s.seq + 1;
-  await store.write(BOOT_STATE, JSON.stringify(n, null, 2));
-  const next = n.trial ?? n.confirmed;
-  await selector.apply({ booted: n.booted, next, trial: n.trial !== null, attemptsLeft: n.trial === null ? n.max_attempts : n.max_attempts - n.attempts, confirmed: n.confirmed });
-  return n;
-}

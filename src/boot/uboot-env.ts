@@ -1,23 +1,7 @@
-/** Boot selectors for Node boards: a `current` link, or U-Boot variables through fw_setenv. */
+/** The boot selector of U-Boot boards with raw slots: the environment, through fw_setenv. */
 import { spawn } from 'node:child_process';
-import { renameSync, rmSync, symlinkSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import type { BootSelector, SlotName, SlotStorage } from '../platform/interfaces.js';
-
-/**
- * Keeps `<dir>/current` a symbolic link to the running slot, so that a supervisor can run the
- * application as `node <dir>/current`. Replaced atomically (new link, then rename).
- */
-export function currentLink(dir: string, slots: SlotStorage): BootSelector {
-  return {
-    async apply(state) {
-      const link = join(dir, 'current');
-      rmSync(link + '.tmp', { force: true });
-      symlinkSync(relative(dir, slots.locate(state.booted)), link + '.tmp');
-      renameSync(link + '.tmp', link);
-    },
-  };
-}
+import type { SlotName } from '../install/slots.js';
+import type { BootSelector } from './boot-selector.js';
 
 /** Attempts the fallback slot keeps while another slot is on trial. */
 const FALLBACK_ATTEMPTS = 3;

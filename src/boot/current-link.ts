@@ -1,0 +1,23 @@
+/**
+ * The boot selector of Node applications in file slots: `<dir>/current` is a symbolic link to
+ * the running slot, so that a supervisor can run the application as `node <dir>/current`.
+ */
+import { renameSync, rmSync, symlinkSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { SlotStorage } from '../install/slots.js';
+import type { BootSelector } from './boot-selector.js';
+
+/**
+ * Keeps `<dir>/current` a symbolic link to the running slot, so that a supervisor can run the
+ * application as `node <dir>/current`. Replaced atomically (new link, then rename).
+ */
+export function currentLink(dir: string, slots: SlotStorage): BootSelector {
+  return {
+    async apply(state) {
+      const link = join(dir, 'current');
+      rmSync(link + '.tmp', { force: true });
+      symlinkSync(relative(dir, slots.locate(state.booted)), link + '.tmp');
+      renameSync(link + '.tmp', link);
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/** The slot interface: where firmware images live, two A/B slots written by offset and read back. */
+import type { Hasher } from '../platform/interfaces.js';
+
+/** The two A/B slots. */
+export type SlotName = 'a' | 'b';
+
+/** A slot opened for writing. */
+export interface SlotWriter {
+  write(offset: number, data: Uint8Array): Promise<void>;
+  /** Makes everything written so far durable. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Where firmware images live: two slots, written by offset, read back for verification. */
+export interface SlotStorage {
+  /** Largest image a slot holds, in bytes; undefined when only free space limits it. */
+  capacity(slot: SlotName): number | undefined;
+  /** Opens a slot for writing an image of `size` bytes, keeping bytes already there (for resume). */
+  open(slot: SlotName, size: number): Promise<SlotWriter>;
+  read(slot: SlotName, offset: number, length: number): Promise<Uint8Array>;
+  /** Bytes to read at a time when reading a slot back: large enough to be fast, small enough for the device's memory. */
+  readSize: number;
+  /** Where the slot is, for health checks (a path on Node). */
+  locate(slot: SlotName): string;
+}
+
+/** SHA-256 (hex) of the first `size` bytes of a slot, read back. */
+export async function hashSlot(slots: SlotStorage, slot: SlotName, size: number, hasher: Hasher): Promise<string> {
+  for (let offset = 0; offset < size; offset += slots.readSize) {
+    const data = await slots.read(slot, offset, Math.min(slots.readSize, size - offset));
+    if (data.length === 0) break;
+    hasher.update(data);
+  }
+  return hasher.digest();
+}

@@ -1,0 +1,42 @@
+/**
+ * Slots on Espruino: Storage files `ota.a`/`ota.b` holding the JavaScript application.
+ */
+import { otaError } from '../errors.js';
+import type { SlotName, SlotStorage } from './slots.js';
+
+const slotFile = (slot: SlotName) => 'ota.' + slot;
+
+/** The application slots. Flash cannot be written twice, so a torn chunk means starting over. */
+export function storageSlots(): SlotStorage {
+  const storage = require('Storage');
+  return {
+    capacity: () => undefined,
+    readSize: 1024,
+    locate: slotFile,
+    async open(slot, size) {
+      const name = slotFile(slot);
+      return {
+        async write(offset, data) {
+          if (offset === 0) {
+            storage.write(name, data, 0, size); // a new file of `size` bytes
+            return;
+          }
+          const there = storage.read(name, offset, data.length);
+          for (let i = 0; there !== undefined && i < there.length; i++) {
+            if (there.charCodeAt(i) !== 0xff) {
+              storage.erase(name);
+              throw otaError('SLOT_IO', 'download', 'slot ' + slot + ' holds a torn write at byte ' + (offset + i) + '; erased it, the next attempt starts over');
+            }
+          }
+          storage.write(name, data, offset);
+        },
+        async sync() {},
+        async close() {},
+      };
+    },
+    async read(slot, offset, length) {
+      const s = storage.read(slotFile(slot), offset, length);
+      return s === undefined ? new Uint8Array(0) : E.toUint8Array(s);
+    },
+  };
+}
