@@ -121,7 +121,7 @@ describe('trial boots under ota run', () => {
   it('lets an application that confirmed itself pass a slower health check quietly', async () => {
     const { stateDir, cfg } = await setup(app('1.1.0', 'confirm'), { health_command: 'sleep 0.5' });
     const run = await otaRun(cfg, stateDir);
-    expect(run.code).toBe(0);
+    expect(run.code, run.output).toBe(0);
     expect(run.output).toContain('confirmed');
     expect(run.output).not.toContain('ERROR');
     expect(bootState(stateDir)).toMatchObject({ state: 'confirmed', confirmed: 'b' });

@@ -230,9 +230,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return this.status();
   }
 
-  /** Confirms the slot running on trial: it becomes the known-good slot. */
+  /**
+   * Confirms the slot running on trial: it becomes the known-good slot. Confirming a slot that is
+   * already confirmed does nothing (the application and a health check may both confirm).
+   */
   async confirm(): Promise<void> {
-    const s = await this.save(confirmBooted(await this.bootState()));
+    const before = await this.bootState();
+    if (before.state === 'confirmed' && before.booted === before.confirmed && before.trial === null) return;
+    const s = await this.save(confirmBooted(before));
     const image = s.slots[s.booted];
     this.platform.logger.log('INFO', 'Slot ' + s.booted + ' (' + (image ? image.version : '?') + ') confirmed');
     await this.report(s, { stage: 'confirmed' });
