@@ -102,11 +102,12 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
   if (raw && !options.slotCapacity) throw new Error('raw slots need their size (slot_size)');
   const logger = options.logger ?? nodeLogger(options.logFile);
   const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
+  const state = fileState(options.stateDir);
   return {
     transport: nodeTransport(options.tls),
     slots,
     bootSelector: raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots),
-    state: fileState(options.stateDir),
+    state,
     clock: systemClock,
     logger,
     sha256: sha256Hasher,
@@ -119,7 +120,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
             process.exit(REBOOT_EXIT_CODE);
           }),
     random: Math.random,
-    trigger: options.mqtt ? mqttTrigger(options.mqtt, logger) : undefined,
+    trigger: options.mqtt ? mqttTrigger(options.mqtt, logger, state) : undefined,
     trust: options.publicKeys && options.publicKeys.length > 0 ? nodeTrust(options.publicKeys) : undefined,
   };
 }
