@@ -5,7 +5,7 @@
 import { parseVersion } from '../check/version.js';
 import { otaError } from '../errors.js';
 import { parseWindow } from '../schedule/maintenance-window.js';
-import { isDigits, parseDecimal } from '../text/numbers.js';
+import { parseDecimal } from '../text/numbers.js';
 import { parseDuration } from './durations.js';
 import { isPlainRemote } from './url-policy.js';
 
