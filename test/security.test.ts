@@ -2,14 +2,13 @@
  * The threat model of docs/security.md, attack by attack: each is refused with a specific error,
  * nothing is installed, and the result and the log say why.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/server.js';
 import { faultServer } from './helpers/fault-server.js';
 import { configFile, device, image, onCleanup, releaseDir, runCli, serve, sha256, tempDir, testUpdater } from './helpers/fixtures.js';
+import { testCa } from './helpers/test-ca.js';
 
 async function keys() {
   const dir = tempDir();
@@ -157,18 +156,6 @@ describe('signed releases', () => {
 });
 
 describe('transport', () => {
-  function testCa() {
-    const dir = tempDir();
-    const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ota test CA');
-    run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
-    const cert = readFileSync(join(dir, 'server.pem'), 'utf8');
-    const spki = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' });
-    return { ca: join(dir, 'ca.pem'), cert, key: readFileSync(join(dir, 'server.key'), 'utf8'), pin: createHash('sha256').update(spki).digest('base64') };
-  }
-
   it('updates over HTTPS with a CA made for the test, and refuses a pin mismatch or an untrusted certificate', async () => {
     const tls = testCa();
     const { dir } = await releaseDir('1.1.0', image(80_000, 4));

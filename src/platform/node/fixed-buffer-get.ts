@@ -10,12 +10,15 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { parseWhole } from '../../text/numbers.js';
 import type { HttpRequest, StopSignal, StreamHandlers } from '../interfaces.js';
+import { checkHop } from './url-guard.js';
 
 export interface FixedBufferOptions {
   /** Certificate checks for https URLs (CA, pins); the system's CAs when empty. */
   tls: ConnectionOptions;
   /** Longest silence before `stalled()` is thrown. */
   idleMs: number;
+  /** Plain HTTP to other machines is allowed (`allow_http`). */
+  allowHttp: boolean;
   stalled: () => Error;
 }
 
@@ -34,17 +37,19 @@ export function fixedBufferCanGet(req: HttpRequest): boolean {
 
 /**
  * Performs the GET, following up to 5 redirects (Authorization is dropped when one leaves the
- * origin). Socket and TLS errors are thrown as Node gives them; a handler's throw as it was.
+ * origin; every hop passes `checkHop`). Socket and TLS errors are thrown as Node gives them; a handler's throw as it was.
  * A piece handed to `onData` is valid until the call returns or its promise settles.
  */
 export async function fixedBufferGet(req: HttpRequest, handlers: StreamHandlers, options: FixedBufferOptions): Promise<void> {
   let url = new URL(req.url);
   let headers = Object.assign({}, req.headers);
+  checkHop(url, null, options.allowHttp, 'download');
   for (let redirects = 0; ; redirects++) {
     const r = await exchange(url, headers, handlers, options, req.signal);
     if (r === 'done') return;
     if (redirects === MAX_REDIRECTS) throw new Error('more than ' + MAX_REDIRECTS + ' redirects');
     const next = new URL(r.location, url);
+    checkHop(next, url, options.allowHttp, 'download');
     if (next.origin !== url.origin) headers = withoutAuthorization(headers);
     url = next;
   }

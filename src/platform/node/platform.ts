@@ -43,6 +43,8 @@ export interface NodePlatformOptions {
   publicKeys?: string[];
   /** HTTPS: CA file, and SHA-256 pins of the server's public key. */
   tls?: TlsOptions;
+  /** Plain HTTP to other machines is allowed (`allow_http`); else refused on every hop. */
+  allowHttp?: boolean;
   /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
   reboot?: (req: RebootRequest) => Promise<void>;
   /** Replaces the default logger (stderr, and `logFile`). */
@@ -80,6 +82,7 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     mqtt: mqttOptions(config),
     publicKeys: config.public_keys,
     tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256 },
+    allowHttp: config.allow_http,
   };
 }
 
@@ -104,7 +107,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
   const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
   const state = fileState(options.stateDir);
   return {
-    transport: nodeTransport(options.tls),
+    transport: nodeTransport(options.tls, options.allowHttp),
     slots,
     bootSelector: raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots),
     state,
