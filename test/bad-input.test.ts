@@ -53,6 +53,7 @@ describe('manifests', () => {
     ['too few CRCs', (m) => (m.chunk_crc32 = [1]), 'manifest field "chunk_crc32" must list'],
     ['a non-semver version', (m) => (m.ver = '1.0.3-beta..1'), 'manifest field "ver" is "1.0.3-beta..1", which is not a semantic version'],
     ['a missing version', (m) => delete m.ver, 'manifest field "ver" is missing'],
+    ['a version written as a number (issue 13)', (m) => (m.ver = 1.04), 'manifest field "ver" is 1.04, not a string'],
   ];
   for (const [what, spoil, message] of cases) {
     it('refuses ' + what + ' before downloading anything', async () => {
@@ -73,11 +74,24 @@ describe('manifests', () => {
     });
   }
 
-  it('refuses a manifest that is not JSON', async () => {
-    const server = await faultServer('<html>gateway error</html>', Buffer.alloc(0));
-    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, await device('1.0.2'));
+  it('refuses a manifest that is not JSON, or a JSON null, as a fault worth retrying (issue 13)', async () => {
+    for (const body of ['<html>gateway error</html>', '{"ver": "1.0.3", "si', 'null']) {
+      const server = await faultServer(body, Buffer.alloc(0));
+      const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, await device('1.0.2'));
+      const r = await updater.checkForUpdates();
+      expect(r.status === 'failed' && r.error, body).toMatchObject({ code: 'MANIFEST_INVALID', retryable: true });
+    }
+  });
+});
+
+describe('the system log', () => {
+  it('a log file that cannot be written does not make checkForUpdates() reject (issue 13)', async () => {
+    const stateDir = await device('1.0.2');
+    writeFileSync(join(stateDir, 'blocker'), 'a file where the log directory should be');
+    const { createUpdater } = await import('../src/index.js');
+    const updater = createUpdater({ config: { ota_domain: 'http://127.0.0.1:9', device_id: 'dev1', log_file: 'blocker/ota.log' }, stateDir });
     const r = await updater.checkForUpdates();
-    expect(r.status === 'failed' && r.error.code).toBe('MANIFEST_INVALID');
+    expect(r.status === 'failed' && r.error.code).toBe('NETWORK');
   });
 });
 

@@ -93,7 +93,8 @@ export function parseManifest(data: unknown, baseUrl: string): Release {
     throw otaError('MANIFEST_INVALID', 'check', 'manifest is not a JSON object');
   }
   const m = data as { [key: string]: unknown };
-  if (typeof m.ver !== 'string' || m.ver === '') bad('ver', 'is missing; expected the release version');
+  if (m.ver === undefined || m.ver === '') bad('ver', 'is missing; expected the release version');
+  if (typeof m.ver !== 'string') bad('ver', 'is ' + JSON.stringify(m.ver) + ', not a string; expected a version such as "1.0.4"');
   const version = parseVersion(m.ver);
   if (version === null) {
     throw otaError('VERSION_INVALID', 'check', 'manifest field "ver" is ' + JSON.stringify(m.ver) + ', which is not a semantic version (expected e.g. "1.0.3")');

@@ -58,14 +58,26 @@ const nativeCrc32 = zlibCrc32 ? (data: Uint8Array, previous?: number) => zlibCrc
 /** Real time: monotonic `now`, Node timers. */
 export const systemClock: Clock = timerClock(() => performance.now());
 
-/** A logger writing IoTaaP-style lines to stderr and, optionally, a size-capped rotating file. */
+/**
+ * A logger writing IoTaaP-style lines to stderr and, optionally, a size-capped rotating file.
+ * Logging never throws: a file that cannot be written (full disk, read-only, a directory in the
+ * way) is said once on stderr, and tried again with the next line.
+ */
 function nodeLogger(logFile?: { path: string; maxBytes: number; keep: number }): Logger {
   const toFile = logFile ? rotatingFile(logFile.path, logFile.maxBytes, logFile.keep) : null;
+  let failing = false;
   return {
     log(level, message) {
       const line = formatLogLine(new Date(), level, message);
       process.stderr.write(line + '\n');
-      if (toFile) toFile(line);
+      if (!toFile) return;
+      try {
+        toFile(line);
+        failing = false;
+      } catch (e) {
+        if (!failing) process.stderr.write(formatLogLine(new Date(), 'WARNING', 'cannot write the log file ' + logFile!.path + ': ' + (e as Error).message + '; logging to stderr only until it works again') + '\n');
+        failing = true;
+      }
     },
   };
 }
