@@ -10,7 +10,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../src/errors.js';
-import { nodeTransport } from '../src/node/transport.js';
+import { nodeTransport } from '../src/platform/node/transport.js';
 import { listenLocal } from './helpers/fixtures.js';
 
 interface Accepted {
