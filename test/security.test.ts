@@ -121,6 +121,16 @@ describe('signed releases', () => {
     expect((await attempt(explicit.releases, k.pub, { allow_downgrade: true }, '1.0.2')).result.status).toBe('updated');
   });
 
+  it('refuses an unsigned manifest marked as a downgrade, even with allow_downgrade (issue 13)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'fw.bin'), image(5000));
+    const r = await runCli(['publish', '--dir', join(dir, 'r'), '--file', join(dir, 'fw.bin'), '--version', '1.0.1', '--device', 'dev1', '--downgrade']);
+    expect(r.code, r.stderr).toBe(0);
+    const unsigned = await attempt(join(dir, 'r'), [], { allow_downgrade: true }, '1.0.2');
+    refused(unsigned, 'DOWNGRADE_REFUSED', 'older than the running 1.0.2');
+    expect(unsigned.lines.some((l) => l.message.includes('explicit downgrade'))).toBe(false);
+  });
+
   it('refuses an unsigned manifest when keys are configured', async () => {
     const k = await keys();
     const { dir } = await releaseDir('1.1.0', image(5000));

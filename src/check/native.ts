@@ -22,10 +22,8 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
     async check(): Promise<Release | null> {
       const data = await getJson(platform, checkUrl, auth);
       if (data === null) return null;
-      if (typeof data === 'object' && !Array.isArray(data)) {
-        checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
-      }
-      return parseManifest(data, config.ota_domain);
+      const signed = typeof data === 'object' && !Array.isArray(data) && checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
+      return Object.assign(parseManifest(data, config.ota_domain), { signed });
     },
 
     downloadHeaders() {

@@ -22,8 +22,10 @@ export interface Release {
   overrideRejected: boolean;
   /** The server says: download now, install later (why). */
   installHold?: string;
-  /** Signed as an explicit downgrade: may replace a newer version where the device allows it. */
+  /** Marked as an explicit downgrade: may replace a newer version where the device allows it, if `signed`. */
   downgrade?: boolean;
+  /** A trusted key verified the manifest's signature: only then does `downgrade` count. */
+  signed?: boolean;
 }
 
 /** A release whose size is known: what the downloader works on. */

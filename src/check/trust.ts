@@ -35,10 +35,12 @@ export function signedPayload(m: Json): string {
 
 /**
  * Refuses a manifest that is unsigned (when keys are trusted), wrongly signed, expired, or meant
- * for another device or group. Throws OtaErrors with specific codes.
+ * for another device or group. Throws OtaErrors with specific codes. Returns true when a trusted
+ * key verified its signature: only then do the flags it carries (`downgrade`) count.
  */
-export function checkManifest(m: Json, trust: Trust | undefined, target: { device: string; group: string }, nowMs: number): void {
-  if (trust && trust.keys > 0) {
+export function checkManifest(m: Json, trust: Trust | undefined, target: { device: string; group: string }, nowMs: number): boolean {
+  const signed = trust !== undefined && trust.keys > 0;
+  if (signed) {
     if (typeof m.signature !== 'string' || m.signature === '') {
       throw otaError('SIGNATURE_MISSING', 'check', 'manifest for ' + String(m.ver) + ' is not signed, and this device trusts only signed manifests');
     }
@@ -58,4 +60,5 @@ export function checkManifest(m: Json, trust: Trust | undefined, target: { devic
   if (m.group !== undefined && m.group !== target.group) {
     throw otaError('WRONG_TARGET', 'check', 'manifest is for group ' + JSON.stringify(m.group) + ', not this device' + "'" + 's group (' + (target.group || 'none') + ')');
   }
+  return signed;
 }

@@ -248,6 +248,9 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
   for (const key of Object.keys(raw)) {
     if (!(key in SPEC) && FOREIGN_KEYS.indexOf(key) < 0) warnings.push(source + ': unknown key "' + key + '" ignored');
   }
+  if (out.allow_downgrade === true && (out.public_keys as string[]).length === 0) {
+    warnings.push(source + ': "allow_downgrade" has no effect without "public_keys": only a signed manifest can mark a downgrade');
+  }
   if (isPlainRemote(String(out.ota_domain)) && out.allow_http === true) {
     warnings.push(source + ': plain HTTP to ' + String(out.ota_domain) + ' (allow_http): updates and tokens travel unencrypted');
   }

@@ -313,7 +313,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const window = parseWindow(this.config.maintenance_window);
     return {
       running: at.running,
-      offered: { version: release.version, sha256, downgrade: release.downgrade === true, overrideRejected: release.overrideRejected, installHold: release.installHold },
+      offered: { version: release.version, sha256, downgrade: release.downgrade === true, signed: release.signed === true, overrideRejected: release.overrideRejected, installHold: release.installHold },
       rejected: boot.rejected,
       pending,
       allowDowngrade: this.config.allow_downgrade,
