@@ -62,6 +62,23 @@ describe('signed releases', () => {
     expect((await attempt(releases, [oldKey.pub, newKey.pub])).result.status).toBe('updated');
   });
 
+  it('binds an absolute image URL into the signature: another server cannot be named (issue 13)', async () => {
+    const k = await keys();
+    const fw = image(20_000, 6);
+    const { releases, manifestPath } = await signedRelease('1.1.0', fw, k.priv);
+    const mirror = await serve(releases);
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+    m.url = mirror.url + '/' + String(m.url);
+    writeFileSync(manifestPath, JSON.stringify(m));
+    refused(await attempt(releases, k.pub), 'SIGNATURE_INVALID', 'has a signature that no trusted key verifies');
+    // Signed with the absolute URL in it, the same manifest verifies.
+    const { signedPayload } = await import('../src/check/trust.js');
+    const { signWith } = await import('../src/platform/node/trust.js');
+    m.signature = signWith(k.priv, signedPayload(m));
+    writeFileSync(manifestPath, JSON.stringify(m));
+    expect((await attempt(releases, k.pub)).result.status).toBe('updated');
+  });
+
   it('refuses a tampered firmware byte', async () => {
     const k = await keys();
     const fw = image(50_000, 3);
@@ -200,6 +217,27 @@ describe('transport', () => {
     const { warnings } = parseConfig(JSON.stringify({ device_id: 'd', ota_domain: 'http://updates.example.com', allow_http: true }));
     expect(warnings).toEqual(['default.cfg: plain HTTP to http://updates.example.com (allow_http): updates and tokens travel unencrypted']);
     expect(parseConfig(JSON.stringify({ device_id: 'd', ota_domain: 'http://127.0.0.1:8080' })).warnings).toEqual([]);
+  });
+
+  it("sends the device token with an image request only to the update server's origin or a trusted one (issue 13)", async () => {
+    const data = image(5000);
+    const { manifestFor } = await import('./helpers/fixtures.js');
+    const elsewhere = await faultServer(await manifestFor(data), data);
+    const server = await faultServer(Object.assign(await manifestFor(data), { url: elsewhere.url + '/image.bin' }), data);
+    const { nodeTransport } = await import('../src/platform/node/transport.js');
+    const base = nodeTransport();
+    const imageAuth = async (settings: Record<string, unknown>) => {
+      const seen: (string | undefined)[] = [];
+      const t = testUpdater({ ota_domain: server.url, device_id: 'dev1', device_token: 'tok-123456', ...settings }, await device('1.0.0'), {
+        transport: { request: (r) => base.request(r), stream: (r, h) => (seen.push(r.headers?.Authorization), base.stream(r, h)) },
+      });
+      expect((await t.updater.checkForUpdates()).status).toBe('updated');
+      return seen;
+    };
+    expect(await imageAuth({})).toEqual([undefined]);
+    expect(await imageAuth({ trusted_origins: [elsewhere.url] })).toEqual(['Bearer tok-123456']);
+    const { parseConfig } = await import('../src/config/config.js');
+    expect(() => parseConfig(JSON.stringify({ device_id: 'd', trusted_origins: ['https://cdn.example.com/firmware'] }))).toThrow('key "trusted_origins"');
   });
 
   it('sends the device token in a header, never in the URL', async () => {

@@ -7,6 +7,7 @@
  * before any reboot on failure and after a rollback.
  */
 import type { OtaConfig } from '../config/config.js';
+import { mayCarryCredentials } from '../config/url-policy.js';
 import { otaError } from '../errors.js';
 import type { Clock, Logger, StateStore, Transport } from '../platform/interfaces.js';
 import { DEFAULT_CHUNK_SIZE, type Release } from './release.js';
@@ -144,7 +145,7 @@ export function hawkbitProtocol(config: OtaConfig, io: { transport: Transport; c
       await feedback(action, 'closed', same ? 'success' : 'failure', [same ? release.version + ' is already running' : 'refused: ' + release.version + ' is older than the running ' + runningVersion]);
     },
 
-    downloadHeaders: () => auth,
+    downloadHeaders: (url) => (mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? auth : {}),
 
     progress(received, total) {
       const step = Math.floor((received / total) * 10);

@@ -3,6 +3,7 @@
  * the token in an Authorization header, and status reports.
  */
 import type { OtaConfig } from '../config/config.js';
+import { mayCarryCredentials } from '../config/url-policy.js';
 import type { Platform } from '../platform/interfaces.js';
 import { checkManifest } from './trust.js';
 import { parseManifest, type Release } from './release.js';
@@ -26,8 +27,8 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
       return Object.assign(parseManifest(data, config.ota_domain), { signed });
     },
 
-    downloadHeaders() {
-      return auth;
+    downloadHeaders(url) {
+      return mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? auth : {};
     },
 
     async report(report: StatusReport): Promise<void> {

@@ -80,9 +80,14 @@ function bad(field: string, why: string): never {
   throw otaError('MANIFEST_INVALID', 'check', 'manifest field "' + field + '" ' + why);
 }
 
+/** True for a manifest `url` that names its server; other URLs are paths on the update server. */
+export function isAbsoluteUrl(url: string): boolean {
+  return url.indexOf('http://') === 0 || url.indexOf('https://') === 0;
+}
+
 /** Joins a manifest `url` to the server base unless it is already absolute. */
 function resolveUrl(base: string, url: string): string {
-  if (url.indexOf('http://') === 0 || url.indexOf('https://') === 0) return url;
+  if (isAbsoluteUrl(url)) return url;
   return base + (url.charAt(0) === '/' ? '' : '/') + url;
 }
 

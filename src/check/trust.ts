@@ -1,10 +1,11 @@
 /**
  * What makes a manifest trustworthy before anything is downloaded: an Ed25519 signature by a
  * trusted key over the fields that matter (version, size, SHA-256, chunk CRCs, target, expiry,
- * downgrade and override flags), a target that is this device or its group, and an expiry in
- * the future. URLs are not signed: the signed SHA-256 pins the content wherever it is served.
+ * downgrade and override flags, an absolute image URL), a target that is this device or its
+ * group, and an expiry in the future.
  */
 import { otaError } from '../errors.js';
+import { isAbsoluteUrl } from './release.js';
 
 /** Checks signatures with the trusted public keys. */
 export interface Trust {
@@ -16,9 +17,15 @@ export interface Trust {
 
 type Json = { [key: string]: unknown };
 
-/** The exact text a manifest signature covers: its bound fields, in a fixed order. */
+/**
+ * The exact text a manifest signature covers: its bound fields, in a fixed order. An absolute
+ * image URL is bound too, as a twelfth entry, so that no other server can be named in its place
+ * (a relative URL is on the update server the device already trusts). Manifests with relative
+ * URLs, which is all `ota publish` writes, sign the same text as before, and their signatures
+ * stay valid.
+ */
 export function signedPayload(m: Json): string {
-  return JSON.stringify([
+  const fields: unknown[] = [
     'ota-client manifest v1',
     m.ver ?? null,
     m.size ?? null,
@@ -30,7 +37,9 @@ export function signedPayload(m: Json): string {
     m.expires ?? null,
     m.downgrade === true,
     m.override_rejected === true,
-  ]);
+  ];
+  if (typeof m.url === 'string' && isAbsoluteUrl(m.url)) fields.push(m.url);
+  return JSON.stringify(fields);
 }
 
 /**

@@ -7,7 +7,7 @@ import { otaError } from '../errors.js';
 import { parseWindow } from '../schedule/maintenance-window.js';
 import { parseDecimal } from '../text/numbers.js';
 import { parseDuration } from './durations.js';
-import { isPlainRemote } from './url-policy.js';
+import { isPlainRemote, originOf } from './url-policy.js';
 
 /** The validated configuration. Durations are in seconds. */
 export interface OtaConfig {
@@ -88,9 +88,11 @@ export interface OtaConfig {
   pin_sha256: string[];
   /** Allow plain HTTP to servers that are not on this machine (logged as a warning). */
   allow_http: boolean;
+  /** Origins besides ota_domain's that may receive the device's credentials with image downloads. */
+  trusted_origins: string[];
 }
 
-type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'interval' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'version';
+type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'interval' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'origins' | 'version';
 
 interface KeySpec {
   kind: Kind;
@@ -143,6 +145,7 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   ca_file: { kind: 'string', value: '' },
   pin_sha256: { kind: 'strings', value: [] },
   allow_http: { kind: 'boolean', value: false },
+  trusted_origins: { kind: 'origins', value: [] },
 };
 
 /** IoTaaP OS keys that are not about updates: accepted and ignored. */
@@ -161,6 +164,7 @@ const EXPECTED: { [K in Kind]: string } = {
   format: '"" or "esp32"',
   window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
   strings: 'a list of strings',
+  origins: 'a list of origins such as "https://cdn.example.com" (scheme, host and port only)',
   protocol: '"native", "iotaap" or "hawkbit"',
   version: 'a semantic version such as "1.0.2"',
 };
@@ -200,6 +204,11 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
       if (!Array.isArray(v) || v.length > 64) return { ok: false };
       for (const x of v) if (typeof x !== 'string' || x === '') return { ok: false };
       return { ok: true, value: v.slice() };
+    case 'origins':
+      if (!Array.isArray(v) || v.length > 64) return { ok: false };
+      // Written as the origin itself: a path would suggest a narrower trust than is given.
+      for (const x of v) if (typeof x !== 'string' || originOf(x) !== (x.charAt(x.length - 1) === '/' ? x.slice(0, -1) : x).toLowerCase()) return { ok: false };
+      return { ok: true, value: v.map((x: string) => originOf(x)) };
     case 'window':
       return typeof v === 'string' && parseWindow(v) !== null ? { ok: true, value: v } : { ok: false };
     case 'protocol':

@@ -99,6 +99,15 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /**
+ * True when the device's credentials may go with a request to `url`: it is on the origin of the
+ * update server (`serverUrl`) or on one of `trusted` (origins as {@link originOf} writes them).
+ */
+export function mayCarryCredentials(url: string, serverUrl: string, trusted: string[]): boolean {
+  const origin = originOf(url);
+  return origin !== null && (origin === originOf(serverUrl) || trusted.indexOf(origin) >= 0);
+}
+
+/**
  * True when fetching `url` needs `allow_http`: plain HTTP to a machine that is not this one, or
  * an http URL whose host cannot be told for sure.
  */

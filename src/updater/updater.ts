@@ -357,7 +357,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const target = updateTarget(at.boot!);
     const sized: SizedRelease =
       release.size === null
-        ? Object.assign({}, release, { size: await probeSize(this.platform.transport, release.url, this.protocol.downloadHeaders(), this.config.download_timeout * 1000) })
+        ? Object.assign({}, release, { size: await probeSize(this.platform.transport, release.url, this.protocol.downloadHeaders(release.url), this.config.download_timeout * 1000) })
         : (release as SizedRelease);
     const capacity = this.platform.slots.capacity(target);
     if (capacity !== undefined && sized.size > capacity) {
@@ -383,7 +383,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const sha256 = await download(this.platform, {
       release,
       slot: target,
-      headers: this.protocol.downloadHeaders(),
+      headers: this.protocol.downloadHeaders(release.url),
       idleTimeoutMs: this.config.download_timeout * 1000,
       retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
       signal,
