@@ -148,6 +148,9 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   trusted_origins: { kind: 'origins', value: [] },
 };
 
+/** Keys whose values are masked wherever the agent writes (src/log/redact.ts). */
+export const SECRET_KEYS = ['device_token', 'group_token', 'mqtt_pass'];
+
 /** IoTaaP OS keys that are not about updates: accepted and ignored. */
 const FOREIGN_KEYS = ['ssid', 'ssid_pass', 'rof', 'timezone'];
 
@@ -249,7 +252,8 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
       throw otaError(
         'CONFIG_INVALID',
         'config',
-        source + ': key "' + key + '" is ' + JSON.stringify(v) + '; expected ' + EXPECTED[spec.kind],
+        // A secret's value is not repeated: the message reaches stderr and logs.
+        source + ': key "' + key + '" is ' + (SECRET_KEYS.indexOf(key) >= 0 ? 'a ' + typeof v : JSON.stringify(v)) + '; expected ' + EXPECTED[spec.kind],
       );
     }
     out[key] = r.value;

@@ -9,7 +9,8 @@ import { mqttOptions, mqttTrigger, type MqttTriggerOptions } from './mqtt-trigge
 import { formatLogLine } from '../../log/log-line.js';
 import type { Clock, Hasher, Logger, Platform, RebootRequest } from '../interfaces.js';
 import { execFile } from 'node:child_process';
-import type { OtaConfig } from '../../config/config.js';
+import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
+import { masker, redacting } from '../../log/redact.js';
 import { currentLink } from '../../boot/current-link.js';
 import { ubootSelector } from '../../boot/uboot-env.js';
 import { blockSlots, fileSlots } from '../../install/file-slots.js';
@@ -47,6 +48,8 @@ export interface NodePlatformOptions {
   allowHttp?: boolean;
   /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
   reboot?: (req: RebootRequest) => Promise<void>;
+  /** Values masked in every log line (the configuration's tokens and passwords). */
+  secrets?: string[];
   /** Replaces the default logger (stderr, and `logFile`). */
   logger?: Logger;
 }
@@ -95,6 +98,7 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     publicKeys: config.public_keys,
     tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256 },
     allowHttp: config.allow_http,
+    secrets: SECRET_KEYS.map((k) => String(config[k as keyof OtaConfig])),
   };
 }
 
@@ -115,7 +119,8 @@ export function sha256Hasher(): Hasher {
 export function nodePlatform(options: NodePlatformOptions): Platform {
   const raw = options.rawSlots;
   if (raw && !options.slotCapacity) throw new Error('raw slots need their size (slot_size)');
-  const logger = options.logger ?? nodeLogger(options.logFile);
+  // Masked here too: the MQTT trigger and the CLI log through this logger, not the updater's.
+  const logger = redacting(options.logger ?? nodeLogger(options.logFile), masker(options.secrets ?? []));
   const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
   const state = fileState(options.stateDir);
   return {
