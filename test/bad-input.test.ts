@@ -1,5 +1,5 @@
 /** Bad configuration, manifests and images get a clear error and change nothing. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/config.js';
@@ -134,6 +134,19 @@ describe('images', () => {
     expect(readFileSync(join(stateDir, 'slots/a.bin'))).toEqual(before);
     expect(await updater.status()).toMatchObject({ slot: 'a', state: 'confirmed', pending: null });
     expect(server.reports.at(-1)!.report).toMatchObject({ stage: 'failed', code: 'SHA256_MISMATCH', version: '1.0.3', from: '1.0.2' });
+  });
+
+  it('refuses a size beyond the free disk space before allocating anything (issue 13)', async () => {
+    const size = 2 ** 40;
+    const chunk = 16 * 1024 * 1024;
+    const m = { ver: '1.0.3', size, sha256: 'ab'.repeat(32), chunk_size: chunk, chunk_crc32: new Array(size / chunk).fill(0), url: 'image.bin' };
+    const server = await faultServer(m, image(1000));
+    const stateDir = await device('1.0.2');
+    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir);
+    const r = await updater.checkForUpdates();
+    expect(r.status === 'failed' && r.error).toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('is 1099511627776 bytes but slot b holds ') });
+    expect(statSync(join(stateDir, 'slots/b.bin')).size).toBe(0);
+    expect(server.ranges).toEqual([]);
   });
 
   it('refuses an image larger than the slot before downloading', async () => {
