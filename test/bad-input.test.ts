@@ -1,5 +1,5 @@
 /** Bad configuration, manifests and images get a clear error and change nothing. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/config.js';
@@ -53,6 +53,7 @@ describe('manifests', () => {
     ['too few CRCs', (m) => (m.chunk_crc32 = [1]), 'manifest field "chunk_crc32" must list'],
     ['a non-semver version', (m) => (m.ver = '1.0.3-beta..1'), 'manifest field "ver" is "1.0.3-beta..1", which is not a semantic version'],
     ['a missing version', (m) => delete m.ver, 'manifest field "ver" is missing'],
+    ['a version written as a number (issue 13)', (m) => (m.ver = 1.04), 'manifest field "ver" is 1.04, not a string'],
   ];
   for (const [what, spoil, message] of cases) {
     it('refuses ' + what + ' before downloading anything', async () => {
@@ -73,11 +74,24 @@ describe('manifests', () => {
     });
   }
 
-  it('refuses a manifest that is not JSON', async () => {
-    const server = await faultServer('<html>gateway error</html>', Buffer.alloc(0));
-    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, await device('1.0.2'));
+  it('refuses a manifest that is not JSON, or a JSON null, as a fault worth retrying (issue 13)', async () => {
+    for (const body of ['<html>gateway error</html>', '{"ver": "1.0.3", "si', 'null']) {
+      const server = await faultServer(body, Buffer.alloc(0));
+      const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, await device('1.0.2'));
+      const r = await updater.checkForUpdates();
+      expect(r.status === 'failed' && r.error, body).toMatchObject({ code: 'MANIFEST_INVALID', retryable: true });
+    }
+  });
+});
+
+describe('the system log', () => {
+  it('a log file that cannot be written does not make checkForUpdates() reject (issue 13)', async () => {
+    const stateDir = await device('1.0.2');
+    writeFileSync(join(stateDir, 'blocker'), 'a file where the log directory should be');
+    const { createUpdater } = await import('../src/index.js');
+    const updater = createUpdater({ config: { ota_domain: 'http://127.0.0.1:9', device_id: 'dev1', log_file: 'blocker/ota.log' }, stateDir });
     const r = await updater.checkForUpdates();
-    expect(r.status === 'failed' && r.error.code).toBe('MANIFEST_INVALID');
+    expect(r.status === 'failed' && r.error.code).toBe('NETWORK');
   });
 });
 
@@ -120,6 +134,19 @@ describe('images', () => {
     expect(readFileSync(join(stateDir, 'slots/a.bin'))).toEqual(before);
     expect(await updater.status()).toMatchObject({ slot: 'a', state: 'confirmed', pending: null });
     expect(server.reports.at(-1)!.report).toMatchObject({ stage: 'failed', code: 'SHA256_MISMATCH', version: '1.0.3', from: '1.0.2' });
+  });
+
+  it('refuses a size beyond the free disk space before allocating anything (issue 13)', async () => {
+    const size = 2 ** 40;
+    const chunk = 16 * 1024 * 1024;
+    const m = { ver: '1.0.3', size, sha256: 'ab'.repeat(32), chunk_size: chunk, chunk_crc32: new Array(size / chunk).fill(0), url: 'image.bin' };
+    const server = await faultServer(m, image(1000));
+    const stateDir = await device('1.0.2');
+    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir);
+    const r = await updater.checkForUpdates();
+    expect(r.status === 'failed' && r.error).toMatchObject({ code: 'IMAGE_TOO_LARGE', message: expect.stringContaining('is 1099511627776 bytes but slot b holds ') });
+    expect(statSync(join(stateDir, 'slots/b.bin')).size).toBe(0);
+    expect(server.ranges).toEqual([]);
   });
 
   it('refuses an image larger than the slot before downloading', async () => {

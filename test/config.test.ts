@@ -12,7 +12,6 @@ const base = { device_id: 'dev1' };
 
 describe('config key types', () => {
   const wrong: [string, unknown, string][] = [
-    ['device_token', 42, 'a string'],
     ['auto_update', 'true', 'true or false'],
     ['mqtt_port', 70000, 'a port number from 1 to 65535'],
     ['ota_domain', 'ota.example.com', 'an http:// or https:// URL'],
@@ -26,7 +25,18 @@ describe('config key types', () => {
     ['maintenance_window', '2am-4am', 'a time range "HH:MM-HH:MM" in UTC'],
     ['maintenance_window', '02:00-02:00', 'a time range'],
     ['firmware_version', 'v-one', 'a semantic version'],
+    // Issue 13: values that were taken and failed later, or looped.
+    ['mqtt_port', '80.9', 'a port number from 1 to 65535'],
+    ['firmware_version', '01.2.3', 'a semantic version'],
+    ['check_interval', 0, 'a number of seconds or a string such as "90s", "30m", "6h", "1d", above 0'],
+    ['check_interval', '0s', 'a number of seconds or a string such as "90s", "30m", "6h", "1d", above 0'],
+    ['retry_delay', 0, 'a number of seconds or a string such as "90s", "30m", "6h", "1d", above 0'],
+    ['min_check_interval', '0m', 'a number of seconds or a string such as "90s", "30m", "6h", "1d", above 0'],
+    ['download_timeout', 0, 'a number of seconds or a string such as "90s", "30m", "6h", "1d", above 0'],
   ];
+  it('names a secret key with a wrong value without repeating the value (issue 13)', () => {
+    expect(() => parseConfig(JSON.stringify({ ...base, device_token: 424242 }))).toThrow('key "device_token" is a number; expected a string');
+  });
   for (const [key, value, expected] of wrong) {
     it('names "' + key + '" when it is ' + JSON.stringify(value), () => {
       expect(() => parseConfig(JSON.stringify({ ...base, [key]: value }), '/etc/ota/default.cfg')).toThrow(

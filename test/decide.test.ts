@@ -10,7 +10,7 @@ const OTHER = 'b'.repeat(64);
 function facts(over: Partial<Omit<OfferFacts, 'offered'>> & { offered?: Partial<OfferFacts['offered']> } = {}): OfferFacts {
   const base: OfferFacts = {
     running: '1.0.2',
-    offered: { version: '1.0.3', sha256: SHA, downgrade: false, overrideRejected: false },
+    offered: { version: '1.0.3', sha256: SHA, downgrade: false, signed: false, overrideRejected: false },
     rejected: [],
     pending: null,
     allowDowngrade: false,
@@ -37,8 +37,11 @@ describe('decide', () => {
   it('4. older, marked downgrade, but the device does not allow downgrades: refused', () => {
     expect(decide(facts({ offered: { version: '1.0.1', downgrade: true } }))).toEqual({ kind: 'downgrade-refused' });
   });
-  it('5. older, marked downgrade, allowed: install as a downgrade', () => {
-    expect(decide(facts({ offered: { version: '1.0.1', downgrade: true }, allowDowngrade: true }))).toEqual({ kind: 'install', downgrade: true, hold: null });
+  it('5. older, marked downgrade in a verified signature, allowed: install as a downgrade', () => {
+    expect(decide(facts({ offered: { version: '1.0.1', downgrade: true, signed: true }, allowDowngrade: true }))).toEqual({ kind: 'install', downgrade: true, hold: null });
+  });
+  it('5a. older, marked downgrade but unsigned, allowed: refused (issue 13)', () => {
+    expect(decide(facts({ offered: { version: '1.0.1', downgrade: true, signed: false }, allowDowngrade: true }))).toEqual({ kind: 'downgrade-refused' });
   });
   it('6. allowed downgrades do not make an unmarked older version installable', () => {
     expect(decide(facts({ offered: { version: '1.0.1' }, allowDowngrade: true }))).toEqual({ kind: 'downgrade-refused' });

@@ -86,6 +86,21 @@ describeIt('remote trigger over MQTT', () => {
     expect(operator.codes.slice(0, 2)).toEqual([200, 201]);
   });
 
+  it('keeps retrying a broker that answers "Not authorized", with backoff, saying why in the log and in device status (issue 13)', async () => {
+    const broker = await startMosquitto(undefined, true);
+    const server = await serve(tempDir());
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', mqtt_server: '127.0.0.1', mqtt_port: broker.port, mqtt_user: 'acme', mqtt_pass: 'wrong-password', auto_update: false });
+    const a = agent(cfg, stateDir);
+    const refusals = () => a.output().split('refused the connection: Connection refused: Not authorized').length - 1;
+    await until('a second refusal', () => refusals() >= 2, 10000);
+    expect(a.process.exitCode).toBe(null);
+    expect(a.output()).toContain('(check mqtt_user and mqtt_pass); retrying in ');
+    expect(a.output()).not.toContain('wrong-password');
+    const s = await status(stateDir);
+    expect(s.trigger).toMatchObject({ state: 'refused', reason: 'Connection refused: Not authorized', url: 'mqtt://127.0.0.1:' + broker.port });
+  });
+
   it('reconnects when the broker comes up after the agent', async () => {
     const port = await freePort();
     const { dir } = await releaseDir('1.0.0', image(1000));

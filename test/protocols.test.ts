@@ -1,4 +1,7 @@
 /** The IoTaaP and hawkBit adapters end to end over real sockets. */
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/config.js';
 import { nodeTransport } from '../src/platform/node/transport.js';
@@ -25,6 +28,28 @@ describe('IoTaaP mode against ota serve', () => {
     expect(r.stderr).toContain('Image verified: SHA-256 ' + sha256(fw) + ' (computed; the server published none), valid esp32 image');
     expect(r.stderr).not.toContain('T0KEN99');
     expect(await status(stateDir)).toMatchObject({ version: '1.0.1', sha256: sha256(fw), state: 'confirmed' });
+  });
+
+  it('masks a token with +/= raw, URL-encoded and base64 on stderr, in the log and in the errors handed out (issue 13)', async () => {
+    const token = 'Ab+c/d=Ef9xyz';
+    const encoded = ['Ab%2Bc%2Fd%3DEf9xyz', 'Ab+c/d=Ef9xyz', Buffer.from(token).toString('base64')];
+    const { dir, manifest } = await releaseDir('1.0.1', image(10_000, 2), { device: 'esp-9' });
+    rmSync(join(dir, manifest.url)); // the download fails, and its URL carries the token
+    const server = await serve(dir);
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ protocol: 'iotaap', ota_domain: server.url, device_id: 'esp-9', device_token: token });
+    const r = await runCli(['device', '--config', cfg, '--state-dir', stateDir, '--once']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('update failed (HTTP_STATUS)');
+    expect(r.stderr).toContain('/download/esp-9***');
+    const log = readFileSync(join(stateDir, 'ota.log'), 'utf8');
+    const { updater } = testUpdater({ protocol: 'iotaap', ota_domain: server.url, device_id: 'esp-9', device_token: token }, await device('1.0.0'));
+    const events: unknown[] = [];
+    updater.on('error', (e) => events.push(e));
+    const result = await updater.checkForUpdates();
+    expect(result.status).toBe('failed');
+    const handedOut = inspect([result, events], { depth: 8 });
+    for (const form of encoded) for (const [where, text] of Object.entries({ stderr: r.stderr, log, handedOut })) expect(text, where + ' holds ' + form).not.toContain(form);
   });
 
   it('updates a group member from the group endpoints', async () => {

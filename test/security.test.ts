@@ -2,14 +2,13 @@
  * The threat model of docs/security.md, attack by attack: each is refused with a specific error,
  * nothing is installed, and the result and the log say why.
  */
-import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/server.js';
 import { faultServer } from './helpers/fault-server.js';
 import { configFile, device, image, onCleanup, releaseDir, runCli, serve, sha256, tempDir, testUpdater } from './helpers/fixtures.js';
+import { testCa } from './helpers/test-ca.js';
 
 async function keys() {
   const dir = tempDir();
@@ -61,6 +60,23 @@ describe('signed releases', () => {
     const [oldKey, newKey] = [await keys(), await keys()];
     const { releases } = await signedRelease('1.1.0', image(10_000), newKey.priv);
     expect((await attempt(releases, [oldKey.pub, newKey.pub])).result.status).toBe('updated');
+  });
+
+  it('binds an absolute image URL into the signature: another server cannot be named (issue 13)', async () => {
+    const k = await keys();
+    const fw = image(20_000, 6);
+    const { releases, manifestPath } = await signedRelease('1.1.0', fw, k.priv);
+    const mirror = await serve(releases);
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+    m.url = mirror.url + '/' + String(m.url);
+    writeFileSync(manifestPath, JSON.stringify(m));
+    refused(await attempt(releases, k.pub), 'SIGNATURE_INVALID', 'has a signature that no trusted key verifies');
+    // Signed with the absolute URL in it, the same manifest verifies.
+    const { signedPayload } = await import('../src/check/trust.js');
+    const { signWith } = await import('../src/platform/node/trust.js');
+    m.signature = signWith(k.priv, signedPayload(m));
+    writeFileSync(manifestPath, JSON.stringify(m));
+    expect((await attempt(releases, k.pub)).result.status).toBe('updated');
   });
 
   it('refuses a tampered firmware byte', async () => {
@@ -122,6 +138,16 @@ describe('signed releases', () => {
     expect((await attempt(explicit.releases, k.pub, { allow_downgrade: true }, '1.0.2')).result.status).toBe('updated');
   });
 
+  it('refuses an unsigned manifest marked as a downgrade, even with allow_downgrade (issue 13)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'fw.bin'), image(5000));
+    const r = await runCli(['publish', '--dir', join(dir, 'r'), '--file', join(dir, 'fw.bin'), '--version', '1.0.1', '--device', 'dev1', '--downgrade']);
+    expect(r.code, r.stderr).toBe(0);
+    const unsigned = await attempt(join(dir, 'r'), [], { allow_downgrade: true }, '1.0.2');
+    refused(unsigned, 'DOWNGRADE_REFUSED', 'older than the running 1.0.2');
+    expect(unsigned.lines.some((l) => l.message.includes('explicit downgrade'))).toBe(false);
+  });
+
   it('refuses an unsigned manifest when keys are configured', async () => {
     const k = await keys();
     const { dir } = await releaseDir('1.1.0', image(5000));
@@ -157,18 +183,6 @@ describe('signed releases', () => {
 });
 
 describe('transport', () => {
-  function testCa() {
-    const dir = tempDir();
-    const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=ota test CA');
-    run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-    writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
-    const cert = readFileSync(join(dir, 'server.pem'), 'utf8');
-    const spki = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' });
-    return { ca: join(dir, 'ca.pem'), cert, key: readFileSync(join(dir, 'server.key'), 'utf8'), pin: createHash('sha256').update(spki).digest('base64') };
-  }
-
   it('updates over HTTPS with a CA made for the test, and refuses a pin mismatch or an untrusted certificate', async () => {
     const tls = testCa();
     const { dir } = await releaseDir('1.1.0', image(80_000, 4));
@@ -203,6 +217,27 @@ describe('transport', () => {
     const { warnings } = parseConfig(JSON.stringify({ device_id: 'd', ota_domain: 'http://updates.example.com', allow_http: true }));
     expect(warnings).toEqual(['default.cfg: plain HTTP to http://updates.example.com (allow_http): updates and tokens travel unencrypted']);
     expect(parseConfig(JSON.stringify({ device_id: 'd', ota_domain: 'http://127.0.0.1:8080' })).warnings).toEqual([]);
+  });
+
+  it("sends the device token with an image request only to the update server's origin or a trusted one (issue 13)", async () => {
+    const data = image(5000);
+    const { manifestFor } = await import('./helpers/fixtures.js');
+    const elsewhere = await faultServer(await manifestFor(data), data);
+    const server = await faultServer(Object.assign(await manifestFor(data), { url: elsewhere.url + '/image.bin' }), data);
+    const { nodeTransport } = await import('../src/platform/node/transport.js');
+    const base = nodeTransport();
+    const imageAuth = async (settings: Record<string, unknown>) => {
+      const seen: (string | undefined)[] = [];
+      const t = testUpdater({ ota_domain: server.url, device_id: 'dev1', device_token: 'tok-123456', ...settings }, await device('1.0.0'), {
+        transport: { request: (r) => base.request(r), stream: (r, h) => (seen.push(r.headers?.Authorization), base.stream(r, h)) },
+      });
+      expect((await t.updater.checkForUpdates()).status).toBe('updated');
+      return seen;
+    };
+    expect(await imageAuth({})).toEqual([undefined]);
+    expect(await imageAuth({ trusted_origins: [elsewhere.url] })).toEqual(['Bearer tok-123456']);
+    const { parseConfig } = await import('../src/config/config.js');
+    expect(() => parseConfig(JSON.stringify({ device_id: 'd', trusted_origins: ['https://cdn.example.com/firmware'] }))).toThrow('key "trusted_origins"');
   });
 
   it('sends the device token in a header, never in the URL', async () => {

@@ -1,5 +1,6 @@
 /** `ota serve` over real sockets: ranges, manifests, reports, path safety. */
 import { request } from 'node:http';
+import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseRange } from '../src/server/server.js';
 import { image, releaseDir, serve } from './helpers/fixtures.js';
@@ -38,6 +39,14 @@ describe('ota serve', () => {
     expect(beyond.headers['content-range']).toBe('bytes */10000');
     expect((await get(server.url + '/v1/ota/device/latest/nobody')).status).toBe(404);
     expect((await get(server.url + '/../../etc/passwd')).status).toBe(404);
+    expect((await get(server.url + '/%2e%2e/%2e%2e/etc/passwd')).status).toBe(404);
+  });
+
+  it('serves a release directory given as a relative path with a trailing slash (issue 13)', async () => {
+    const { dir, manifest } = await releaseDir('1.0.3', image(1000, 3));
+    const server = await serve(relative(process.cwd(), dir) + '/');
+    expect((await get(server.url + '/v1/ota/device/latest/dev1')).status).toBe(200);
+    expect((await get(server.url + '/' + manifest.url)).status).toBe(200);
     expect((await get(server.url + '/%2e%2e/%2e%2e/etc/passwd')).status).toBe(404);
   });
 

@@ -39,12 +39,12 @@ async function writeSlowly(socket: Socket, parts: (string | Buffer)[]): Promise<
 }
 
 /** Streams `req` and returns the status, headers and body received. */
-async function fetchBody(req: HttpRequest, slowHandler = false) {
+async function fetchBody(req: HttpRequest, slowHandler = false, allowHttp = false) {
   const pieces: Buffer[] = [];
   let status = 0;
   let headers: Record<string, string> = {};
   let busy = false;
-  await nodeTransport().stream(req, {
+  await nodeTransport({}, allowHttp).stream(req, {
     onResponse(s, h) {
       status = s;
       headers = h;
@@ -183,7 +183,7 @@ describe('Node transport: image reads', () => {
     const saved = process.env.http_proxy;
     process.env.http_proxy = proxy;
     try {
-      const r = await fetchBody({ url: 'http://updates.invalid/img' });
+      const r = await fetchBody({ url: 'http://updates.invalid/img' }, false, true);
       expect(r.body.toString()).toBe('proxy');
       expect(proxied).toEqual(['GET http://updates.invalid/img']);
     } finally {

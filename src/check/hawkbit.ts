@@ -7,6 +7,7 @@
  * before any reboot on failure and after a rollback.
  */
 import type { OtaConfig } from '../config/config.js';
+import { mayCarryCredentials } from '../config/url-policy.js';
 import { otaError } from '../errors.js';
 import type { Clock, Logger, StateStore, Transport } from '../platform/interfaces.js';
 import { DEFAULT_CHUNK_SIZE, type Release } from './release.js';
@@ -39,15 +40,16 @@ function bad(field: string, why: string): never {
   throw otaError('MANIFEST_INVALID', 'check', 'hawkBit deployment field "' + field + '" ' + why);
 }
 
-/** hawkBit's "HH:MM:SS" sleep, in milliseconds; null when absent or malformed. */
+/** hawkBit's "HH:MM:SS" sleep, in milliseconds; null when absent or malformed (signs, spaces, MM or SS above 59). */
 export function parseSleep(v: unknown): number | null {
   if (typeof v !== 'string') return null;
   const p = v.split(':');
   if (p.length !== 3) return null;
   let total = 0;
-  for (const part of p) {
-    const n = part.length > 2 ? -1 : parseWhole(part);
-    if (n < 0) return null;
+  for (let i = 0; i < 3; i++) {
+    // Digits only: a sign would make a negative sleep; minutes and seconds stay below 60.
+    const n = p[i]!.length <= 2 ? parseWhole(p[i]!) : -1;
+    if (n < 0 || (i > 0 && n > 59)) return null;
     total = total * 60 + n;
   }
   return total * 1000;
@@ -143,7 +145,7 @@ export function hawkbitProtocol(config: OtaConfig, io: { transport: Transport; c
       await feedback(action, 'closed', same ? 'success' : 'failure', [same ? release.version + ' is already running' : 'refused: ' + release.version + ' is older than the running ' + runningVersion]);
     },
 
-    downloadHeaders: () => auth,
+    downloadHeaders: (url) => (mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? auth : {}),
 
     progress(received, total) {
       const step = Math.floor((received / total) * 10);

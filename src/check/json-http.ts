@@ -18,16 +18,23 @@ function statusError(net: JsonHttp, method: string, url: string, status: number,
   });
 }
 
-/** GETs a JSON document; null for 404. Other statuses and bodies that are not JSON are errors. */
+/**
+ * GETs a JSON document; null for 404 (nothing published). Other statuses are errors; so are a
+ * body that is not JSON and a JSON `null`, which are retryable: a proxy's error page or a
+ * manifest caught half-written is gone on the next try.
+ */
 export async function getJson(net: JsonHttp, url: string, headers: Record<string, string>): Promise<unknown> {
   const res = await net.transport.request({ url, headers: Object.assign({ Accept: 'application/hal+json, application/json' }, headers), timeoutMs: TIMEOUT_MS });
   if (res.status === 404) return null;
   if (res.status !== 200) throw statusError(net, 'GET', url, res.status, res.headers['retry-after'], 'check');
+  let data: unknown = null;
   try {
-    return JSON.parse(res.body);
+    data = JSON.parse(res.body);
   } catch (e) {
-    throw otaError('MANIFEST_INVALID', 'check', 'answer to GET ' + url + ' is not valid JSON');
+    // reported below
   }
+  if (data === null) throw otaError('MANIFEST_INVALID', 'check', 'answer to GET ' + url + ' is not a JSON document (' + JSON.stringify(res.body.slice(0, 40)) + ')', { retryable: true });
+  return data;
 }
 
 /** POSTs or PUTs a JSON document; resolves to the status (2xx, or the ones in `accept`), else rejects. */

@@ -3,6 +3,7 @@
  * the token in an Authorization header, and status reports.
  */
 import type { OtaConfig } from '../config/config.js';
+import { mayCarryCredentials } from '../config/url-policy.js';
 import type { Platform } from '../platform/interfaces.js';
 import { checkManifest } from './trust.js';
 import { parseManifest, type Release } from './release.js';
@@ -22,14 +23,12 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
     async check(): Promise<Release | null> {
       const data = await getJson(platform, checkUrl, auth);
       if (data === null) return null;
-      if (typeof data === 'object' && !Array.isArray(data)) {
-        checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
-      }
-      return parseManifest(data, config.ota_domain);
+      const signed = typeof data === 'object' && !Array.isArray(data) && checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
+      return Object.assign(parseManifest(data, config.ota_domain), { signed });
     },
 
-    downloadHeaders() {
-      return auth;
+    downloadHeaders(url) {
+      return mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? auth : {};
     },
 
     async report(report: StatusReport): Promise<void> {

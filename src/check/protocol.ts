@@ -27,8 +27,11 @@ export interface Protocol {
   declined?(release: Release, runningVersion: string): Promise<void>;
   /** Download progress, for servers that want it (called often; throttle inside). */
   progress?(received: number, total: number): void;
-  /** Headers the image download needs (authorisation). */
-  downloadHeaders(): Record<string, string>;
+  /**
+   * Headers the image download from `url` needs: the credentials, only when `url` is on the update
+   * server's origin or one of `trusted_origins` (a manifest may name any server).
+   */
+  downloadHeaders(url: string): Record<string, string>;
   /** Sends a status report. Best effort: rejects only for the caller to log. */
   report(report: StatusReport): Promise<void>;
   /** The wait before the next check the server asked for in its last answer (ms), if any. */

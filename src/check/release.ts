@@ -22,8 +22,10 @@ export interface Release {
   overrideRejected: boolean;
   /** The server says: download now, install later (why). */
   installHold?: string;
-  /** Signed as an explicit downgrade: may replace a newer version where the device allows it. */
+  /** Marked as an explicit downgrade: may replace a newer version where the device allows it, if `signed`. */
   downgrade?: boolean;
+  /** A trusted key verified the manifest's signature: only then does `downgrade` count. */
+  signed?: boolean;
 }
 
 /** A release whose size is known: what the downloader works on. */
@@ -78,9 +80,14 @@ function bad(field: string, why: string): never {
   throw otaError('MANIFEST_INVALID', 'check', 'manifest field "' + field + '" ' + why);
 }
 
+/** True for a manifest `url` that names its server; other URLs are paths on the update server. */
+export function isAbsoluteUrl(url: string): boolean {
+  return url.indexOf('http://') === 0 || url.indexOf('https://') === 0;
+}
+
 /** Joins a manifest `url` to the server base unless it is already absolute. */
 function resolveUrl(base: string, url: string): string {
-  if (url.indexOf('http://') === 0 || url.indexOf('https://') === 0) return url;
+  if (isAbsoluteUrl(url)) return url;
   return base + (url.charAt(0) === '/' ? '' : '/') + url;
 }
 
@@ -93,7 +100,8 @@ export function parseManifest(data: unknown, baseUrl: string): Release {
     throw otaError('MANIFEST_INVALID', 'check', 'manifest is not a JSON object');
   }
   const m = data as { [key: string]: unknown };
-  if (typeof m.ver !== 'string' || m.ver === '') bad('ver', 'is missing; expected the release version');
+  if (m.ver === undefined || m.ver === '') bad('ver', 'is missing; expected the release version');
+  if (typeof m.ver !== 'string') bad('ver', 'is ' + JSON.stringify(m.ver) + ', not a string; expected a version such as "1.0.4"');
   const version = parseVersion(m.ver);
   if (version === null) {
     throw otaError('VERSION_INVALID', 'check', 'manifest field "ver" is ' + JSON.stringify(m.ver) + ', which is not a semantic version (expected e.g. "1.0.3")');

@@ -1,10 +1,11 @@
 /**
  * What makes a manifest trustworthy before anything is downloaded: an Ed25519 signature by a
  * trusted key over the fields that matter (version, size, SHA-256, chunk CRCs, target, expiry,
- * downgrade and override flags), a target that is this device or its group, and an expiry in
- * the future. URLs are not signed: the signed SHA-256 pins the content wherever it is served.
+ * downgrade and override flags, an absolute image URL), a target that is this device or its
+ * group, and an expiry in the future.
  */
 import { otaError } from '../errors.js';
+import { isAbsoluteUrl } from './release.js';
 
 /** Checks signatures with the trusted public keys. */
 export interface Trust {
@@ -16,9 +17,15 @@ export interface Trust {
 
 type Json = { [key: string]: unknown };
 
-/** The exact text a manifest signature covers: its bound fields, in a fixed order. */
+/**
+ * The exact text a manifest signature covers: its bound fields, in a fixed order. An absolute
+ * image URL is bound too, as a twelfth entry, so that no other server can be named in its place
+ * (a relative URL is on the update server the device already trusts). Manifests with relative
+ * URLs, which is all `ota publish` writes, sign the same text as before, and their signatures
+ * stay valid.
+ */
 export function signedPayload(m: Json): string {
-  return JSON.stringify([
+  const fields: unknown[] = [
     'ota-client manifest v1',
     m.ver ?? null,
     m.size ?? null,
@@ -30,15 +37,19 @@ export function signedPayload(m: Json): string {
     m.expires ?? null,
     m.downgrade === true,
     m.override_rejected === true,
-  ]);
+  ];
+  if (typeof m.url === 'string' && isAbsoluteUrl(m.url)) fields.push(m.url);
+  return JSON.stringify(fields);
 }
 
 /**
  * Refuses a manifest that is unsigned (when keys are trusted), wrongly signed, expired, or meant
- * for another device or group. Throws OtaErrors with specific codes.
+ * for another device or group. Throws OtaErrors with specific codes. Returns true when a trusted
+ * key verified its signature: only then do the flags it carries (`downgrade`) count.
  */
-export function checkManifest(m: Json, trust: Trust | undefined, target: { device: string; group: string }, nowMs: number): void {
-  if (trust && trust.keys > 0) {
+export function checkManifest(m: Json, trust: Trust | undefined, target: { device: string; group: string }, nowMs: number): boolean {
+  const signed = trust !== undefined && trust.keys > 0;
+  if (signed) {
     if (typeof m.signature !== 'string' || m.signature === '') {
       throw otaError('SIGNATURE_MISSING', 'check', 'manifest for ' + String(m.ver) + ' is not signed, and this device trusts only signed manifests');
     }
@@ -58,4 +69,5 @@ export function checkManifest(m: Json, trust: Trust | undefined, target: { devic
   if (m.group !== undefined && m.group !== target.group) {
     throw otaError('WRONG_TARGET', 'check', 'manifest is for group ' + JSON.stringify(m.group) + ', not this device' + "'" + 's group (' + (target.group || 'none') + ')');
   }
+  return signed;
 }

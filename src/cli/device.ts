@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { describeBoot, initialBootState, type DeviceStatus } from '../boot/boot-state.js';
 import { loadBootState, saveBootState } from '../boot/boot-store.js';
 import { readConfigFile, type ConfigFile } from '../platform/node/config-file.js';
+import { TRIGGER_STATUS, type TriggerStatus } from '../platform/node/mqtt-trigger.js';
 import { toOtaError } from '../errors.js';
 import { nodePlatform, platformOptions } from '../platform/node/platform.js';
 import type { Platform } from '../platform/interfaces.js';
@@ -40,15 +41,28 @@ export async function initDevice(stateDir: string, version: string, file?: strin
   return describeBoot(boot);
 }
 
-/** `ota device status`: the boot state, with the SHA-256 of the running slot's actual content. */
-export async function deviceStatus(stateDir: string): Promise<DeviceStatus & { intact: boolean }> {
+/**
+ * `ota device status`: the boot state, with the SHA-256 of the running slot's actual content, and
+ * the remote trigger's connection while an agent runs.
+ */
+export async function deviceStatus(stateDir: string): Promise<DeviceStatus & { intact: boolean; trigger?: TriggerStatus }> {
   const platform = nodePlatform({ stateDir });
   const boot = await loadBootState(platform.state);
   if (boot === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
   const status = describeBoot(boot);
   const image = boot.slots[boot.booted];
   const actual = await hashSlot(platform.slots, boot.booted, image ? image.size : 0, platform.sha256());
-  return Object.assign(status, { sha256: actual, intact: image !== null && actual === image.sha256 });
+  return Object.assign(status, { sha256: actual, intact: image !== null && actual === image.sha256 }, await triggerStatus(platform.state));
+}
+
+/** The trigger's state as its agent recorded it; nothing when none runs (or the record is unreadable). */
+async function triggerStatus(state: Platform['state']): Promise<{ trigger?: TriggerStatus }> {
+  try {
+    const text = await state.read(TRIGGER_STATUS);
+    return text === null ? {} : { trigger: JSON.parse(text) as TriggerStatus };
+  } catch {
+    return {};
+  }
 }
 
 /** The boot sequence of the simulated board: boot step, then health check of a trial slot. */

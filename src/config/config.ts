@@ -2,11 +2,12 @@
  * default.cfg: IoTaaP OS keys (same names and defaults; an empty string keeps the default) plus
  * ota-client's own. Parsing is strict about types and names the offending key.
  */
+import { parseVersion } from '../check/version.js';
 import { otaError } from '../errors.js';
 import { parseWindow } from '../schedule/maintenance-window.js';
-import { isDigits, parseDecimal } from '../text/numbers.js';
+import { parseDecimal } from '../text/numbers.js';
 import { parseDuration } from './durations.js';
-import { isPlainRemote } from './url-policy.js';
+import { isPlainRemote, originOf } from './url-policy.js';
 
 /** The validated configuration. Durations are in seconds. */
 export interface OtaConfig {
@@ -87,9 +88,11 @@ export interface OtaConfig {
   pin_sha256: string[];
   /** Allow plain HTTP to servers that are not on this machine (logged as a warning). */
   allow_http: boolean;
+  /** Origins besides ota_domain's that may receive the device's credentials with image downloads. */
+  trusted_origins: string[];
 }
 
-type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'version';
+type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'interval' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'origins' | 'version';
 
 interface KeySpec {
   kind: Kind;
@@ -112,14 +115,14 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   protocol: { kind: 'protocol', value: 'native' },
   hawkbit_tenant: { kind: 'string', value: 'DEFAULT' },
   firmware_version: { kind: 'version', value: '' },
-  check_interval: { kind: 'duration', value: 6 * 3600 },
+  check_interval: { kind: 'interval', value: 6 * 3600 },
   first_check_delay: { kind: 'duration', value: 30 },
   check_jitter: { kind: 'fraction', value: 0.1 },
   health_command: { kind: 'string', value: '' },
-  health_timeout: { kind: 'duration', value: 60 },
+  health_timeout: { kind: 'interval', value: 60 },
   boot_attempts: { kind: 'count', value: 3 },
   state_dir: { kind: 'string', value: 'ota-state' },
-  download_timeout: { kind: 'duration', value: 30 },
+  download_timeout: { kind: 'interval', value: 30 },
   download_retries: { kind: 'count', value: 5 },
   download_retry_delay: { kind: 'duration', value: 1 },
   confirm_timeout: { kind: 'duration', value: 300 },
@@ -129,9 +132,9 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   slot_a: { kind: 'string', value: '' },
   slot_b: { kind: 'string', value: '' },
   fw_setenv: { kind: 'string', value: 'fw_setenv' },
-  retry_delay: { kind: 'duration', value: 60 },
-  min_check_interval: { kind: 'duration', value: 30 },
-  max_check_interval: { kind: 'duration', value: 7 * 86400 },
+  retry_delay: { kind: 'interval', value: 60 },
+  min_check_interval: { kind: 'interval', value: 30 },
+  max_check_interval: { kind: 'interval', value: 7 * 86400 },
   server_interval: { kind: 'boolean', value: true },
   maintenance_window: { kind: 'window', value: '' },
   log_file: { kind: 'string', value: 'ota.log' },
@@ -142,7 +145,11 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   ca_file: { kind: 'string', value: '' },
   pin_sha256: { kind: 'strings', value: [] },
   allow_http: { kind: 'boolean', value: false },
+  trusted_origins: { kind: 'origins', value: [] },
 };
+
+/** Keys whose values are masked wherever the agent writes (src/log/redact.ts). */
+export const SECRET_KEYS = ['device_token', 'group_token', 'mqtt_pass'];
 
 /** IoTaaP OS keys that are not about updates: accepted and ignored. */
 const FOREIGN_KEYS = ['ssid', 'ssid_pass', 'rof', 'timezone'];
@@ -153,26 +160,20 @@ const EXPECTED: { [K in Kind]: string } = {
   port: 'a port number from 1 to 65535',
   url: 'an http:// or https:// URL',
   duration: 'a number of seconds or a string such as "90s", "30m", "6h", "1d"',
+  interval: 'a number of seconds or a string such as "90s", "30m", "6h", "1d", above 0',
   fraction: 'a number from 0 to 1',
   count: 'a whole number from 1 to 100',
   bytes: 'a whole number of bytes (0 or more)',
   format: '"" or "esp32"',
   window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
   strings: 'a list of strings',
+  origins: 'a list of origins such as "https://cdn.example.com" (scheme, host and port only)',
   protocol: '"native", "iotaap" or "hawkbit"',
   version: 'a semantic version such as "1.0.2"',
 };
 
 /** Number.MAX_SAFE_INTEGER, which Espruino lacks. */
 const MAX_SAFE = 9007199254740991;
-
-function isVersionLike(s: string): boolean {
-  // Full semver checks happen in version.ts; here: digits and dots first, as configs are typed by hand.
-  const parts = s.split('-')[0]!.split('+')[0]!.split('.');
-  if (parts.length !== 3) return false;
-  for (const p of parts) if (!isDigits(p)) return false;
-  return true;
-}
 
 function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: false } {
   switch (kind) {
@@ -188,9 +189,11 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
       if (typeof v !== 'string') return { ok: false };
       if (v.indexOf('http://') !== 0 && v.indexOf('https://') !== 0) return { ok: false };
       return { ok: true, value: v.charAt(v.length - 1) === '/' ? v.slice(0, -1) : v };
-    case 'duration': {
+    case 'duration':
+    case 'interval': {
+      // An interval of 0 would make a loop without a pause (checks, retries, timeouts).
       const n = parseDuration(v);
-      return isNaN(n) ? { ok: false } : { ok: true, value: n };
+      return isNaN(n) || (kind === 'interval' && n === 0) ? { ok: false } : { ok: true, value: n };
     }
     case 'fraction':
       return typeof v === 'number' && v >= 0 && v <= 1 ? { ok: true, value: v } : { ok: false };
@@ -204,12 +207,18 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
       if (!Array.isArray(v) || v.length > 64) return { ok: false };
       for (const x of v) if (typeof x !== 'string' || x === '') return { ok: false };
       return { ok: true, value: v.slice() };
+    case 'origins':
+      if (!Array.isArray(v) || v.length > 64) return { ok: false };
+      // Written as the origin itself: a path would suggest a narrower trust than is given.
+      for (const x of v) if (typeof x !== 'string' || originOf(x) !== (x.charAt(x.length - 1) === '/' ? x.slice(0, -1) : x).toLowerCase()) return { ok: false };
+      return { ok: true, value: v.map((x: string) => originOf(x)) };
     case 'window':
       return typeof v === 'string' && parseWindow(v) !== null ? { ok: true, value: v } : { ok: false };
     case 'protocol':
       return v === 'native' || v === 'iotaap' || v === 'hawkbit' ? { ok: true, value: v } : { ok: false };
     case 'version':
-      return typeof v === 'string' && isVersionLike(v) ? { ok: true, value: v } : { ok: false };
+      // The check's own parser: a version taken here is never refused at check time ("01.2.3").
+      return typeof v === 'string' && parseVersion(v) !== null ? { ok: true, value: v } : { ok: false };
   }
 }
 
@@ -243,13 +252,17 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
       throw otaError(
         'CONFIG_INVALID',
         'config',
-        source + ': key "' + key + '" is ' + JSON.stringify(v) + '; expected ' + EXPECTED[spec.kind],
+        // A secret's value is not repeated: the message reaches stderr and logs.
+        source + ': key "' + key + '" is ' + (SECRET_KEYS.indexOf(key) >= 0 ? 'a ' + typeof v : JSON.stringify(v)) + '; expected ' + EXPECTED[spec.kind],
       );
     }
     out[key] = r.value;
   }
   for (const key of Object.keys(raw)) {
     if (!(key in SPEC) && FOREIGN_KEYS.indexOf(key) < 0) warnings.push(source + ': unknown key "' + key + '" ignored');
+  }
+  if (out.allow_downgrade === true && (out.public_keys as string[]).length === 0) {
+    warnings.push(source + ': "allow_downgrade" has no effect without "public_keys": only a signed manifest can mark a downgrade');
   }
   if (isPlainRemote(String(out.ota_domain)) && out.allow_http === true) {
     warnings.push(source + ': plain HTTP to ' + String(out.ota_domain) + ' (allow_http): updates and tokens travel unencrypted');

@@ -2,7 +2,7 @@
  * Slots on files for Node boards: `<dir>/a.bin` and `<dir>/b.bin`, resized to each image; or a
  * pair of raw block devices (partitions) of fixed size, written in place.
  */
-import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { SlotName, SlotStorage, SlotWriter } from './slots.js';
@@ -20,9 +20,41 @@ export function blockSlots(paths: { a: string; b: string }, capacity: number): S
   return pathSlots(paths, capacity, false);
 }
 
+/** Bytes kept free beside a file slot, for the state files and the log. */
+const RESERVE_BYTES = 1024 * 1024;
+
+/**
+ * The largest image a file slot can take now: the free space of its file system (plus what the
+ * slot file already holds, which is reused), less a reserve; within the configured capacity.
+ * Known before anything is allocated, so a huge announced size is refused, not made sparse.
+ */
+function roomFor(path: string, capacity: number | undefined): number {
+  let dir = dirname(path);
+  let fs: { bavail: number; bsize: number } | null = null;
+  // The slot directory is created on first write: measure the nearest directory that exists.
+  for (;;) {
+    try {
+      fs = statfsSync(dir);
+      break;
+    } catch (e) {
+      if (dirname(dir) === dir) throw e;
+      dir = dirname(dir);
+    }
+  }
+  let current = 0;
+  try {
+    current = statSync(path).size;
+  } catch {
+    // no slot file yet
+  }
+  const room = Math.max(0, fs.bavail * fs.bsize + current - RESERVE_BYTES);
+  return capacity === undefined ? room : Math.min(capacity, room);
+}
+
 function pathSlots(paths: { a: string; b: string }, capacity: number | undefined, resize: boolean): SlotStorage {
   return {
-    capacity: () => capacity,
+    // Raw slots are partitions of a fixed size; file slots grow into the free space.
+    capacity: (slot) => (resize ? roomFor(paths[slot], capacity) : capacity),
     readSize: 1024 * 1024,
     locate: (slot) => paths[slot],
 

@@ -14,7 +14,7 @@ export interface SlotWriter {
 
 /** Where firmware images live: two slots, written by offset, read back for verification. */
 export interface SlotStorage {
-  /** Largest image a slot holds, in bytes; undefined when only free space limits it. */
+  /** Largest image a slot can take now, in bytes: its fixed size, or the free space where a slot grows; undefined when unbounded. */
   capacity(slot: SlotName): number | undefined;
   /** Opens a slot for writing an image of `size` bytes, keeping bytes already there (for resume). */
   open(slot: SlotName, size: number): Promise<SlotWriter>;

@@ -7,7 +7,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join, normalize, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { isSafeId } from './release-store.js';
 
 /** A status report as the server recorded it. */
@@ -126,7 +126,8 @@ async function iotaapDownload(root: string, path: string): Promise<string | null
 
 /** Starts the server; resolves once it listens. */
 export function startServer(options: ServerOptions): Promise<UpdateServer> {
-  const root = normalize(options.dir);
+  // Absolute and without a trailing separator, so that `--dir rel/` confines paths as `--dir /abs` does.
+  const root = resolve(options.dir);
   const log = options.log ?? (() => undefined);
   const reports: RecordedReport[] = [];
 
@@ -158,8 +159,8 @@ export function startServer(options: ServerOptions): Promise<UpdateServer> {
       log(req.method + ' ' + path.slice(0, path.lastIndexOf('/') + 1) + '… -> ' + res.statusCode);
       return;
     }
-    const file = normalize(join(root, path));
-    if (!file.startsWith(root + sep)) return json(res, 404, { error: 'not found' });
+    const file = join(root, path);
+    if (!file.startsWith(root.endsWith(sep) ? root : root + sep)) return json(res, 404, { error: 'not found' });
     const isManifest = path.includes('/latest/');
     const served = await serveFile(req, res, file, isManifest ? 'application/json' : 'application/octet-stream');
     if (!served) json(res, 404, { error: isManifest ? 'no firmware published for this id' : 'not found' });

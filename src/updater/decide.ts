@@ -21,6 +21,8 @@ export interface OfferFacts {
     sha256: string | null;
     /** Marked as an explicit downgrade. */
     downgrade: boolean;
+    /** A trusted key verified the offer's signature; an unsigned downgrade mark does not count. */
+    signed: boolean;
     /** The operator asks to install it even where it failed a trial before. */
     overrideRejected: boolean;
     /** The server says: download now, install later (why). */
@@ -51,7 +53,7 @@ export type Decision =
 export function decide(f: OfferFacts): Decision {
   const o = f.offered;
   const older = isNewer(f.running, o.version);
-  const downgrade = older && o.downgrade && f.allowDowngrade;
+  const downgrade = older && o.downgrade && o.signed && f.allowDowngrade;
   if (!isNewer(o.version, f.running) && !downgrade) return { kind: older ? 'downgrade-refused' : 'up-to-date' };
   if (o.sha256 !== null && f.rejected.indexOf(o.sha256) >= 0 && !o.overrideRejected) return { kind: 'rejected' };
   const p = f.pending;

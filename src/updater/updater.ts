@@ -20,7 +20,7 @@ import type { Protocol, StatusReport } from '../check/protocol.js';
 import type { Release, SizedRelease } from '../check/release.js';
 import { protocolFor } from '../check/select.js';
 import { parseVersion } from '../check/version.js';
-import type { OtaConfig } from '../config/config.js';
+import { SECRET_KEYS, type OtaConfig } from '../config/config.js';
 import { formatDuration } from '../config/durations.js';
 import { isPlainRemote } from '../config/url-policy.js';
 import { download, type DownloadProgress } from '../download/downloader.js';
@@ -29,7 +29,7 @@ import { probeSize } from '../download/size-probe.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from '../errors.js';
 import { ESP32_MAGIC, validateEsp32Image } from '../install/esp32-image.js';
 import type { SlotName } from '../install/slots.js';
-import { redacting } from '../log/redact.js';
+import { maskedError, masker, redacting, type Mask } from '../log/redact.js';
 import type { Platform, RebootRequest, StopSignal } from '../platform/interfaces.js';
 import { minuteOfDay, parseWindow } from '../schedule/maintenance-window.js';
 import { Scheduler, type RunOutcome } from '../schedule/scheduler.js';
@@ -116,13 +116,16 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** Stops the running check's download. */
   private stopRun: (() => void) | null = null;
   private readonly inhibitors: string[] = [];
+  /** Masks the configured secrets in every form. */
+  private readonly mask: Mask;
 
   constructor(options: UpdaterOptions) {
     super();
     const c = options.config;
     this.config = c;
-    // Secrets never reach the log, whoever writes it.
-    this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, [c.device_token, c.group_token, c.mqtt_pass]) });
+    // Secrets never reach the log, whoever writes it, nor the results and errors handed out.
+    this.mask = masker(SECRET_KEYS.map((k) => String(c[k as keyof OtaConfig])));
+    this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, this.mask) });
     this.protocol = options.protocol ?? protocolFor(c, this.platform);
     this.scheduler = new Scheduler({
       clock: this.platform.clock,
@@ -318,7 +321,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const window = parseWindow(this.config.maintenance_window);
     return {
       running: at.running,
-      offered: { version: release.version, sha256, downgrade: release.downgrade === true, overrideRejected: release.overrideRejected, installHold: release.installHold },
+      offered: { version: release.version, sha256, downgrade: release.downgrade === true, signed: release.signed === true, overrideRejected: release.overrideRejected, installHold: release.installHold },
       rejected: boot.rejected,
       pending,
       allowDowngrade: this.config.allow_downgrade,
@@ -362,7 +365,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const target = updateTarget(at.boot!);
     const sized: SizedRelease =
       release.size === null
-        ? Object.assign({}, release, { size: await probeSize(this.platform.transport, release.url, this.protocol.downloadHeaders(), this.config.download_timeout * 1000) })
+        ? Object.assign({}, release, { size: await probeSize(this.platform.transport, release.url, this.protocol.downloadHeaders(release.url), this.config.download_timeout * 1000) })
         : (release as SizedRelease);
     const capacity = this.platform.slots.capacity(target);
     if (capacity !== undefined && sized.size > capacity) {
@@ -388,7 +391,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const sha256 = await download(this.platform, {
       release,
       slot: target,
-      headers: this.protocol.downloadHeaders(),
+      headers: this.protocol.downloadHeaders(release.url),
       idleTimeoutMs: this.config.download_timeout * 1000,
       retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
       signal,
@@ -439,8 +442,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   }
 
   /** A failed run: logged, reported when a slot was being written, and the next try planned. */
-  private async failed(error: OtaError, at: RunState): Promise<CheckResult> {
+  private async failed(unmasked: OtaError, at: RunState): Promise<CheckResult> {
     const { logger } = this.platform;
+    const error = maskedError(unmasked, this.mask);
     const untouched = at.boot ? 'the running firmware ' + at.running + ' (slot ' + at.boot.booted + ') is untouched' : 'nothing was changed';
     const delay = this.scheduler.reschedule(error.retryable ? 'retry' : 'done', error.retryAfterMs);
     const next =

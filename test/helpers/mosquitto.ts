@@ -15,13 +15,17 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** Starts mosquitto on `port` (a free one by default); stopped after the test. */
-export async function startMosquitto(port?: number): Promise<{ port: number; stop: () => Promise<void> }> {
+/**
+ * Starts mosquitto on `port` (a free one by default); stopped after the test. With `refuseAll`,
+ * anonymous clients are not allowed and no password file exists: every CONNECT is answered
+ * "Not authorized".
+ */
+export async function startMosquitto(port?: number, refuseAll = false): Promise<{ port: number; stop: () => Promise<void> }> {
   if (!MOSQUITTO) throw new Error('mosquitto is not installed (.ci/run installs it)');
   const p = port ?? (await freePort());
   const dir = tempDir();
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n`);
+  writeFileSync(conf, `listener ${p} 127.0.0.1\nallow_anonymous ${!refuseAll}\npersistence false\nlog_dest none\n`);
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
   const stop = () => new Promise<void>((r) => (child.exitCode !== null ? r() : (child.once('exit', () => r()), child.kill('SIGTERM'))));
   onCleanup(stop);

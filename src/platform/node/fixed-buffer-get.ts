@@ -10,12 +10,15 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { parseWhole } from '../../text/numbers.js';
 import type { HttpRequest, StopSignal, StreamHandlers } from '../interfaces.js';
+import { checkHop } from './url-guard.js';
 
 export interface FixedBufferOptions {
   /** Certificate checks for https URLs (CA, pins); the system's CAs when empty. */
   tls: ConnectionOptions;
   /** Longest silence before `stalled()` is thrown. */
   idleMs: number;
+  /** Plain HTTP to other machines is allowed (`allow_http`). */
+  allowHttp: boolean;
   stalled: () => Error;
 }
 
@@ -34,17 +37,19 @@ export function fixedBufferCanGet(req: HttpRequest): boolean {
 
 /**
  * Performs the GET, following up to 5 redirects (Authorization is dropped when one leaves the
- * origin). Socket and TLS errors are thrown as Node gives them; a handler's throw as it was.
+ * origin; every hop passes `checkHop`). Socket and TLS errors are thrown as Node gives them; a handler's throw as it was.
  * A piece handed to `onData` is valid until the call returns or its promise settles.
  */
 export async function fixedBufferGet(req: HttpRequest, handlers: StreamHandlers, options: FixedBufferOptions): Promise<void> {
   let url = new URL(req.url);
   let headers = Object.assign({}, req.headers);
+  checkHop(url, null, options.allowHttp, 'download');
   for (let redirects = 0; ; redirects++) {
     const r = await exchange(url, headers, handlers, options, req.signal);
     if (r === 'done') return;
     if (redirects === MAX_REDIRECTS) throw new Error('more than ' + MAX_REDIRECTS + ' redirects');
     const next = new URL(r.location, url);
+    checkHop(next, url, options.allowHttp, 'download');
     if (next.origin !== url.origin) headers = withoutAuthorization(headers);
     url = next;
   }
@@ -93,16 +98,16 @@ class ChunkedDecoder {
           this.line += String.fromCharCode(c);
           continue;
         }
-        const text = this.line.trim();
+        const text = this.line;
         this.line = '';
         if (this.left === -2) {
-          if (text !== '') throw new Error('malformed chunked body: no line end after chunk data');
+          if (text !== '\r') throw new Error('malformed chunked body: no line end after chunk data');
           this.left = -1;
           continue;
         }
-        const size = text.split(';')[0]!.trim();
-        if (!/^[0-9a-fA-F]+$/.test(size) || size.length > 12) throw new Error('malformed chunk size ' + JSON.stringify(size.slice(0, 20)));
-        const n = parseInt(size, 16);
+        const m = CHUNK_LINE.exec(text);
+        if (m === null || m[1]!.length > 12) throw new Error('malformed chunk size line ' + JSON.stringify(text.slice(0, 40)));
+        const n = parseInt(m[1]!, 16);
         if (n === 0) this.done = true;
         else this.left = n;
       }
@@ -116,18 +121,35 @@ interface Head {
   headers: Record<string, string>;
 }
 
+/** RFC 9110 token characters, for header names and chunk extensions. */
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x20-\\x7e\\x80-\\xff])*"';
+/** A chunk size line up to its LF (RFC 9112 7.1): hex size, extensions, CR. */
+const CHUNK_LINE = new RegExp('^([0-9A-Fa-f]+)(?:[ \\t]*;[ \\t]*' + TOKEN + '(?:[ \\t]*=[ \\t]*(?:' + TOKEN + '|' + QUOTED + '))?)*\\r$');
+/** HTTP/1.0 or 1.1, one space, a three-digit code, an optional reason of visible characters. */
+const STATUS_LINE = /^HTTP\/1\.[01] ([1-9][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?$/;
+const HEADER_NAME = new RegExp('^' + TOKEN + '$');
+/** Characters a field value may hold: tab, visible ASCII, obs-text (RFC 9110 5.5). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 function parseHead(text: string): Head {
   const lines = text.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!);
+  const m = STATUS_LINE.exec(lines[0]!);
   if (!m) throw new Error('malformed HTTP status line ' + JSON.stringify(lines[0]!.slice(0, 80)));
   // No prototype: a header named "constructor" or "__proto__" is a header like any other.
   const headers: Record<string, string> = Object.create(null);
   for (let i = 1; i < lines.length; i++) {
-    const colon = lines[i]!.indexOf(':');
-    if (colon <= 0) throw new Error('malformed HTTP header line ' + JSON.stringify(lines[i]!.slice(0, 80)));
-    const name = lines[i]!.slice(0, colon).trim().toLowerCase();
-    const value = lines[i]!.slice(colon + 1).trim();
-    headers[name] = name in headers ? headers[name] + ', ' + value : value;
+    const line = lines[i]!;
+    // An obs-fold line (RFC 9112 5.2) would otherwise be read as a header of its own, which a
+    // server or a proxy between may not have meant: refused, as llhttp does outside lenient mode.
+    if (line.charAt(0) === ' ' || line.charAt(0) === '\t') throw new Error('folded HTTP header line (obs-fold) ' + JSON.stringify(line.slice(0, 80)));
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon) : '';
+    const value = line.slice(colon + 1);
+    if (!HEADER_NAME.test(name) || !HEADER_VALUE.test(value)) throw new Error('malformed HTTP header line ' + JSON.stringify(line.slice(0, 80)));
+    const key = name.toLowerCase();
+    const v = value.replace(/^[ \t]+|[ \t]+$/g, '');
+    headers[key] = key in headers ? headers[key] + ', ' + v : v;
   }
   return { status: Number(m[1]), headers };
 }
@@ -207,18 +229,32 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
       return !settled;
     };
 
-    /** Gathers the response head; returns the body bytes that came with it, or null. */
+    /**
+     * Gathers the response head; returns the body bytes that came with it, or null. Interim
+     * (1xx) responses are skipped: the final response follows on the same connection.
+     */
     const headerBytes = (piece: Buffer): Buffer | null => {
       head!.push(Buffer.from(piece)); // copied: the read buffer is reused
       headBytes += piece.length;
-      const all = Buffer.concat(head!);
-      const end = all.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (headBytes > MAX_HEADER_BYTES) throw new Error('HTTP response head longer than ' + MAX_HEADER_BYTES + ' bytes');
-        return null;
+      let all = Buffer.concat(head!);
+      let h: Head;
+      let end: number;
+      for (;;) {
+        // Empty lines before a status line are skipped, as llhttp does.
+        let start = 0;
+        while (all[start] === 13 && all[start + 1] === 10) start += 2;
+        end = all.indexOf('\r\n\r\n', start);
+        if (end < 0) {
+          if (headBytes > MAX_HEADER_BYTES) throw new Error('HTTP response head longer than ' + MAX_HEADER_BYTES + ' bytes');
+          head = [all];
+          return null;
+        }
+        h = parseHead(all.toString('latin1', start, end));
+        if (h.status >= 200) break;
+        if (h.status === 101) throw new Error('unexpected 101 Switching Protocols in answer to a GET');
+        all = all.subarray(end + 4);
       }
       head = null;
-      const h = parseHead(all.toString('latin1', 0, end));
       if (h.status >= 300 && h.status < 400 && h.headers.location) {
         finish(null, { location: h.headers.location });
         return null;

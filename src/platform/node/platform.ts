@@ -9,7 +9,8 @@ import { mqttOptions, mqttTrigger, type MqttTriggerOptions } from './mqtt-trigge
 import { formatLogLine } from '../../log/log-line.js';
 import type { Clock, Hasher, Logger, Platform, RebootRequest } from '../interfaces.js';
 import { execFile } from 'node:child_process';
-import type { OtaConfig } from '../../config/config.js';
+import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
+import { masker, redacting } from '../../log/redact.js';
 import { currentLink } from '../../boot/current-link.js';
 import { ubootSelector } from '../../boot/uboot-env.js';
 import { blockSlots, fileSlots } from '../../install/file-slots.js';
@@ -43,8 +44,12 @@ export interface NodePlatformOptions {
   publicKeys?: string[];
   /** HTTPS: CA file, and SHA-256 pins of the server's public key. */
   tls?: TlsOptions;
+  /** Plain HTTP to other machines is allowed (`allow_http`); else refused on every hop. */
+  allowHttp?: boolean;
   /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
   reboot?: (req: RebootRequest) => Promise<void>;
+  /** Values masked in every log line (the configuration's tokens and passwords). */
+  secrets?: string[];
   /** Replaces the default logger (stderr, and `logFile`). */
   logger?: Logger;
 }
@@ -56,14 +61,26 @@ const nativeCrc32 = zlibCrc32 ? (data: Uint8Array, previous?: number) => zlibCrc
 /** Real time: monotonic `now`, Node timers. */
 export const systemClock: Clock = timerClock(() => performance.now());
 
-/** A logger writing IoTaaP-style lines to stderr and, optionally, a size-capped rotating file. */
+/**
+ * A logger writing IoTaaP-style lines to stderr and, optionally, a size-capped rotating file.
+ * Logging never throws: a file that cannot be written (full disk, read-only, a directory in the
+ * way) is said once on stderr, and tried again with the next line.
+ */
 function nodeLogger(logFile?: { path: string; maxBytes: number; keep: number }): Logger {
   const toFile = logFile ? rotatingFile(logFile.path, logFile.maxBytes, logFile.keep) : null;
+  let failing = false;
   return {
     log(level, message) {
       const line = formatLogLine(new Date(), level, message);
       process.stderr.write(line + '\n');
-      if (toFile) toFile(line);
+      if (!toFile) return;
+      try {
+        toFile(line);
+        failing = false;
+      } catch (e) {
+        if (!failing) process.stderr.write(formatLogLine(new Date(), 'WARNING', 'cannot write the log file ' + logFile!.path + ': ' + (e as Error).message + '; logging to stderr only until it works again') + '\n');
+        failing = true;
+      }
     },
   };
 }
@@ -80,6 +97,8 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     mqtt: mqttOptions(config),
     publicKeys: config.public_keys,
     tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256 },
+    allowHttp: config.allow_http,
+    secrets: SECRET_KEYS.map((k) => String(config[k as keyof OtaConfig])),
   };
 }
 
@@ -100,13 +119,15 @@ export function sha256Hasher(): Hasher {
 export function nodePlatform(options: NodePlatformOptions): Platform {
   const raw = options.rawSlots;
   if (raw && !options.slotCapacity) throw new Error('raw slots need their size (slot_size)');
-  const logger = options.logger ?? nodeLogger(options.logFile);
+  // Masked here too: the MQTT trigger and the CLI log through this logger, not the updater's.
+  const logger = redacting(options.logger ?? nodeLogger(options.logFile), masker(options.secrets ?? []));
   const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
+  const state = fileState(options.stateDir);
   return {
-    transport: nodeTransport(options.tls),
+    transport: nodeTransport(options.tls, options.allowHttp),
     slots,
     bootSelector: raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots),
-    state: fileState(options.stateDir),
+    state,
     clock: systemClock,
     logger,
     sha256: sha256Hasher,
@@ -119,7 +140,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
             process.exit(REBOOT_EXIT_CODE);
           }),
     random: Math.random,
-    trigger: options.mqtt ? mqttTrigger(options.mqtt, logger) : undefined,
+    trigger: options.mqtt ? mqttTrigger(options.mqtt, logger, state) : undefined,
     trust: options.publicKeys && options.publicKeys.length > 0 ? nodeTrust(options.publicKeys) : undefined,
   };
 }

@@ -13,6 +13,7 @@ import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { isOtaError, otaError, type OtaStage } from '../../errors.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
 import { fixedBufferCanGet, fixedBufferGet } from './fixed-buffer-get.js';
+import { checkHop } from './url-guard.js';
 
 // axios's one-file CommonJS build, from the ES module build too: loading its ES module tree
 // (~70 files) left the agent ~6 MiB larger (peak RSS 65 -> 59 MiB after loading the library).
@@ -72,8 +73,24 @@ function networkError(req: HttpRequest, e: unknown, stage: OtaStage): Error {
   return otaError('NETWORK', stage, (req.method ?? 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true, cause: e });
 }
 
-function baseConfig(req: HttpRequest, agent: Agent | undefined): AxiosRequestConfig {
+/**
+ * The axios settings of a request. Every hop passes `checkHop`; a refused redirect is kept in
+ * `guard.refused` (axios wraps what `beforeRedirect` throws) for the caller to throw as it is.
+ */
+function baseConfig(req: HttpRequest, agent: Agent | undefined, guard: Guard): AxiosRequestConfig {
+  let from = new URL(req.url);
+  checkHop(from, null, guard.allowHttp, guard.stage);
   return {
+    beforeRedirect(options: { href?: string }) {
+      const next = new URL(String(options.href));
+      try {
+        checkHop(next, from, guard.allowHttp, guard.stage);
+      } catch (e) {
+        guard.refused = e as Error;
+        throw e;
+      }
+      from = next;
+    },
     httpsAgent: agent,
     url: req.url,
     method: req.method ?? 'GET',
@@ -86,15 +103,22 @@ function baseConfig(req: HttpRequest, agent: Agent | undefined): AxiosRequestCon
   };
 }
 
-/** Creates the axios-based transport. */
-export function nodeTransport(tls: TlsOptions = {}): Transport {
+interface Guard {
+  allowHttp: boolean;
+  stage: OtaStage;
+  refused?: Error;
+}
+
+/** Creates the axios-based transport; `allowHttp` allows plain HTTP to other machines (`allow_http`). */
+export function nodeTransport(tls: TlsOptions = {}, allowHttp = false): Transport {
   const checks = tlsChecks(tls);
   const agent = Object.keys(checks).length === 0 ? undefined : new Agent(Object.assign({ keepAlive: true }, checks));
   return {
     async request(req: HttpRequest): Promise<HttpResponse> {
+      const guard: Guard = { allowHttp, stage: 'check' };
       try {
         const res = await axios.request<string>(
-          Object.assign(baseConfig(req, agent), {
+          Object.assign(baseConfig(req, agent, guard), {
             timeout: req.timeoutMs ?? DEFAULT_TIMEOUT_MS,
             responseType: 'text' as const,
             transformResponse: (d: string) => d,
@@ -103,7 +127,7 @@ export function nodeTransport(tls: TlsOptions = {}): Transport {
         );
         return { status: res.status, headers: lowerHeaders(res.headers), body: typeof res.data === 'string' ? res.data : '' };
       } catch (e) {
-        throw networkError(req, e, 'check');
+        throw networkError(req, guard.refused ?? e, 'check');
       }
     },
 
@@ -111,12 +135,12 @@ export function nodeTransport(tls: TlsOptions = {}): Transport {
       const idleMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       if (fixedBufferCanGet(req)) {
         try {
-          return await fixedBufferGet(req, handlers, { tls: checks, idleMs, stalled: () => stalled(req, idleMs) });
+          return await fixedBufferGet(req, handlers, { tls: checks, idleMs, allowHttp, stalled: () => stalled(req, idleMs) });
         } catch (e) {
           throw networkError(req, e, 'download');
         }
       }
-      await axiosStream(req, handlers, agent, idleMs);
+      await axiosStream(req, handlers, agent, idleMs, { allowHttp, stage: 'download' });
     },
   };
 }
@@ -125,7 +149,7 @@ function stalled(req: HttpRequest, idleMs: number): Error {
   return otaError('NETWORK', 'download', 'no data from ' + req.url + ' for ' + idleMs / 1000 + ' s', { retryable: true });
 }
 
-async function axiosStream(req: HttpRequest, handlers: StreamHandlers, agent: Agent | undefined, idleMs: number): Promise<void> {
+async function axiosStream(req: HttpRequest, handlers: StreamHandlers, agent: Agent | undefined, idleMs: number, guard: Guard): Promise<void> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let idle = false;
@@ -142,7 +166,7 @@ async function axiosStream(req: HttpRequest, handlers: StreamHandlers, agent: Ag
   try {
     if (req.signal?.aborted) throw new Error('stopped');
     arm();
-    const res = await axios.request<Readable>(Object.assign(baseConfig(req, agent), { responseType: 'stream' as const, signal: controller.signal }));
+    const res = await axios.request<Readable>(Object.assign(baseConfig(req, agent, guard), { responseType: 'stream' as const, signal: controller.signal }));
     body = res.data;
     if (!handlers.onResponse(res.status, lowerHeaders(res.headers))) return;
     body.on('error', () => undefined);
@@ -157,7 +181,7 @@ async function axiosStream(req: HttpRequest, handlers: StreamHandlers, agent: Ag
     if (idle) throw stalled(req, idleMs);
   } catch (e) {
     if (idle) throw stalled(req, idleMs);
-    throw networkError(req, e, 'download');
+    throw networkError(req, guard.refused ?? e, 'download');
   } finally {
     clearTimeout(timer);
     req.signal?.removeEventListener('abort', stop);
