@@ -1,28 +1,13 @@
 /** The Espruino build's stand-ins agree with what they replace on Node. */
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/config.js';
-import { crc32 as portableCrc32 } from '../src/download/crc32.js';
 import { isOtaError } from '../src/errors.js';
 import type { Platform } from '../src/platform/interfaces.js';
 import { ESP32_MAGIC, validateEsp32Image } from '../src/platform/espruino/esp32-image.js';
 import { protocolFor } from '../src/platform/espruino/protocols.js';
 import { EventEmitter } from '../src/platform/espruino/emitter.js';
-import { crc32 } from '../src/platform/espruino/hash.js';
-
-const opts = { seed: 7, numRuns: 500 };
 
 describe('Espruino stand-ins', () => {
-  it('the table CRC-32 agrees with the portable one, incrementally too', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.nat({ max: 3000 }), (data, cut) => {
-        const at = Math.min(cut, data.length);
-        return crc32(data) === portableCrc32(data) && crc32(data.subarray(at), crc32(data.subarray(0, at))) === portableCrc32(data);
-      }),
-      opts,
-    );
-  });
-
   it('the emitter calls listeners in order, once listeners once, and stops calling removed ones', () => {
     const e = new EventEmitter();
     const calls: string[] = [];

@@ -35,6 +35,7 @@ import { minuteOfDay, parseWindow } from '../schedule/maintenance-window.js';
 import { Scheduler, type RunOutcome } from '../schedule/scheduler.js';
 import { decide, type Decision, type Hold } from './decide.js';
 import { stopController } from './stop-controller.js';
+import { allocationGuard, type AllocationGuard } from './allocation-guard.js';
 
 /** Events of an {@link Updater}, with their arguments. */
 export interface UpdaterEvents {
@@ -110,6 +111,7 @@ interface RunState {
 export class Updater extends EventEmitter<UpdaterEvents> {
   private readonly config: OtaConfig;
   private readonly platform: Platform;
+  private readonly memory: AllocationGuard;
   private readonly protocol: Protocol;
   private readonly scheduler: Scheduler;
   private running: Promise<CheckResult> | null = null;
@@ -121,8 +123,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     super();
     const c = options.config;
     this.config = c;
-    // Secrets never reach the log, whoever writes it.
-    this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, [c.device_token, c.group_token, c.mqtt_pass]) });
+    this.memory = allocationGuard(options.platform);
+    // Secrets never reach the log, whoever writes it; no state is written after running out of memory.
+    this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, [c.device_token, c.group_token, c.mqtt_pass]), state: this.memory.state });
     this.protocol = options.protocol ?? protocolFor(c, this.platform);
     this.scheduler = new Scheduler({
       clock: this.platform.clock,
@@ -221,6 +224,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * the previous slot back when the trial used all its attempts.
    */
   async boot(): Promise<DeviceStatus> {
+    this.memory.begin();
     const before = await this.bootState();
     const after = await this.save(bootSelect(before));
     if (after.state === 'reverted' && before.state !== 'reverted') {
@@ -232,6 +236,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /** Confirms the slot running on trial: it becomes the known-good slot. */
   async confirm(): Promise<void> {
+    this.memory.begin();
     const s = await this.save(confirmBooted(await this.bootState()));
     const image = s.slots[s.booted];
     this.platform.logger.log('INFO', 'Slot ' + s.booted + ' (' + (image ? image.version : '?') + ') confirmed');
@@ -243,6 +248,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * previous slot. That image is never installed again.
    */
   async revert(reason: string): Promise<void> {
+    this.memory.begin();
     const before = await this.bootState();
     const s = await this.save(rejectTrial(before, reason));
     this.platform.logger.log('ERROR', 'Update reverted: ' + reason);
@@ -268,6 +274,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** One check: the steps of the pipeline, each a method below; a failure becomes a result. */
   private async run(force: boolean, signal: StopSignal): Promise<CheckResult> {
     const at: RunState = { stage: 'check', boot: null, running: this.config.firmware_version, target: null, offered: '' };
+    this.memory.begin();
     this.emit('checking');
     this.platform.logger.log('INFO', 'Checking for updates');
     try {
