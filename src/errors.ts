@@ -27,6 +27,7 @@ export type OtaErrorCode =
   | 'DOWNGRADE_REFUSED'
   | 'INSECURE_TRANSPORT'
   | 'STOPPED'
+  | 'OUT_OF_MEMORY'
   | 'INTERNAL';
 
 /** Pipeline stage in which an error happened. */

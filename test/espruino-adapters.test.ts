@@ -1,45 +1,13 @@
 /** The Espruino build's stand-ins agree with what they replace on Node. */
-import fc from 'fast-check';
-import semverGt from 'semver/functions/gt.js';
-import semverValid from 'semver/functions/valid.js';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/config.js';
-import { crc32 as portableCrc32 } from '../src/download/crc32.js';
 import { isOtaError } from '../src/errors.js';
 import type { Platform } from '../src/platform/interfaces.js';
 import { ESP32_MAGIC, validateEsp32Image } from '../src/platform/espruino/esp32-image.js';
 import { protocolFor } from '../src/platform/espruino/protocols.js';
 import { EventEmitter } from '../src/platform/espruino/emitter.js';
-import { crc32 } from '../src/platform/espruino/hash.js';
-import valid, { gt } from '../src/platform/espruino/semver.js';
-
-const opts = { seed: 7, numRuns: 500 };
-const part = fc.oneof(fc.nat({ max: 30 }).map(String), fc.constantFrom('01', '1a', '', 'x'));
-const pre = fc.array(fc.oneof(fc.constantFrom('alpha', 'beta', 'rc', '0', '1', '2', '10', '01', 'a-b', '', 'x.y'), fc.nat({ max: 12 }).map(String)), { maxLength: 3 });
-const version = fc.tuple(part, part, part, pre, fc.boolean()).map(([a, b, c, p, v]) => (v ? 'v' : '') + a + '.' + b + '.' + c + (p.length ? '-' + p.join('.') : ''));
 
 describe('Espruino stand-ins', () => {
-  it('semver valid and gt agree with the semver package', () => {
-    fc.assert(fc.property(fc.oneof(version, fc.string()), (v) => valid(v) === semverValid(v)), opts);
-    fc.assert(
-      fc.property(version, version, (a, b) => {
-        if (semverValid(a) === null || semverValid(b) === null) return true;
-        return gt(a, b) === semverGt(a, b);
-      }),
-      opts,
-    );
-  });
-
-  it('the table CRC-32 agrees with the portable one, incrementally too', () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.nat({ max: 3000 }), (data, cut) => {
-        const at = Math.min(cut, data.length);
-        return crc32(data) === portableCrc32(data) && crc32(data.subarray(at), crc32(data.subarray(0, at))) === portableCrc32(data);
-      }),
-      opts,
-    );
-  });
-
   it('the emitter calls listeners in order, once listeners once, and stops calling removed ones', () => {
     const e = new EventEmitter();
     const calls: string[] = [];

@@ -281,15 +281,16 @@ class Download {
   private async finish(writer: SlotWriter): Promise<string> {
     if (this.syncing !== null) await this.syncing;
     if (this.syncFailure !== null) throw this.syncFailure;
+    const slots = this.ctx.slots;
+    await syncSlot(writer);
     let sha256: string;
     try {
-      sha256 = this.verifier.finish();
+      sha256 = this.verifier.finish(slots.sha256 ? await slots.sha256(this.job.slot, this.r.size) : undefined);
     } catch (e) {
       // Every chunk passed its CRC yet the whole is wrong: nothing here is worth resuming from.
       await discardJournal(this.ctx.state);
       throw e;
     }
-    await syncSlot(writer);
     this.journal.synced = this.chunks;
     await saveJournal(this.ctx.state, this.journal);
     return sha256;

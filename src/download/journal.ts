@@ -61,14 +61,16 @@ export interface ResumePoint {
  * a synced chunk that fails means the slot is not what the journal says: start again.
  */
 export async function resumePoint(ctx: Pick<DownloadContext, 'state' | 'logger' | 'sha256' | 'crc32'> & { slots: SlotStorage }, r: SizedRelease, slot: SlotName): Promise<ResumePoint> {
-  const fresh = () => ({ next: 0, verifier: imageVerifier(r, ctx.sha256(), ctx.crc32) });
+  // A slot storage that hashes in place needs no hash of the chunks as they pass.
+  const newVerifier = () => imageVerifier(r, ctx.slots.sha256 ? null : ctx.sha256(), ctx.crc32);
+  const fresh = () => ({ next: 0, verifier: newVerifier() });
   const j = await loadJournal(ctx.state);
   const chunks = chunkCount(r);
   const expected = journalFor(r, slot, 0);
   if (j === null || j.image !== expected.image || j.slot !== slot || j.size !== r.size || j.chunk_size !== r.chunkSize || j.synced > chunks) {
     return fresh();
   }
-  const verifier = imageVerifier(r, ctx.sha256(), ctx.crc32);
+  const verifier = newVerifier();
   // Without published CRCs nothing past the synced chunks can be checked, so nothing past them is kept.
   const limit = r.chunkCrc32 === null ? j.synced : chunks;
   let next = 0;

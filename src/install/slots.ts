@@ -23,6 +23,13 @@ export interface SlotStorage {
   readSize: number;
   /** Where the slot is, for health checks (a path on Node). */
   locate(slot: SlotName): string;
+  /**
+   * SHA-256 (hex) of the slot's first `size` bytes, computed where they lie (Espruino hashes its
+   * memory-mapped Storage file without copying it). When present, a download hashes the written
+   * slot once at the end instead of each chunk as it arrives, which on a board with a one-shot
+   * SHA-256 would hold the whole image in RAM.
+   */
+  sha256?(slot: SlotName, size: number): Promise<string>;
 }
 
 /** SHA-256 (hex) of the first `size` bytes of a slot, read back. */

@@ -2,6 +2,7 @@
  * Slots on Espruino: Storage files `ota.a`/`ota.b` holding the JavaScript application.
  */
 import { otaError } from '../errors.js';
+import { sha256Hex } from '../platform/espruino/hash.js';
 import type { SlotName, SlotStorage } from './slots.js';
 
 const slotFile = (slot: SlotName) => 'ota.' + slot;
@@ -37,6 +38,10 @@ export function storageSlots(): SlotStorage {
     async read(slot, offset, length) {
       const s = storage.read(slotFile(slot), offset, length);
       return s === undefined ? new Uint8Array(0) : E.toUint8Array(s);
+    },
+    // Storage is memory-mapped: read() returns a string backed by flash, hashed without a copy.
+    async sha256(slot, size) {
+      return sha256Hex(storage.read(slotFile(slot), 0, size) ?? '');
     },
   };
 }

@@ -116,8 +116,8 @@ export interface Platform {
   clock: Clock;
   logger: Logger;
   sha256(): Hasher;
-  /** CRC-32 (IEEE) of `data` continued from `previous`, unsigned; `crc32.ts` is the portable one. */
-  crc32(data: Uint8Array, previous?: number): number;
+  /** CRC-32 (IEEE) of one chunk, unsigned; `download/crc32.ts` is the portable one. */
+  crc32(data: Uint8Array): number;
   /** Restarts the device into the slot the boot state selects. */
   reboot(req: RebootRequest): Promise<void>;
   /** Random number in [0, 1): injected so jitter is deterministic in tests. */
@@ -126,4 +126,10 @@ export interface Platform {
   trigger?: RemoteTrigger;
   /** Keys trusted to sign manifests, when configured. */
   trust?: Trust;
+  /**
+   * True when an allocation failed since the previous call. For platforms where running out of
+   * memory throws nothing (Espruino stops the code running then, and what awaited it goes on
+   * with `undefined`); see `updater/allocation-guard.ts`.
+   */
+  allocationFailed?(): boolean;
 }

@@ -35,6 +35,7 @@ import { minuteOfDay, parseWindow } from '../schedule/maintenance-window.js';
 import { Scheduler, type RunOutcome } from '../schedule/scheduler.js';
 import { decide, type Decision, type Hold } from './decide.js';
 import { stopController } from './stop-controller.js';
+import { allocationGuard, type AllocationGuard } from './allocation-guard.js';
 
 /** Events of an {@link Updater}, with their arguments. */
 export interface UpdaterEvents {
@@ -110,6 +111,7 @@ interface RunState {
 export class Updater extends EventEmitter<UpdaterEvents> {
   private readonly config: OtaConfig;
   private readonly platform: Platform;
+  private readonly memory: AllocationGuard;
   private readonly protocol: Protocol;
   private readonly scheduler: Scheduler;
   private running: Promise<CheckResult> | null = null;
@@ -123,9 +125,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     super();
     const c = options.config;
     this.config = c;
-    // Secrets never reach the log, whoever writes it, nor the results and errors handed out.
+    this.memory = allocationGuard(options.platform);
+    // Secrets never reach the log, whoever writes it, nor the results and errors handed out; no
+    // state is written after running out of memory.
     this.mask = masker(SECRET_KEYS.map((k) => String(c[k as keyof OtaConfig])));
-    this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, this.mask) });
+    this.platform = Object.assign({}, options.platform, { logger: redacting(options.platform.logger, this.mask), state: this.memory.state });
     this.protocol = options.protocol ?? protocolFor(c, this.platform);
     this.scheduler = new Scheduler({
       clock: this.platform.clock,
@@ -224,6 +228,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * the previous slot back when the trial used all its attempts.
    */
   async boot(): Promise<DeviceStatus> {
+    this.memory.begin();
     const before = await this.bootState();
     const after = await this.save(bootSelect(before));
     if (after.state === 'reverted' && before.state !== 'reverted') {
@@ -238,6 +243,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * already confirmed does nothing (the application and a health check may both confirm).
    */
   async confirm(): Promise<void> {
+    this.memory.begin();
     const before = await this.bootState();
     if (before.state === 'confirmed' && before.booted === before.confirmed && before.trial === null) return;
     const s = await this.save(confirmBooted(before));
@@ -251,6 +257,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * previous slot. That image is never installed again.
    */
   async revert(reason: string): Promise<void> {
+    this.memory.begin();
     const before = await this.bootState();
     const s = await this.save(rejectTrial(before, reason));
     this.platform.logger.log('ERROR', 'Update reverted: ' + reason);
@@ -276,6 +283,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** One check: the steps of the pipeline, each a method below; a failure becomes a result. */
   private async run(force: boolean, signal: StopSignal): Promise<CheckResult> {
     const at: RunState = { stage: 'check', boot: null, running: this.config.firmware_version, target: null, offered: '' };
+    this.memory.begin();
     this.emit('checking');
     this.platform.logger.log('INFO', 'Checking for updates');
     try {

@@ -3,6 +3,9 @@ declare const E: {
   toUint8Array(data: string | Uint8Array | number[]): Uint8Array;
   toString(...data: (string | Uint8Array | number[])[]): string;
   reboot(): void;
+  CRC32(data: Uint8Array): number;
+  /** Reads and clears the interpreter's error flags ("MEMORY": an allocation failed). */
+  getErrorFlags(): string[];
 };
 declare function require(name: 'Storage'): {
   read(name: string, offset?: number, length?: number): string | undefined;

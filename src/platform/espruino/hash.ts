@@ -1,41 +1,34 @@
-/** CRC-32 and SHA-256 for Espruino: a table CRC in JavaScript, and the board's crypto.SHA256. */
+/** CRC-32 and SHA-256 for Espruino: the board's built-in `E.CRC32` and `crypto.SHA256`. */
 import type { Hasher } from '../interfaces.js';
 
-let table: Int32Array | null = null;
+/** CRC-32 (IEEE) of one chunk: E.CRC32, 0.13 ms per 4 KB against 39 ms for a table in JavaScript. */
+export function crc32(data: Uint8Array): number {
+  return E.CRC32(data);
+}
 
-/** CRC-32 (IEEE) of `data`, continuing from `previous`; unsigned. */
-export function crc32(data: Uint8Array, previous?: number): number {
-  if (table === null) {
-    table = new Int32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c;
-    }
-  }
-  let crc = (previous === undefined ? 0 : previous) ^ -1;
-  for (let i = 0; i < data.length; i++) crc = table[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
+/** SHA-256 (hex) of `data` with the board's one-shot `require("crypto").SHA256`. */
+export function sha256Hex(data: string): string {
+  const d = new Uint8Array(require('crypto').SHA256(data));
+  let hex = '';
+  for (let i = 0; i < d.length; i++) hex += (d[i]! < 16 ? '0' : '') + d[i]!.toString(16);
+  return hex;
 }
 
 /**
- * SHA-256 with the board's `require("crypto")`, which hashes in one call: the pieces are kept as
- * flat strings and hashed together at the end. Boards without crypto cannot verify images.
+ * An incremental SHA-256 over the one-shot one: the pieces are kept as flat strings and hashed
+ * together at the end, so the data is held in RAM until then. Downloads do not use it (the slot
+ * is hashed in place, `install/storage-slots.ts`); boards without crypto cannot verify images.
  */
 export function sha256(): Hasher {
   const pieces: string[] = [];
   return {
     update(data) {
       // A copy first: E.toString of a view spanning its whole buffer returns that buffer's own
-      // storage, which the downloader refills with the next chunk.
+      // storage, which the caller may refill.
       pieces.push(E.toString(new Uint8Array(data)));
     },
     digest() {
-      const all = E.toString(pieces as never);
-      const d = new Uint8Array(require('crypto').SHA256(all));
-      let hex = '';
-      for (let i = 0; i < d.length; i++) hex += (d[i]! < 16 ? '0' : '') + d[i]!.toString(16);
-      return hex;
+      return sha256Hex(E.toString(pieces as never));
     },
   };
 }

@@ -32,6 +32,8 @@ function platform(overrides?: Partial<Platform>): Platform {
     crc32,
     reboot: async () => E.reboot(),
     random: Math.random,
+    // Espruino stops the running code when its variables run out and sets this flag.
+    allocationFailed: () => E.getErrorFlags().indexOf('MEMORY') >= 0,
   };
   return overrides ? Object.assign(p, overrides) : p;
 }

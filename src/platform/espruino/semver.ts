@@ -1,13 +1,26 @@
 /**
  * Semantic versions without regular expressions (Espruino's lack `?` and `{n}`): stands in for
- * the `semver` functions `valid` and `gt` in the Espruino build. `test/espruino-semver.test.ts`
- * checks it against the semver package.
+ * the `semver` functions `valid` and `gt` in the Espruino build, with node-semver's strict
+ * (non-loose) rules as read in npm/node-semver's classes/semver.js, internal/re.js and
+ * internal/identifiers.js. `test/espruino-semver.test.ts` checks it against the semver package
+ * and against node-semver's own test fixtures.
  */
-import { isDigits } from '../../text/numbers.js';
-
 interface Parsed {
-  nums: number[];
+  /** Major, minor, patch as their digits (exact, whatever their size). */
+  nums: string[];
   pre: string[];
+}
+
+/** node-semver's MAX_SAFE_INTEGER (2^53 - 1), the largest major/minor/patch it accepts. */
+const MAX_SAFE = '9007199254740991';
+
+function isNumeric(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function isIdent(s: string): boolean {
@@ -20,10 +33,35 @@ function isIdent(s: string): boolean {
   return true;
 }
 
+/**
+ * ECMAScript's white space and line terminators, which `String.prototype.trim` removes on Node.
+ * Espruino's `trim()` removes only ASCII ones and keeps a no-break space or byte-order mark.
+ */
+function isSpace(c: number): boolean {
+  return (
+    (c >= 9 && c <= 13) || c === 32 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+  );
+}
+
+function trim(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isSpace(s.charCodeAt(a))) a++;
+  while (b > a && isSpace(s.charCodeAt(b - 1))) b--;
+  return s.slice(a, b);
+}
+
+/** Digit strings compared by value (no leading zeros here): exact beyond 2^53 too. */
+function compareDigits(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function parse(v: string): Parsed | null {
   if (typeof v !== 'string' || v.length > 256) return null;
-  let s = v.trim();
-  if (s.charAt(0) === 'v' || s.charAt(0) === '=') s = s.slice(1);
+  let s = trim(v);
+  if (s.charAt(0) === 'v') s = s.slice(1);
   const plus = s.indexOf('+');
   if (plus >= 0) {
     const build = s.slice(plus + 1).split('.');
@@ -31,16 +69,14 @@ function parse(v: string): Parsed | null {
     s = s.slice(0, plus);
   }
   const dash = s.indexOf('-');
-  const core = (dash >= 0 ? s.slice(0, dash) : s).split('.');
+  const nums = (dash >= 0 ? s.slice(0, dash) : s).split('.');
   const pre = dash >= 0 ? s.slice(dash + 1).split('.') : [];
-  if (core.length !== 3) return null;
-  const nums: number[] = [];
-  for (const n of core) {
-    if (!isDigits(n) || (n.length > 1 && n.charAt(0) === '0') || n.length > 15) return null;
-    nums.push(parseInt(n, 10));
+  if (nums.length !== 3) return null;
+  for (const n of nums) {
+    if (!isNumeric(n) || (n.length > 1 && n.charAt(0) === '0') || compareDigits(n, MAX_SAFE) > 0) return null;
   }
   for (const p of pre) {
-    if (!isIdent(p) || (isDigits(p) && p.length > 1 && p.charAt(0) === '0')) return null;
+    if (!isIdent(p) || (isNumeric(p) && p.length > 1 && p.charAt(0) === '0')) return null;
   }
   return { nums, pre };
 }
@@ -51,10 +87,14 @@ export default function valid(v: string): string | null {
   return p === null ? null : p.nums.join('.') + (p.pre.length ? '-' + p.pre.join('.') : '');
 }
 
+/**
+ * node-semver's compareIdentifiers: numeric identifiers compare as numbers (as node-semver does,
+ * through floating point) and before alphanumeric ones, which compare as strings.
+ */
 function compareIdent(a: string, b: string): number {
-  const an = isDigits(a);
-  const bn = isDigits(b);
-  if (an && bn) return parseInt(a, 10) - parseInt(b, 10);
+  const an = isNumeric(a);
+  const bn = isNumeric(b);
+  if (an && bn) return Number(a) - Number(b);
   if (an) return -1;
   if (bn) return 1;
   return a < b ? -1 : a > b ? 1 : 0;
@@ -64,11 +104,14 @@ function compareIdent(a: string, b: string): number {
 export function gt(a: string, b: string): boolean {
   const x = parse(a)!;
   const y = parse(b)!;
-  for (let i = 0; i < 3; i++) if (x.nums[i] !== y.nums[i]) return x.nums[i]! > y.nums[i]!;
+  for (let i = 0; i < 3; i++) {
+    const c = compareDigits(x.nums[i]!, y.nums[i]!);
+    if (c !== 0) return c > 0;
+  }
   if (x.pre.length === 0 || y.pre.length === 0) return x.pre.length === 0 && y.pre.length > 0;
   for (let i = 0; i < Math.min(x.pre.length, y.pre.length); i++) {
-    const c = compareIdent(x.pre[i]!, y.pre[i]!);
-    if (c !== 0) return c > 0;
+    // The first differing identifiers decide, even when they compare equal as numbers.
+    if (x.pre[i] !== y.pre[i]) return compareIdent(x.pre[i]!, y.pre[i]!) > 0;
   }
   return x.pre.length > y.pre.length;
 }
