@@ -20,8 +20,10 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
   const auth: Record<string, string> = token === '' ? {} : { Authorization: 'Bearer ' + token };
 
   return {
-    async check(): Promise<Release | null> {
-      const data = await getJson(platform, checkUrl, auth);
+    async check(running): Promise<Release | null> {
+      // Who asks and what it runs, for a console's device table (a group's URL names no device).
+      const headers = Object.assign({ 'X-OTA-Device': config.device_id, 'X-OTA-Version': running.version }, auth);
+      const data = await getJson(platform, checkUrl, headers);
       if (data === null) return null;
       const signed = typeof data === 'object' && !Array.isArray(data) && checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
       return Object.assign(parseManifest(data, config.ota_domain), { signed });

@@ -26,6 +26,8 @@ export interface Release {
   downgrade?: boolean;
   /** A trusted key verified the manifest's signature: only then does `downgrade` count. */
   signed?: boolean;
+  /** Staged rollout: only this percentage of the group installs it (src/check/rollout.ts). */
+  rollout?: number;
 }
 
 /** A release whose size is known: what the downloader works on. */
@@ -52,6 +54,8 @@ export interface Manifest {
   expires?: string;
   /** Signed as an explicit downgrade. */
   downgrade?: boolean;
+  /** Staged rollout: the percentage (0 to 100) of the group's devices in the wave. */
+  rollout?: number;
   /** Ed25519 signature (base64) over the bound fields (`signedPayload` in src/check/trust.ts). */
   signature?: string;
 }
@@ -119,7 +123,8 @@ export function parseManifest(data: unknown, baseUrl: string): Release {
   }
   if (typeof m.url !== 'string' || m.url === '') bad('url', 'is missing; expected the image download URL');
   if (m.override_rejected !== undefined && typeof m.override_rejected !== 'boolean') bad('override_rejected', 'must be true or false');
-  return {
+  if (m.rollout !== undefined && !isWholeNumber(m.rollout, 0, 100)) bad('rollout', 'must be a whole percentage from 0 to 100');
+  const release: Release = {
     version,
     size: m.size,
     sha256: m.sha256.toLowerCase(),
@@ -129,4 +134,6 @@ export function parseManifest(data: unknown, baseUrl: string): Release {
     overrideRejected: m.override_rejected === true,
     downgrade: m.downgrade === true,
   };
+  if (m.rollout !== undefined) release.rollout = m.rollout as number;
+  return release;
 }

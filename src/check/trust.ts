@@ -1,8 +1,8 @@
 /**
  * What makes a manifest trustworthy before anything is downloaded: an Ed25519 signature by a
  * trusted key over the fields that matter (version, size, SHA-256, chunk CRCs, target, expiry,
- * downgrade and override flags, an absolute image URL), a target that is this device or its
- * group, and an expiry in the future.
+ * downgrade and override flags, an absolute image URL, a rollout percentage), a target that is
+ * this device or its group, and an expiry in the future.
  */
 import { otaError } from '../errors.js';
 import { isAbsoluteUrl } from './release.js';
@@ -39,6 +39,9 @@ export function signedPayload(m: Json): string {
     m.override_rejected === true,
   ];
   if (typeof m.url === 'string' && isAbsoluteUrl(m.url)) fields.push(m.url);
+  // Bound only when present, so manifests signed before rollouts existed keep verifying; bound,
+  // so a mirror cannot widen a staged rollout or lift a halted one.
+  if (m.rollout !== undefined) fields.push(m.rollout);
   return JSON.stringify(fields);
 }
 

@@ -8,6 +8,7 @@ import { parseDuration } from '../config/durations.js';
 import { parseWhole } from '../text/numbers.js';
 import { generateKeys } from '../platform/node/trust.js';
 import { isOtaError } from '../errors.js';
+import { loadTokenTable, newAdminToken } from '../server/auth.js';
 import { publish, type Audience } from '../server/release-store.js';
 import { startServer } from '../server/server.js';
 import { deviceStatus, initDevice, runDevice } from './device.js';
@@ -15,8 +16,9 @@ import { runApp } from './run.js';
 
 const USAGE = `Usage:
   ota publish --dir <releases> --file <firmware.bin> --version <semver> (--device <id> | --group <id>) [--chunk-size <bytes>]
-              [--override-rejected] [--key <ota-private.pem> [--expires <30d | ISO time>] [--downgrade]]
-  ota serve --dir <releases> [--port <n>] [--host 127.0.0.1] [--quiet] [--tls-cert <cert.pem> --tls-key <key.pem>]
+              [--override-rejected] [--key <ota-private.pem> [--expires <30d | ISO time>] [--downgrade]] [--rollout <percent> (with --group)]
+  ota serve --dir <releases> [--port <n>] [--host 127.0.0.1] [--quiet] [--tls-cert <cert.pem> --tls-key <key.pem>] [--device-tokens <tokens.json>]
+            [--console [--admin-token <token>] [--mqtt mqtt://user:pass@host:port] [--key <ota-private.pem>] [--max-upload <bytes>]]
   ota keygen --out <dir>
   ota device init --state-dir <dir> --version <semver> [--file <image>] [--force]
   ota device --config <default.cfg> [--state-dir <dir>] [--once]
@@ -65,24 +67,32 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'publish': {
-      const v = parse(rest, { dir: { type: 'string' }, file: { type: 'string' }, version: { type: 'string' }, device: { type: 'string' }, group: { type: 'string' }, 'chunk-size': { type: 'string' }, 'override-rejected': { type: 'boolean' }, key: { type: 'string' }, expires: { type: 'string' }, downgrade: { type: 'boolean' } });
+      const v = parse(rest, { dir: { type: 'string' }, file: { type: 'string' }, version: { type: 'string' }, device: { type: 'string' }, group: { type: 'string' }, 'chunk-size': { type: 'string' }, 'override-rejected': { type: 'boolean' }, key: { type: 'string' }, expires: { type: 'string' }, downgrade: { type: 'boolean' }, rollout: { type: 'string' } });
       if ((v.device === undefined) === (v.group === undefined)) usage('give exactly one of --device <id> or --group <id>');
       const audience: Audience = typeof v.device === 'string' ? { device: v.device } : { group: v.group as string };
-      const m = await publish({ dir: required(v, 'dir'), file: required(v, 'file'), version: required(v, 'version'), audience, chunkSize: whole(v['chunk-size'] as string | undefined, 'chunk-size'), overrideRejected: v['override-rejected'] === true, key: v.key as string | undefined, expires: expiry(v.expires as string | undefined), downgrade: v.downgrade === true });
-      console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size);
+      const m = await publish({ dir: required(v, 'dir'), file: required(v, 'file'), version: required(v, 'version'), audience, chunkSize: whole(v['chunk-size'] as string | undefined, 'chunk-size'), overrideRejected: v['override-rejected'] === true, key: v.key as string | undefined, expires: expiry(v.expires as string | undefined), downgrade: v.downgrade === true, rollout: whole(v.rollout as string | undefined, 'rollout') });
+      console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (m.rollout !== undefined ? ' (' + m.rollout + ' % of it)' : '') + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size);
       return 0;
     }
     case 'serve': {
-      const v = parse(rest, { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' } });
+      const v = parse(rest, { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'device-tokens': { type: 'string' }, console: { type: 'boolean' }, 'admin-token': { type: 'string' }, mqtt: { type: 'string' }, key: { type: 'string' }, 'max-upload': { type: 'string' } });
       if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) usage('--tls-cert and --tls-key go together');
+      const consoleOnly = ['admin-token', 'mqtt', 'key', 'max-upload'].filter((k) => v[k] !== undefined);
+      if (v.console !== true && consoleOnly.length > 0) usage('--' + consoleOnly[0] + ' belongs to the console: add --console');
+      if (typeof v['admin-token'] === 'string' && v['admin-token'].length < 16) usage('--admin-token must be at least 16 characters');
+      const adminToken = (v['admin-token'] as string | undefined) ?? newAdminToken();
       const server = await startServer({
         tls: v['tls-cert'] ? { cert: readFileSync(v['tls-cert'] as string, 'utf8'), key: readFileSync(v['tls-key'] as string, 'utf8') } : undefined,
         dir: required(v, 'dir'),
         port: whole(v.port as string | undefined, 'port') ?? 8080,
         host: (v.host as string | undefined) ?? '127.0.0.1',
         log: v.quiet ? undefined : (line) => console.log('ota serve: ' + line),
+        deviceTokens: v['device-tokens'] ? loadTokenTable(v['device-tokens'] as string) : undefined,
+        console: v.console ? { adminToken, mqtt: v.mqtt as string | undefined, key: v.key as string | undefined, maxUpload: whole(v['max-upload'] as string | undefined, 'max-upload') } : undefined,
       });
       console.log('ota serve: listening on ' + server.url);
+      // The token rides in the URL's fragment, which browsers never send to the server.
+      if (v.console) console.log('ota serve: console at ' + server.url + '/console/' + (v['admin-token'] === undefined ? '#token=' + adminToken : ' (admin token from --admin-token)'));
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -6,7 +6,7 @@
  *   firmware/<sha256>.bin              images, content-addressed (immutable, cacheable)
  */
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { crc32 } from '../download/crc32.js';
@@ -15,6 +15,7 @@ import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../check/rel
 import { signWith } from '../platform/node/trust.js';
 import { signedPayload } from '../check/trust.js';
 import { parseVersion } from '../check/version.js';
+import { writeAtomic } from './atomic-file.js';
 
 
 /** How long a signed manifest stays valid by default. */
@@ -38,6 +39,13 @@ export interface PublishOptions {
   expires?: Date;
   /** Mark the release as an explicit downgrade (devices with allow_downgrade accept it signed). */
   downgrade?: boolean;
+  /** Staged rollout of a group release: the percentage of the group's devices that install it. */
+  rollout?: number;
+}
+
+/** A rollout percentage is a whole number from 0 to 100. */
+export function isRolloutPercent(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 100;
 }
 
 /** Ids become file names: letters, digits, `-`, `_`, `.`, not starting with a dot. */
@@ -83,18 +91,16 @@ export async function describeImage(file: string, chunkSize: number): Promise<{ 
   return { size, sha256: hash.digest('hex'), crcs };
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path + '.tmp', text);
-  await rename(path + '.tmp', path);
-}
-
 /** Adds a release to the directory and makes it the latest for its device or group. */
 export async function publish(options: PublishOptions): Promise<Manifest> {
   const version = parseVersion(options.version);
   if (version === null) throw new Error('--version ' + JSON.stringify(options.version) + ' is not a semantic version (e.g. 1.0.3)');
   const id = 'device' in options.audience ? options.audience.device : options.audience.group;
   if (!isSafeId(id)) throw new Error('id ' + JSON.stringify(id) + ' may hold only letters, digits, "-", "_" and "." (not first)');
+  if (options.rollout !== undefined) {
+    if (!('group' in options.audience)) throw new Error('--rollout applies to a group release (--group <id>)');
+    if (!isRolloutPercent(options.rollout)) throw new Error('--rollout must be a whole percentage from 0 to 100');
+  }
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (chunkSize % 1 !== 0 || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE) {
     throw new Error('--chunk-size must be from ' + MIN_CHUNK_SIZE + ' to ' + MAX_CHUNK_SIZE + ' bytes');
@@ -121,10 +127,38 @@ export async function publish(options: PublishOptions): Promise<Manifest> {
   if ('device' in options.audience) manifest.device = id;
   else manifest.group = id;
   if (options.downgrade) manifest.downgrade = true;
+  if (options.rollout !== undefined) manifest.rollout = options.rollout;
   if (options.key) {
     manifest.expires = (options.expires ?? new Date(Date.now() + SIGNED_LIFETIME_MS)).toISOString();
-    manifest.signature = signWith(options.key, signedPayload(manifest as unknown as { [key: string]: unknown }));
+    sign(manifest, options.key);
   }
   await writeAtomic(join(options.dir, manifestPath(options.audience)), JSON.stringify(manifest, null, 1) + '\n');
+  return manifest;
+}
+
+function sign(manifest: Manifest, key: string): void {
+  manifest.signature = signWith(key, signedPayload(manifest as unknown as { [key: string]: unknown }));
+}
+
+/** The latest manifest of an audience as published, or null when there is none. */
+export async function readManifest(dir: string, audience: Audience): Promise<Manifest | null> {
+  const text = await readFile(join(dir, manifestPath(audience)), 'utf8').catch(() => null);
+  if (text === null) return null;
+  const m = JSON.parse(text) as Manifest;
+  return typeof m === 'object' && m !== null && typeof m.ver === 'string' ? m : null;
+}
+
+/**
+ * Changes the rollout percentage of a group's latest release, re-signing it with `key` when it is
+ * signed. Throws when there is no release, or a signed one and no key.
+ */
+export async function setRollout(dir: string, group: string, percent: number, key?: string): Promise<Manifest> {
+  if (!isRolloutPercent(percent)) throw new Error('a rollout is a whole percentage from 0 to 100');
+  const manifest = await readManifest(dir, { group });
+  if (manifest === null) throw new Error('group ' + group + ' has no release');
+  if (manifest.signature !== undefined && key === undefined) throw new Error('the release of group ' + group + ' is signed; changing its rollout needs the signing key (ota serve --key)');
+  manifest.rollout = percent;
+  if (manifest.signature !== undefined) sign(manifest, key!);
+  await writeAtomic(join(dir, manifestPath({ group })), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
 }

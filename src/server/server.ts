@@ -8,6 +8,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
+import { bearerToken, deviceAllowed, type TokenTable } from './auth.js';
+import { startConsole, type Console, type ConsoleOptions } from './console-api.js';
 import { isSafeId } from './release-store.js';
 
 /** A status report as the server recorded it. */
@@ -36,10 +38,31 @@ export interface ServerOptions {
   log?: (line: string) => void;
   /** Serve HTTPS with this certificate and key (PEM text). */
   tls?: { cert: string; key: string };
+  /** Device and group tokens: a device whose id or group is listed must send its token to report. */
+  deviceTokens?: TokenTable;
+  /** Serve the web console under /console/ (docs/console.md). */
+  console?: Omit<ConsoleOptions, 'dir' | 'log'>;
 }
 
 const MAX_REPORT_BYTES = 64 * 1024;
 const STATUS_PREFIX = '/v1/ota/device/status/';
+const CHECK = /^\/v1\/ota\/(device|group)\/latest\/([^/]+)$/;
+
+/** A header's single value ('' when absent), as devices send `X-OTA-Device` and `X-OTA-Version` with checks. */
+function header(req: IncomingMessage, name: string): string {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v.slice(0, 128) : '';
+}
+
+/** A check of the native protocol tells the console who asked and what it runs (docs/protocol.md). */
+function recordCheckIn(req: IncomingMessage, path: string, tokens: TokenTable, console_: Console): void {
+  const m = CHECK.exec(path);
+  if (!m) return;
+  const device = m[1] === 'device' ? m[2]! : header(req, 'x-ota-device');
+  const group = m[1] === 'group' ? m[2]! : '';
+  if (!isSafeId(device) || !deviceAllowed(tokens, device, group, bearerToken(req.headers.authorization))) return;
+  console_.checkIn(device, group, header(req, 'x-ota-version'));
+}
 
 /** A parsed `Range` header: the inclusive span to send, or 'unsatisfiable', or null to send all. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
@@ -125,11 +148,13 @@ async function iotaapDownload(root: string, path: string): Promise<string | null
 }
 
 /** Starts the server; resolves once it listens. */
-export function startServer(options: ServerOptions): Promise<UpdateServer> {
+export async function startServer(options: ServerOptions): Promise<UpdateServer> {
   // Absolute and without a trailing separator, so that `--dir rel/` confines paths as `--dir /abs` does.
   const root = resolve(options.dir);
   const log = options.log ?? (() => undefined);
   const reports: RecordedReport[] = [];
+  const tokens: TokenTable = options.deviceTokens ?? {};
+  let console_: Console | null = null;
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -142,8 +167,14 @@ export function startServer(options: ServerOptions): Promise<UpdateServer> {
       } catch {
         report = undefined;
       }
-      if (!isSafeId(device) || typeof report !== 'object' || report === null) return json(res, 400, { error: 'expected a JSON report for a device id' });
+      if (!isSafeId(device) || typeof report !== 'object' || report === null || Array.isArray(report)) return json(res, 400, { error: 'expected a JSON report for a device id' });
+      const group = (report as { group_id?: unknown }).group_id;
+      if (!deviceAllowed(tokens, device, typeof group === 'string' ? group : '', bearerToken(req.headers.authorization))) {
+        log('report for ' + device + ' refused: missing or wrong device token');
+        return json(res, 401, { error: 'this device reports with its token (Authorization: Bearer …)' });
+      }
       reports.push({ device, received: new Date().toISOString(), report });
+      if (console_) console_.report(device, report as { [key: string]: unknown });
       log('report from ' + device + ': ' + JSON.stringify(report));
       res.writeHead(204).end();
       return;
@@ -152,6 +183,7 @@ export function startServer(options: ServerOptions): Promise<UpdateServer> {
       const device = path.slice(STATUS_PREFIX.length);
       return json(res, 200, reports.filter((r) => r.device === device).map((r) => r.report));
     }
+    if (console_ && (await console_.handle(req, res, path))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     const iotaap = await iotaapDownload(root, path);
     if (iotaap !== undefined) {
@@ -160,7 +192,9 @@ export function startServer(options: ServerOptions): Promise<UpdateServer> {
       return;
     }
     const file = join(root, path);
-    if (!file.startsWith(root.endsWith(sep) ? root : root + sep)) return json(res, 404, { error: 'not found' });
+    // Dot names (the console's state, temporary files) are never served.
+    if (!file.startsWith(root.endsWith(sep) ? root : root + sep) || path.includes('/.')) return json(res, 404, { error: 'not found' });
+    if (console_) recordCheckIn(req, path, tokens, console_);
     const isManifest = path.includes('/latest/');
     const served = await serveFile(req, res, file, isManifest ? 'application/json' : 'application/octet-stream');
     if (!served) json(res, 404, { error: isManifest ? 'no firmware published for this id' : 'not found' });
@@ -174,6 +208,7 @@ export function startServer(options: ServerOptions): Promise<UpdateServer> {
     });
   };
   const server = options.tls ? createHttpsServer(options.tls, onRequest) : createServer(onRequest);
+  if (options.console) console_ = await startConsole(Object.assign({ dir: root, log }, options.console));
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
@@ -182,11 +217,13 @@ export function startServer(options: ServerOptions): Promise<UpdateServer> {
       resolve({
         url: (options.tls ? 'https://' : 'http://') + host + ':' + addr.port,
         reports,
-        close: () =>
-          new Promise<void>((done) => {
+        close: async () => {
+          if (console_) await console_.close();
+          await new Promise<void>((done) => {
             server.close(() => done());
             server.closeAllConnections();
-          }),
+          });
+        },
       });
     });
   });
