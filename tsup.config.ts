@@ -10,6 +10,8 @@ export default defineConfig([
     clean: true,
     target: 'node20',
     shims: true, // import.meta.url in the CommonJS build (src/platform/node/transport.ts loads axios with it)
+    // The console page's plain files, beside the bundles that serve them (src/server/console-assets.ts).
+    onSuccess: () => cp('src/server/console', 'dist/console', { recursive: true }),
   },
   {
     entry: { cli: 'src/cli/main.ts' },

@@ -292,7 +292,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
       }
       if (!path.startsWith('/console/')) return false;
       if (!path.startsWith('/console/api/')) {
-        if (req.method !== 'GET' || !(await serveConsoleAsset(path, res))) json(res, 404, { error: 'not found' });
+        if ((req.method !== 'GET' && req.method !== 'HEAD') || !(await serveConsoleAsset(path, res))) json(res, 404, { error: 'not found' });
         return true;
       }
       const url = new URL(req.url ?? '/', 'http://x');

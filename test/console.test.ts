@@ -1,0 +1,133 @@
+/**
+ * The console's API without a browser: what it refuses (admin token, upload size, names, device
+ * tokens) and the state it keeps in the release directory. test/console-browser.test.ts drives
+ * the page itself.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startServer } from '../src/server/server.js';
+import { image, onCleanup, tempDir } from './helpers/fixtures.js';
+
+const TOKEN = 'admin-token-for-tests-0001';
+const admin = { Authorization: 'Bearer ' + TOKEN };
+
+async function consoleServer(dir = tempDir()) {
+  const server = await startServer({ dir, port: 0, console: { adminToken: TOKEN, maxUpload: 10_000 }, deviceTokens: { 'dev-t': 'device-secret-1', kitchen: 'group-secret-1' } });
+  onCleanup(() => server.close());
+  return { dir, url: server.url, close: () => server.close() };
+}
+
+/** A raw HTTP exchange (fetch cannot send a chunked body of unknown size as simply). */
+function send(url: string, method: string, headers: Record<string, string>, body?: Buffer | string, chunked = false): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', reject);
+    if (body !== undefined && !chunked) req.setHeader('Content-Length', Buffer.byteLength(body));
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+describe('the console refuses', () => {
+  it('every API call without the admin token (401) or with a wrong one (403), but serves the page', async () => {
+    const { url } = await consoleServer();
+    const calls: [string, string, string?][] = [
+      ['GET', '/console/api/state'],
+      ['GET', '/console/api/events'],
+      ['GET', '/console/api/devices/dev1'],
+      ['POST', '/console/api/releases?device=dev1&version=1.0.3', 'firmware'],
+      ['POST', '/console/api/flash', '{"device":"dev1"}'],
+      ['POST', '/console/api/rollout', '{"group":"g","percent":50}'],
+    ];
+    for (const [method, path, body] of calls) {
+      expect((await send(url + path, method, {}, body)).status, method + ' ' + path).toBe(401);
+      expect((await send(url + path, method, { Authorization: 'Bearer wrong-token' }, body)).status, method + ' ' + path).toBe(403);
+      // A cookie alone is not a credential.
+      expect((await send(url + path, method, { Cookie: 'token=' + TOKEN }, body)).status, method + ' ' + path).toBe(401);
+    }
+    const page = await fetch(url + '/console/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+  });
+
+  it('an upload over the limit, declared or streamed, and publishes nothing', async () => {
+    const { url, dir } = await consoleServer();
+    const path = '/console/api/releases?device=dev1&version=1.0.3';
+    const declared = await send(url + path, 'POST', admin, image(10_001));
+    expect(declared.status).toBe(413);
+    expect(declared.text).toContain('exceeds the limit of 10000 bytes');
+    const streamed = await send(url + path, 'POST', admin, image(30_000), true);
+    expect(streamed.status).toBe(413);
+    expect(existsSync(join(dir, 'v1/ota/device/latest/dev1'))).toBe(false);
+    expect(readdirSync(join(dir, '.ota-console/uploads'))).toEqual([]);
+    const fits = await send(url + path, 'POST', admin, image(10_000));
+    expect(fits.status).toBe(201);
+    expect(existsSync(join(dir, 'v1/ota/device/latest/dev1'))).toBe(true);
+  });
+
+  it('names that would leave the release directory, and never serves its own state', async () => {
+    const { url, dir } = await consoleServer();
+    expect((await send(url + '/console/api/releases?device=ok&version=1.0.3', 'POST', admin, image(100))).status).toBe(201);
+    for (const target of ['device=../evil', 'device=..', 'group=a%2Fb', 'group=.hidden', 'device=%2Fetc%2Fpasswd']) {
+      const r = await send(url + '/console/api/releases?' + target + '&version=1.0.3', 'POST', admin, image(100));
+      expect(r.status, target).toBe(400);
+      expect(r.text).toContain('may hold only letters, digits');
+    }
+    expect((await send(url + '/console/api/flash', 'POST', admin, '{"device":"../x"}')).status).toBe(400);
+    expect((await send(url + '/console/api/rollout', 'POST', admin, '{"group":"../x","percent":5}')).status).toBe(400);
+    expect(readdirSync(dir).sort()).toEqual(['.ota-console', 'firmware', 'v1']);
+    expect(readdirSync(join(dir, 'v1/ota/device/latest'))).toEqual(['ok']);
+    for (const path of ['/.ota-console/releases.json', '/v1/../.ota-console/releases.json', '/%2e%2e/etc/passwd', '/.ota-console/devices/']) {
+      expect((await fetch(url + path)).status, path).toBe(404);
+    }
+  });
+
+  it('a device report without its token or with a wrong one, and records it with the right one', async () => {
+    const { url } = await consoleServer();
+    const report = JSON.stringify({ stage: 'confirmed', version: '1.0.3' });
+    const status = url + '/v1/ota/device/status/dev-t';
+    expect((await send(status, 'POST', { 'Content-Type': 'application/json' }, report)).status).toBe(401);
+    expect((await send(status, 'POST', { Authorization: 'Bearer guess' }, report)).status).toBe(401);
+    // A check-in with a wrong token is served (the release files are public) but not believed.
+    await fetch(url + '/v1/ota/device/latest/dev-t', { headers: { 'X-OTA-Version': '9.9.9', Authorization: 'Bearer guess' } });
+    expect((await (await fetch(url + '/console/api/state', { headers: admin })).json()).devices).toEqual([]);
+    expect((await send(status, 'POST', { Authorization: 'Bearer device-secret-1' }, report)).status).toBe(204);
+    // A group member reports with its group's token; the group's id cannot be borrowed without it.
+    const member = url + '/v1/ota/device/status/cook-1';
+    expect((await send(member, 'POST', {}, JSON.stringify({ stage: 'confirmed', version: '2.0.0', group_id: 'kitchen' }))).status).toBe(401);
+    expect((await send(member, 'POST', { Authorization: 'Bearer group-secret-1' }, JSON.stringify({ stage: 'confirmed', version: '2.0.0', group_id: 'kitchen' }))).status).toBe(204);
+    const devices = (await (await fetch(url + '/console/api/state', { headers: admin })).json()).devices;
+    expect(devices.map((d: { id: string; version: string; state: string }) => [d.id, d.version, d.state])).toEqual([
+      ['dev-t', '1.0.3', 'confirmed'],
+      ['cook-1', '2.0.0', 'confirmed'],
+    ]);
+  });
+});
+
+describe('the console state', () => {
+  it('lives in the release directory, written whole, and comes back after a restart', async () => {
+    const dir = tempDir();
+    const first = await consoleServer(dir);
+    expect((await send(first.url + '/console/api/releases?group=fleet&version=1.1.0&rollout=30&notes=first%20wave', 'POST', admin, image(5000))).status).toBe(201);
+    await fetch(first.url + '/v1/ota/group/latest/fleet', { headers: { 'X-OTA-Device': 'f1', 'X-OTA-Version': '1.0.0' } });
+    await send(first.url + '/v1/ota/device/status/f1', 'POST', {}, JSON.stringify({ stage: 'failed', version: '1.1.0', code: 'HEALTH_CHECK', reason: 'exit 1', reverted: true, group_id: 'fleet' }));
+    await first.close();
+    const files = readdirSync(join(dir, '.ota-console'), { recursive: true }).map(String).sort();
+    expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['devices/f1.json', 'releases.json', 'rollouts.json']));
+
+    const again = await consoleServer(dir);
+    const state = await (await fetch(again.url + '/console/api/state', { headers: admin })).json();
+    expect(state.releases).toMatchObject([{ group: 'fleet', ver: '1.1.0', notes: 'first wave', rollout: 30, current: true }]);
+    expect(state.devices).toMatchObject([{ id: 'f1', group: 'fleet', version: '1.0.0', state: 'reverted', lastError: { code: 'HEALTH_CHECK', reason: 'exit 1' } }]);
+    expect(state.rollouts).toMatchObject([{ group: 'fleet', version: '1.1.0', percent: 30, threshold: 20 }]);
+    const history = await (await fetch(again.url + '/console/api/devices/f1', { headers: admin })).json();
+    expect(history.history).toMatchObject([{ stage: 'failed', version: '1.1.0', reverted: true }]);
+  });
+});
