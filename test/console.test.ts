@@ -13,6 +13,12 @@ import { image, onCleanup, tempDir } from './helpers/fixtures.js';
 const TOKEN = 'admin-token-for-tests-0001';
 const admin = { Authorization: 'Bearer ' + TOKEN };
 
+/** The console's JSON, loosely typed for assertions. */
+type Json = any;
+async function getJson(url: string): Promise<Json> {
+  return (await fetch(url, { headers: admin })).json();
+}
+
 async function consoleServer(dir = tempDir()) {
   const server = await startServer({ dir, port: 0, console: { adminToken: TOKEN, maxUpload: 10_000 }, deviceTokens: { 'dev-t': 'device-secret-1', kitchen: 'group-secret-1' } });
   onCleanup(() => server.close());
@@ -96,14 +102,14 @@ describe('the console refuses', () => {
     expect((await send(status, 'POST', { Authorization: 'Bearer guess' }, report)).status).toBe(401);
     // A check-in with a wrong token is served (the release files are public) but not believed.
     await fetch(url + '/v1/ota/device/latest/dev-t', { headers: { 'X-OTA-Version': '9.9.9', Authorization: 'Bearer guess' } });
-    expect((await (await fetch(url + '/console/api/state', { headers: admin })).json()).devices).toEqual([]);
+    expect((await getJson(url + '/console/api/state')).devices).toEqual([]);
     expect((await send(status, 'POST', { Authorization: 'Bearer device-secret-1' }, report)).status).toBe(204);
     // A group member reports with its group's token; the group's id cannot be borrowed without it.
     const member = url + '/v1/ota/device/status/cook-1';
     expect((await send(member, 'POST', {}, JSON.stringify({ stage: 'confirmed', version: '2.0.0', group_id: 'kitchen' }))).status).toBe(401);
     expect((await send(member, 'POST', { Authorization: 'Bearer group-secret-1' }, JSON.stringify({ stage: 'confirmed', version: '2.0.0', group_id: 'kitchen' }))).status).toBe(204);
-    const devices = (await (await fetch(url + '/console/api/state', { headers: admin })).json()).devices;
-    expect(devices.map((d: { id: string; version: string; state: string }) => [d.id, d.version, d.state])).toEqual([
+    const devices: { id: string; version: string; state: string }[] = (await getJson(url + '/console/api/state')).devices;
+    expect(devices.map((d) => [d.id, d.version, d.state])).toEqual([
       ['dev-t', '1.0.3', 'confirmed'],
       ['cook-1', '2.0.0', 'confirmed'],
     ]);
@@ -123,11 +129,11 @@ describe('the console state', () => {
     expect(files).toEqual(expect.arrayContaining(['devices/f1.json', 'releases.json', 'rollouts.json']));
 
     const again = await consoleServer(dir);
-    const state = await (await fetch(again.url + '/console/api/state', { headers: admin })).json();
+    const state = await getJson(again.url + '/console/api/state');
     expect(state.releases).toMatchObject([{ group: 'fleet', ver: '1.1.0', notes: 'first wave', rollout: 30, current: true }]);
     expect(state.devices).toMatchObject([{ id: 'f1', group: 'fleet', version: '1.0.0', state: 'reverted', lastError: { code: 'HEALTH_CHECK', reason: 'exit 1' } }]);
     expect(state.rollouts).toMatchObject([{ group: 'fleet', version: '1.1.0', percent: 30, threshold: 20 }]);
-    const history = await (await fetch(again.url + '/console/api/devices/f1', { headers: admin })).json();
+    const history = await getJson(again.url + '/console/api/devices/f1');
     expect(history.history).toMatchObject([{ stage: 'failed', version: '1.1.0', reverted: true }]);
   });
 });

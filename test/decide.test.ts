@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decide, type OfferFacts } from '../src/updater/decide.js';
+import { inWave } from './helpers/rollout-wave.js';
 
 const SHA = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
@@ -17,6 +18,7 @@ function facts(over: Partial<Omit<OfferFacts, 'offered'>> & { offered?: Partial<
     inhibitors: [],
     window: null,
     force: false,
+    deviceId: 'dev-1',
   };
   return Object.assign(base, over, { offered: Object.assign(base.offered, over.offered) });
 }
@@ -81,5 +83,16 @@ describe('decide', () => {
   });
   it('18. up to date wins over every hold and over the rejected list', () => {
     expect(decide(facts({ offered: { version: '1.0.2' }, rejected: [SHA], inhibitors: ['x'] }))).toEqual({ kind: 'up-to-date' });
+  });
+  it('19. a staged rollout takes the devices whose bucket is below the percentage, and only newer versions', () => {
+    const ids = Array.from({ length: 40 }, (_, i) => 'unit-' + i);
+    for (const id of ids) {
+      const kind = decide(facts({ deviceId: id, offered: { rollout: 30 } })).kind;
+      expect(kind, id).toBe(inWave(id, 30) ? 'install' : 'not-in-wave');
+    }
+    expect(ids.some((id) => inWave(id, 30)) && ids.some((id) => !inWave(id, 30))).toBe(true);
+    expect(decide(facts({ offered: { rollout: 0, version: '1.0.2' } })).kind).toBe('up-to-date');
+    expect(decide(facts({ offered: { rollout: 100 } })).kind).toBe('install');
+    expect(decide(facts({ offered: { rollout: 0 } })).kind).toBe('not-in-wave');
   });
 });

@@ -9,13 +9,8 @@ import { inRollout, rolloutBucket } from '../src/check/rollout.js';
 import { haltReason, type Rollout } from '../src/server/rollouts.js';
 import type { DeviceRecord } from '../src/server/fleet.js';
 import { image, runCli, tempDir } from './helpers/fixtures.js';
+import { fnv1aReference } from './helpers/rollout-wave.js';
 
-/** FNV-1a, 32-bit, as specified at http://www.isthe.com/chongo/tech/comp/fnv/ (offset basis 2166136261, prime 16777619), in BigInt. */
-function fnv1aReference(id: string): number {
-  let h = 2166136261n;
-  for (const byte of Buffer.from(id, 'latin1')) h = ((h ^ BigInt(byte)) * 16777619n) & 0xffffffffn;
-  return Number(h);
-}
 
 describe('the wave decision', () => {
   it('is FNV-1a of the device id modulo 100, for any id', () => {

@@ -2,6 +2,7 @@
  * What the updater does with a release the server offers, decided in one pure function from the
  * facts of the moment. docs/decisions.md has the table of cases; test/decide.test.ts a test per row.
  */
+import { inRollout } from '../check/rollout.js';
 import { isNewer } from '../check/version.js';
 import { untilWindow, type Window } from '../schedule/maintenance-window.js';
 
@@ -27,7 +28,11 @@ export interface OfferFacts {
     overrideRejected: boolean;
     /** The server says: download now, install later (why). */
     installHold?: string;
+    /** Staged rollout: the percentage of the group that takes it. */
+    rollout?: number;
   };
+  /** This device's id: its bucket decides whether it is in a staged rollout's wave. */
+  deviceId: string;
   /** SHA-256 of images that failed their trial on this device. */
   rejected: string[];
   /** The image installed in the other slot and waiting for its trial boot, if any. */
@@ -45,6 +50,7 @@ export interface OfferFacts {
 export type Decision =
   | { kind: 'up-to-date' }
   | { kind: 'downgrade-refused' }
+  | { kind: 'not-in-wave' }
   | { kind: 'rejected' }
   | { kind: 'reboot-pending' }
   | { kind: 'install'; downgrade: boolean; hold: Hold | null };
@@ -55,6 +61,7 @@ export function decide(f: OfferFacts): Decision {
   const older = isNewer(f.running, o.version);
   const downgrade = older && o.downgrade && o.signed && f.allowDowngrade;
   if (!isNewer(o.version, f.running) && !downgrade) return { kind: older ? 'downgrade-refused' : 'up-to-date' };
+  if (!inRollout(f.deviceId, o.rollout)) return { kind: 'not-in-wave' };
   if (o.sha256 !== null && f.rejected.indexOf(o.sha256) >= 0 && !o.overrideRejected) return { kind: 'rejected' };
   const p = f.pending;
   if (p !== null && p.version === o.version && (o.sha256 === null || p.sha256 === o.sha256)) return { kind: 'reboot-pending' };

@@ -329,7 +329,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const window = parseWindow(this.config.maintenance_window);
     return {
       running: at.running,
-      offered: { version: release.version, sha256, downgrade: release.downgrade === true, signed: release.signed === true, overrideRejected: release.overrideRejected, installHold: release.installHold },
+      offered: { version: release.version, sha256, downgrade: release.downgrade === true, signed: release.signed === true, overrideRejected: release.overrideRejected, installHold: release.installHold, rollout: release.rollout },
+      deviceId: this.config.device_id,
       rejected: boot.rejected,
       pending,
       allowDowngrade: this.config.allow_downgrade,
@@ -348,6 +349,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       const slot = at.boot!.trial!;
       logger.log('INFO', 'Release ' + release.version + ' is already installed in slot ' + slot + '; rebooting into it');
       return this.rebootSoon({ slot, version: release.version, reason: 'update' }, at.running);
+    }
+    if (decision.kind === 'not-in-wave') {
+      // Up to date as far as this device goes: the release is for other devices of the group for now.
+      logger.log('INFO', 'Release ' + release.version + ' is rolling out to ' + release.rollout + ' % of the group; this device is not in the wave (running ' + at.running + ')');
+      return this.planned({ status: 'up-to-date', version: at.running, latest: at.running }, 'done');
     }
     if (decision.kind === 'rejected') {
       at.stage = 'install';
