@@ -2,26 +2,16 @@
  * The remote "Flash" trigger over a real Mosquitto broker, and the long-running `ota device`
  * agent picking up releases by itself.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { CLI, configFile, device, freePort, image, onCleanup, releaseDir, runCli, serve, tempDir, until } from './helpers/fixtures.js';
+import { agent } from './helpers/agent.js';
+import { configFile, device, freePort, image, onCleanup, releaseDir, runCli, serve, tempDir, until } from './helpers/fixtures.js';
 import { MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
 
 // CI installs mosquitto, so there these tests must run; elsewhere they are skipped without it.
 const describeIt = MOSQUITTO !== undefined || process.env.CI ? describe : describe.skip;
-
-/** `ota device` running until the test ends; `output()` is what it logged so far. */
-function agent(cfg: string, stateDir: string) {
-  const p = spawn(process.execPath, [CLI, 'device', '--config', cfg, '--state-dir', stateDir]);
-  let output = '';
-  p.stdout.on('data', (d) => (output += d));
-  p.stderr.on('data', (d) => (output += d));
-  onCleanup(() => new Promise((r) => (p.exitCode !== null ? r(null) : (p.once('exit', r), p.kill('SIGTERM')))));
-  return { process: p, output: () => output };
-}
 
 async function status(stateDir: string) {
   return JSON.parse((await runCli(['device', 'status', '--state-dir', stateDir])).stdout);

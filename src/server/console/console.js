@@ -17,7 +17,7 @@ function el(tag, attrs, ...children) {
     if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  for (const c of children) if (c !== null && c !== undefined && c !== '') e.append(c instanceof Node ? c : String(c));
   return e;
 }
 
@@ -79,17 +79,18 @@ function deviceRow(d) {
   const error = d.lastError ? el('span', { class: 'error' }, d.lastError.code) : '';
   const button = el('button', { type: 'button', class: 'flash', 'aria-label': 'Flash ' + d.id, disabled: !state.flash, title: state.flash ? '' : 'start ota serve with --mqtt' }, 'Flash');
   button.addEventListener('click', () => flash({ device: d.id }, button));
+  // data-label: the column's name, shown beside each value when a phone stacks a row into a card.
   return el(
     'tr',
     { 'data-device': d.id },
-    el('th', { scope: 'row' }, el('a', { href: '#device=' + encodeURIComponent(d.id) }, d.id)),
-    el('td', { class: 'group' }, d.group),
-    el('td', { class: 'version' }, d.version),
-    el('td', { class: 'state state-' + d.state }, d.state === 'unknown' ? '—' : d.state),
-    el('td', { class: 'progress' }, progress),
-    el('td', { class: 'seen' }, when(d.lastSeen)),
-    el('td', { class: 'last-error', title: d.lastError ? d.lastError.reason : '' }, error, d.lastError ? el('span', { class: 'codes' }, d.lastError.reason) : ''),
-    el('td', { class: 'flash-cell' }, button, el('span', { class: 'codes' }, codesText(d.codes))),
+    el('th', { scope: 'row', 'data-label': 'Device' }, el('a', { href: '#device=' + encodeURIComponent(d.id) }, d.id)),
+    el('td', { class: 'group', 'data-label': 'Group' }, d.group),
+    el('td', { class: 'version', 'data-label': 'Version' }, d.version),
+    el('td', { class: 'state state-' + d.state, 'data-label': 'State' }, d.state === 'unknown' ? '—' : d.state),
+    el('td', { class: 'progress', 'data-label': 'Download' }, progress),
+    el('td', { class: 'seen', 'data-label': 'Last seen' }, when(d.lastSeen)),
+    el('td', { class: 'last-error', 'data-label': 'Last error' }, error, d.lastError ? el('span', { class: 'codes' }, d.lastError.reason) : ''),
+    el('td', { class: 'flash-cell', 'data-label': 'Flash' }, button, el('span', { class: 'codes' }, codesText(d.codes))),
   );
 }
 
@@ -211,7 +212,8 @@ function renderGroups() {
   for (const d of Object.values(state.devices)) if (d.group) groups[d.group] = true;
   for (const r of state.releases) if (r.group !== undefined) groups[r.group] = true;
   for (const g of Object.keys(state.rollouts)) groups[g] = true;
-  $('group-list').replaceChildren(...Object.keys(groups).sort().map(groupCard));
+  const names = Object.keys(groups).sort();
+  $('group-list').replaceChildren(...(names.length ? names.map(groupCard) : [el('p', {}, 'No group yet: devices with a group_id appear here, with their rollouts.')]));
 }
 
 function groupCard(g) {
