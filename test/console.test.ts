@@ -116,6 +116,18 @@ describe('the console refuses', () => {
   });
 });
 
+describe('the console', () => {
+  it('shows the download progress of a device as the server sends its image', async () => {
+    const { url } = await consoleServer();
+    expect((await send(url + '/console/api/releases?device=d2&version=1.0.3', 'POST', admin, image(9000))).status).toBe(201);
+    const manifest = (await (await fetch(url + '/v1/ota/device/latest/d2')).json()) as { url: string };
+    await send(url + '/v1/ota/device/status/d2', 'POST', {}, JSON.stringify({ stage: 'downloading', version: '1.0.3', from: '1.0.0' }));
+    await fetch(url + '/' + manifest.url, { headers: { 'X-OTA-Device': 'd2', Range: 'bytes=4000-' } }).then((r) => r.arrayBuffer());
+    const d = await getJson(url + '/console/api/devices/d2');
+    expect(d).toMatchObject({ state: 'downloading', version: '1.0.0', target: '1.0.3', progress: { received: 9000, total: 9000 } });
+  });
+});
+
 describe('the console state', () => {
   it('lives in the release directory, written whole, and comes back after a restart', async () => {
     const dir = tempDir();

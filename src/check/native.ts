@@ -18,19 +18,20 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
     : config.ota_domain + '/v1/ota/device/latest/' + encodeURIComponent(config.device_id);
   const token = inGroup ? config.group_token : config.device_token;
   const auth: Record<string, string> = token === '' ? {} : { Authorization: 'Bearer ' + token };
+  // Who asks, for a console's device table and download progress (a group's URL names no device).
+  const download = Object.assign({ 'X-OTA-Device': config.device_id }, auth);
 
   return {
     async check(running): Promise<Release | null> {
-      // Who asks and what it runs, for a console's device table (a group's URL names no device).
-      const headers = Object.assign({ 'X-OTA-Device': config.device_id, 'X-OTA-Version': running.version }, auth);
-      const data = await getJson(platform, checkUrl, headers);
+      const data = await getJson(platform, checkUrl, Object.assign({ 'X-OTA-Version': running.version }, download));
       if (data === null) return null;
       const signed = typeof data === 'object' && !Array.isArray(data) && checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
       return Object.assign(parseManifest(data, config.ota_domain), { signed });
     },
 
     downloadHeaders(url) {
-      return mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? auth : {};
+      // The device's name goes where its credentials may: to the update server, not a third party.
+      return mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? download : {};
     },
 
     async report(report: StatusReport): Promise<void> {

@@ -53,6 +53,8 @@ export interface Console {
   checkIn(device: string, group: string, version: string): void;
   /** A device's status report (already authorised). */
   report(device: string, body: { [key: string]: unknown }): void;
+  /** A device's image download reached `received` of `total` bytes. */
+  progress(device: string, received: number, total: number): void;
   close(): Promise<void>;
 }
 
@@ -315,6 +317,9 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
     },
     report(device, body) {
       fleet.report(device, body);
+    },
+    progress(device, received, total) {
+      fleet.progress(device, received, total);
     },
     async close() {
       events.close();

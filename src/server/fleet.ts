@@ -40,6 +40,9 @@ export interface DeviceRecord {
   history: HistoryEntry[];
 }
 
+/** Download progress reaches the page at most this often per device. */
+const PROGRESS_INTERVAL_MS = 250;
+
 /** Limits that keep one console's memory and disk bounded. */
 export const FLEET_LIMITS = { devices: 5000, history: 50, codes: 8, text: 300 };
 
@@ -48,15 +51,12 @@ function text(v: unknown): string | undefined {
   return typeof v === 'string' ? v.slice(0, FLEET_LIMITS.text) : undefined;
 }
 
-function whole(v: unknown): number | null {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null;
-}
-
 /** The device registry. */
 export class Fleet {
   private readonly devices: { [id: string]: DeviceRecord } = Object.create(null);
   private readonly writers: { [id: string]: FileWriter } = Object.create(null);
   private count = 0;
+  private readonly progressAt: { [id: string]: number } = Object.create(null);
 
   /** `dir`: where the device files live; `onChange` hears of every change (for the live table). */
   constructor(
@@ -121,9 +121,7 @@ export class Fleet {
       d.target = entry.version;
       if (entry.stage === 'downloading') {
         d.state = 'downloading';
-        const received = whole(body.received);
-        const total = whole(body.total);
-        d.progress = total !== null && total > 0 ? { received: Math.min(received ?? 0, total), total } : null;
+        d.progress = null;
         if (from !== undefined) d.version = from;
       } else if (entry.stage === 'installed') {
         d.state = 'trial';
@@ -140,6 +138,19 @@ export class Fleet {
     });
   }
 
+  /**
+   * Download progress as the server sends the image: announced at most every
+   * {@link PROGRESS_INTERVAL_MS} and at the end, and not saved (it is stale by the next report).
+   */
+  progress(id: string, received: number, total: number): void {
+    const d = this.devices[id];
+    if (d === undefined || d.state !== 'downloading') return;
+    const now = Date.now();
+    if (received < total && now - (this.progressAt[id] ?? 0) < PROGRESS_INTERVAL_MS) return;
+    this.progressAt[id] = now;
+    this.change(id, (r) => (r.progress = { received, total }), false);
+  }
+
   /** An answer to Flash on the device's response topic. */
   answer(id: string, code: number): void {
     this.change(id, (d) => {
@@ -154,7 +165,7 @@ export class Fleet {
   }
 
   /** Applies `update` to a device (created on first contact, within the limit), saves and announces it. */
-  private change(id: string, update: (d: DeviceRecord) => void): void {
+  private change(id: string, update: (d: DeviceRecord) => void, save = true): void {
     if (!isSafeId(id)) return;
     let d = this.devices[id];
     if (d === undefined) {
@@ -167,8 +178,9 @@ export class Fleet {
     }
     update(d);
     d.lastSeen = new Date().toISOString();
+    this.onChange(d);
+    if (!save) return;
     const writer = (this.writers[id] ??= fileWriter(join(this.dir, id + '.json')));
     writer.write(JSON.stringify(d)).catch((e: Error) => this.log('console: cannot save device ' + id + ': ' + e.message));
-    this.onChange(d);
   }
 }
