@@ -1,6 +1,7 @@
 // The whole story on one machine: a server publishing firmware 1.0.3, a simulated board at 1.0.2,
 // check, download with progress, verification, slot switch, reboot, health check, confirmation.
 // Run with `npm run demo` (it builds first). Uses only the `ota` command.
+// `npm run demo -- --console` also serves the web console and keeps it open until Ctrl-C.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'ota-demo-'));
+const withConsole = process.argv.includes('--console');
 const step = (text) => console.log('\n\x1b[1m== ' + text + '\x1b[0m');
 
 function ota(...args) {
@@ -42,11 +44,16 @@ try {
   ota('publish', '--dir', releases, '--file', next, '--version', '1.0.3', '--device', 'demo-board');
 
   step('Start the update server');
-  server = spawn(process.execPath, [cli, 'serve', '--dir', releases, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  server = spawn(process.execPath, [cli, 'serve', '--dir', releases, '--port', '0', '--quiet', ...(withConsole ? ['--console'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let consoleUrl = '';
   const url = await new Promise((resolve, reject) => {
+    let out = '';
     server.stdout.on('data', (d) => {
-      const m = /listening on (\S+)/.exec(String(d));
-      if (m) resolve(m[1]);
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      const c = /console at (\S+)/.exec(out);
+      if (c) consoleUrl = c[1];
+      if (m && (!withConsole || c)) resolve(m[1]);
     });
     server.on('exit', (code) => reject(new Error('ota serve exited with ' + code)));
   });
@@ -72,6 +79,10 @@ try {
   const reports = await (await fetch(url + '/v1/ota/device/status/demo-board')).json();
   for (const r of reports) console.log('  ' + r.stage.padEnd(12) + r.version + (r.from ? ' (from ' + r.from + ')' : ''));
   console.log('\nDemo finished: the board runs 1.0.3, confirmed.');
+  if (withConsole) {
+    console.log('\nThe console (the board and its release are there): ' + consoleUrl + '\nPress Ctrl-C to stop.');
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+  }
 } catch (e) {
   console.error('\ndemo failed: ' + e.message);
   process.exitCode = 1;
