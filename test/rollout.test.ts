@@ -6,10 +6,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inRollout, rolloutBucket } from '../src/check/rollout.js';
+import { checkManifest } from '../src/check/trust.js';
+import { generateKeys, nodeTrust } from '../src/platform/node/trust.js';
+import { publish, setRollout } from '../src/server/release-store.js';
 import { haltReason, type Rollout } from '../src/server/rollouts.js';
 import type { DeviceRecord } from '../src/server/fleet.js';
-import { image, runCli, tempDir } from './helpers/fixtures.js';
-import { fnv1aReference } from './helpers/rollout-wave.js';
+import { device, image, runCli, serve, tempDir, testUpdater } from './helpers/fixtures.js';
+import { fnv1aReference, inWave } from './helpers/rollout-wave.js';
 
 
 describe('the wave decision', () => {
@@ -48,6 +51,60 @@ describe('ota publish --rollout', () => {
     expect(device.stderr).toContain('--rollout applies to a group release');
     const high = await runCli(['publish', '--dir', join(dir, 'r'), '--file', file, '--version', '1.1.0', '--group', 'fleet', '--rollout', '101']);
     expect(high.stderr).toContain('--rollout must be a whole percentage from 0 to 100');
+  });
+});
+
+describe('a staged rollout without the console', () => {
+  it('updates only the devices of the wave from a plain release directory', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'fw.bin');
+    writeFileSync(file, image(20_000, 4));
+    expect((await runCli(['publish', '--dir', join(dir, 'r'), '--file', file, '--version', '2.0.0', '--group', 'lab', '--rollout', '40'])).code).toBe(0);
+    const server = await serve(join(dir, 'r')); // the static files only: no console
+    const ids = ['lab-a', 'lab-b', 'lab-c', 'lab-d', 'lab-e', 'lab-f'];
+    expect(ids.some((id) => inWave(id, 40)) && ids.some((id) => !inWave(id, 40))).toBe(true);
+    for (const id of ids) {
+      const { updater, lines } = testUpdater({ ota_domain: server.url, device_id: id, group_id: 'lab' }, await device('1.0.0'));
+      const r = await updater.checkForUpdates();
+      if (inWave(id, 40)) expect(r, id).toMatchObject({ status: 'updated', version: '2.0.0' });
+      else {
+        expect(r, id).toEqual({ status: 'up-to-date', version: '1.0.0', latest: '1.0.0' });
+        expect(lines.map((l) => l.message)).toContain('Release 2.0.0 is rolling out to 40 % of the group; this device is not in the wave (running 1.0.0)');
+      }
+    }
+  });
+
+  it('binds the percentage into the signature, and re-signs when the console changes it', async () => {
+    const dir = tempDir();
+    const keys = generateKeys();
+    writeFileSync(join(dir, 'private.pem'), keys.privatePem);
+    writeFileSync(join(dir, 'public.pem'), keys.publicPem);
+    const file = join(dir, 'fw.bin');
+    writeFileSync(file, image(5000, 8));
+    const trust = nodeTrust([join(dir, 'public.pem')]);
+    const target = { device: 'g-1', group: 'g' };
+    const m = await publish({ dir, file, version: '3.0.0', audience: { group: 'g' }, rollout: 10, key: join(dir, 'private.pem') });
+    expect(() => checkManifest(m as unknown as { [key: string]: unknown }, trust, target, Date.now())).not.toThrow();
+    const widened: { [key: string]: unknown } = Object.assign({}, m, { rollout: 100 });
+    expect(() => checkManifest(widened, trust, target, Date.now())).toThrow(/no trusted key verifies/);
+    await expect(setRollout(dir, 'g', 50)).rejects.toThrow('is signed; changing its rollout needs the signing key');
+    const raised = await setRollout(dir, 'g', 50, join(dir, 'private.pem'));
+    expect(raised.rollout).toBe(50);
+    expect(() => checkManifest(raised as unknown as { [key: string]: unknown }, trust, target, Date.now())).not.toThrow();
+  });
+
+  it('refuses a manifest whose rollout is not a whole percentage', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'fw.bin');
+    writeFileSync(file, image(3000, 9));
+    await publish({ dir: join(dir, 'r'), file, version: '2.0.0', audience: { group: 'lab' } });
+    const path = join(dir, 'r/v1/ota/group/latest/lab');
+    writeFileSync(path, JSON.stringify(Object.assign(JSON.parse(readFileSync(path, 'utf8')), { rollout: 150 })));
+    const server = await serve(join(dir, 'r'));
+    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'lab-a', group_id: 'lab' }, await device('1.0.0'));
+    const r = await updater.checkForUpdates();
+    expect(r.status === 'failed' && r.error.code).toBe('MANIFEST_INVALID');
+    expect(r.status === 'failed' && r.message).toContain('manifest field "rollout" must be a whole percentage from 0 to 100');
   });
 });
 
