@@ -8,7 +8,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/server.js';
-import { image, onCleanup, tempDir } from './helpers/fixtures.js';
+import mqtt from 'mqtt';
+import { image, onCleanup, tempDir, until } from './helpers/fixtures.js';
+import { MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
 
 const TOKEN = 'admin-token-for-tests-0001';
 const admin = { Authorization: 'Bearer ' + TOKEN };
@@ -19,8 +21,8 @@ async function getJson(url: string): Promise<Json> {
   return (await fetch(url, { headers: admin })).json();
 }
 
-async function consoleServer(dir = tempDir()) {
-  const server = await startServer({ dir, port: 0, console: { adminToken: TOKEN, maxUpload: 10_000 }, deviceTokens: { 'dev-t': 'device-secret-1', kitchen: 'group-secret-1' } });
+async function consoleServer(dir = tempDir(), mqttUrl?: string) {
+  const server = await startServer({ dir, port: 0, console: { adminToken: TOKEN, maxUpload: 10_000, mqtt: mqttUrl }, deviceTokens: { 'dev-t': 'device-secret-1', kitchen: 'group-secret-1' } });
   onCleanup(() => server.close());
   return { dir, url: server.url, close: () => server.close() };
 }
@@ -125,6 +127,35 @@ describe('the console', () => {
     await fetch(url + '/' + manifest.url, { headers: { 'X-OTA-Device': 'd2', Range: 'bytes=4000-' } }).then((r) => r.arrayBuffer());
     const d = await getJson(url + '/console/api/devices/d2');
     expect(d).toMatchObject({ state: 'downloading', version: '1.0.0', target: '1.0.3', progress: { received: 9000, total: 9000 } });
+  });
+});
+
+// CI installs mosquitto, so there this test must run; elsewhere it is skipped without it.
+(MOSQUITTO !== undefined || process.env.CI ? describe : describe.skip)('Flash', () => {
+  it('publishes the trigger of a device or a group on the IoTaaP topics and records the answers', async () => {
+    const broker = await startMosquitto();
+    const { url } = await consoleServer(tempDir(), 'mqtt://acme@127.0.0.1:' + broker.port);
+    const board = await mqtt.connectAsync('mqtt://127.0.0.1:' + broker.port);
+    onCleanup(() => board.endAsync());
+    const triggers: string[] = [];
+    board.on('message', (topic) => triggers.push(topic));
+    await board.subscribeAsync('/acme/#', { qos: 1 });
+    await until('the console to subscribe', async () => (await send(url + '/console/api/flash', 'POST', admin, '{"group":"kitchen"}')).status === 202);
+    expect((await send(url + '/console/api/flash', 'POST', admin, '{"device":"cook-1"}')).status).toBe(202);
+    await until('both triggers', () => triggers.includes('/acme/devices/cook-1/update-trigger'));
+    expect(triggers).toContain('/acme/groups/kitchen/update-trigger');
+    await board.publishAsync('/acme/devices/cook-1/update-response', '{"code":200}', { qos: 1 });
+    await board.publishAsync('/acme/devices/cook-1/update-response', 'not json', { qos: 1 });
+    await board.publishAsync('/acme/devices/cook-1/update-response', '{"code":203}', { qos: 1 });
+    await until('the answers', async () => (await getJson(url + '/console/api/devices/cook-1')).codes?.length === 2);
+    expect((await getJson(url + '/console/api/devices/cook-1')).codes.map((c: { code: number }) => c.code)).toEqual([200, 203]);
+  });
+
+  it('needs a broker', async () => {
+    const { url } = await consoleServer();
+    const r = await send(url + '/console/api/flash', 'POST', admin, '{"device":"cook-1"}');
+    expect(r.status).toBe(409);
+    expect(r.text).toContain('start ota serve with --mqtt');
   });
 });
 
