@@ -144,7 +144,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
     const r = d.group !== '' ? rollouts.get(d.group) : null;
     if (r === null) return;
     const reason = haltReason(r, fleet.list());
-    if (reason !== null && !halting[r.group]) void halt(r, reason);
+    if (reason !== null && !halting[r.group]) halt(r, reason).catch((e: Error) => o.log('console: cannot halt the rollout to group ' + r.group + ': ' + e.message));
     else events.send('rollout', withProgress(r));
   };
   const fleet = new Fleet(join(state, 'devices'), onDevice, o.log);
