@@ -7,6 +7,8 @@ const TOKEN_KEY = 'ota-admin-token';
 const CODE_MEANING = { 200: 'received', 201: 'updating', 202: 'up to date', 203: 'no firmware or error' };
 
 const state = { devices: {}, releases: [], rollouts: {}, flash: false, limits: { upload: 0, devices: 0 } };
+/** Rollout percentages being typed, by group: a live redraw must not wipe them. */
+const drafts = {};
 const $ = (id) => document.getElementById(id);
 
 /** An element with attributes and children; strings become text nodes, so nothing is parsed as HTML. */
@@ -89,18 +91,22 @@ function deviceRow(d) {
     el('td', { class: 'state state-' + d.state, 'data-label': 'State' }, d.state === 'unknown' ? '—' : d.state),
     el('td', { class: 'progress', 'data-label': 'Download' }, progress),
     el('td', { class: 'seen', 'data-label': 'Last seen' }, when(d.lastSeen)),
-    el('td', { class: 'last-error', 'data-label': 'Last error' }, error, d.lastError ? el('span', { class: 'codes' }, d.lastError.reason) : ''),
-    el('td', { class: 'flash-cell', 'data-label': 'Flash' }, button, el('span', { class: 'codes' }, codesText(d.codes))),
+    el('td', { class: 'last-error', 'data-label': 'Last error' }, d.lastError ? el('div', {}, error, el('span', { class: 'codes' }, d.lastError.reason)) : ''),
+    el('td', { class: 'flash-cell', 'data-label': 'Flash' }, el('div', {}, button, el('span', { class: 'codes' }, codesText(d.codes)))),
   );
+}
+
+/** Redraws `container`'s children and puts the keyboard focus back where it was (same id, label or link). */
+function redraw(container, children) {
+  const a = document.activeElement;
+  const key = a && container.contains(a) ? ['id', 'aria-label', 'href'].map((k) => [k, a.getAttribute(k)]).find(([, v]) => v) : null;
+  container.replaceChildren(...children);
+  if (key) for (const e of container.querySelectorAll('[' + key[0] + ']')) if (e.getAttribute(key[0]) === key[1]) return e.focus();
 }
 
 function renderDevices() {
   const ids = Object.keys(state.devices).sort();
-  const body = $('device-table').tBodies[0];
-  const focused = document.activeElement && document.activeElement.closest('tr') ? document.activeElement.getAttribute('aria-label') : null;
-  body.replaceChildren(...ids.map((id) => deviceRow(state.devices[id])));
-  // Keep the keyboard where it was when a live update redraws the row.
-  if (focused) for (const b of body.querySelectorAll('button')) if (b.getAttribute('aria-label') === focused) b.focus();
+  redraw($('device-table').tBodies[0], ids.map((id) => deviceRow(state.devices[id])));
   $('no-devices').hidden = ids.length > 0;
   renderVersions(ids.map((id) => state.devices[id]));
 }
@@ -213,7 +219,7 @@ function renderGroups() {
   for (const r of state.releases) if (r.group !== undefined) groups[r.group] = true;
   for (const g of Object.keys(state.rollouts)) groups[g] = true;
   const names = Object.keys(groups).sort();
-  $('group-list').replaceChildren(...(names.length ? names.map(groupCard) : [el('p', {}, 'No group yet: devices with a group_id appear here, with their rollouts.')]));
+  redraw($('group-list'), names.length ? names.map(groupCard) : [el('p', {}, 'No group yet: devices with a group_id appear here, with their rollouts.')]);
 }
 
 function groupCard(g) {
@@ -224,12 +230,14 @@ function groupCard(g) {
   const card = el('div', { class: 'card' + (r && r.halted ? ' halted' : ''), 'data-group': g }, el('h3', {}, 'Group ' + g), el('p', {}, members + ' known devices'), button);
   if (r) {
     const p = r.progress;
-    const input = el('input', { id: 'pct-' + g, type: 'number', min: 0, max: 100, step: 1, value: r.percent, inputmode: 'numeric' });
-    const set = el('form', { class: 'rollout-form' }, el('label', { for: 'pct-' + g }, 'Rollout of ' + r.version + ', % of the group'), input, el('button', { type: 'submit' }, 'Set rollout'));
+    const input = el('input', { id: 'pct-' + g, type: 'number', min: 0, max: 100, step: 1, value: drafts[g] !== undefined ? drafts[g] : r.percent, inputmode: 'numeric' });
+    input.addEventListener('input', () => (drafts[g] = input.value));
+    const set = el('form', { class: 'rollout-form' }, el('label', { for: 'pct-' + g }, 'Rollout of ' + r.version + ', % of the group'), input, el('button', { type: 'submit', 'aria-label': 'Set rollout of group ' + g }, 'Set rollout'));
     set.addEventListener('submit', async (event) => {
       event.preventDefault();
       try {
         await api('POST', 'rollout', { group: g, percent: Number(input.value) });
+        delete drafts[g];
         announce('Rollout of group ' + g + ' set to ' + input.value + ' %');
       } catch (e) {
         announce('Rollout not changed: ' + e.message);
