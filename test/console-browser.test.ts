@@ -194,7 +194,10 @@ describeIt('the console in a browser', () => {
     const hostile = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>';
     const res = await fetch(url + '/v1/ota/device/status/evil', { method: 'POST', body: JSON.stringify({ stage: 'failed', version: hostile, code: '<b>X</b>', reason: hostile }) });
     expect(res.status).toBe(204);
+    // Ids that name properties of every JavaScript object are ordinary ids on the page too.
+    for (const id of ['__proto__', 'constructor']) await fetch(url + '/v1/ota/device/status/' + id, { method: 'POST', body: JSON.stringify({ stage: 'confirmed', version: '1.0.1' }) });
     const page = await openConsole(url);
+    for (const id of ['__proto__', 'constructor']) await waitText(page, cell(id, 'version'), (t) => t === '1.0.1', id + ' in the table');
     await waitText(page, cell('evil', 'last-error'), (t) => t.includes('<b>X</b>') && t.includes('<img src=x'), 'the literal text');
     expect(await page.$$('#device-table img, #device-table script, #device-table b')).toHaveLength(0);
     await page.click('tr[data-device="evil"] th a');

@@ -106,6 +106,8 @@ describe('the console refuses', () => {
     await fetch(url + '/v1/ota/device/latest/dev-t', { headers: { 'X-OTA-Version': '9.9.9', Authorization: 'Bearer guess' } });
     expect((await getJson(url + '/console/api/state')).devices).toEqual([]);
     expect((await send(status, 'POST', { Authorization: 'Bearer device-secret-1' }, report)).status).toBe(204);
+    // An id that names a property of every object is just an id without a token.
+    expect((await send(url + '/v1/ota/device/status/constructor', 'POST', {}, report)).status).toBe(204);
     // A group member reports with its group's token; the group's id cannot be borrowed without it.
     const member = url + '/v1/ota/device/status/cook-1';
     expect((await send(member, 'POST', {}, JSON.stringify({ stage: 'confirmed', version: '2.0.0', group_id: 'kitchen' }))).status).toBe(401);
@@ -113,6 +115,7 @@ describe('the console refuses', () => {
     const devices: { id: string; version: string; state: string }[] = (await getJson(url + '/console/api/state')).devices;
     expect(devices.map((d) => [d.id, d.version, d.state])).toEqual([
       ['dev-t', '1.0.3', 'confirmed'],
+      ['constructor', '1.0.3', 'confirmed'],
       ['cook-1', '2.0.0', 'confirmed'],
     ]);
   });

@@ -45,8 +45,9 @@ export function loadTokenTable(file: string): TokenTable {
  * must carry one of them; a device with neither reports freely (a development fleet).
  */
 export function deviceAllowed(table: TokenTable, device: string, group: string, token: string | null): boolean {
-  const own = table[device];
-  const shared = group !== '' ? table[group] : undefined;
+  // Own properties only: an id such as "constructor" must not find Object.prototype's.
+  const own = Object.prototype.hasOwnProperty.call(table, device) ? table[device] : undefined;
+  const shared = group !== '' && Object.prototype.hasOwnProperty.call(table, group) ? table[group] : undefined;
   if (own === undefined && shared === undefined) return true;
   if (token === null) return false;
   return (own !== undefined && sameSecret(own, token)) || (shared !== undefined && sameSecret(shared, token));

@@ -6,9 +6,9 @@
 const TOKEN_KEY = 'ota-admin-token';
 const CODE_MEANING = { 200: 'received', 201: 'updating', 202: 'up to date', 203: 'no firmware or error' };
 
-const state = { devices: {}, releases: [], rollouts: {}, flash: false, limits: { upload: 0, devices: 0 } };
+const state = { devices: Object.create(null), releases: [], rollouts: Object.create(null), flash: false, limits: { upload: 0, devices: 0 } };
 /** Rollout percentages being typed, by group: a live redraw must not wipe them. */
-const drafts = {};
+const drafts = Object.create(null);
 const $ = (id) => document.getElementById(id);
 
 /** An element with attributes and children; strings become text nodes, so nothing is parsed as HTML. */
@@ -112,7 +112,7 @@ function renderDevices() {
 }
 
 function renderVersions(devices) {
-  const counts = {};
+  const counts = Object.create(null); // keys are device-supplied: no prototype to collide with
   for (const d of devices) counts[d.version || '?'] = (counts[d.version || '?'] || 0) + 1;
   const total = devices.length;
   $('versions').replaceChildren(
@@ -152,7 +152,7 @@ function holders(r) {
 }
 
 function renderReleases() {
-  const byTarget = {};
+  const byTarget = Object.create(null);
   for (const r of state.releases) (byTarget[target(r)] = byTarget[target(r)] || []).push(r);
   $('release-list').replaceChildren(
     ...Object.keys(byTarget)
@@ -214,7 +214,7 @@ async function upload(event) {
 // ---- groups and rollouts ----
 
 function renderGroups() {
-  const groups = {};
+  const groups = Object.create(null);
   for (const d of Object.values(state.devices)) if (d.group) groups[d.group] = true;
   for (const r of state.releases) if (r.group !== undefined) groups[r.group] = true;
   for (const g of Object.keys(state.rollouts)) groups[g] = true;
@@ -264,10 +264,10 @@ function renderAll() {
 
 async function refresh() {
   const s = await api('GET', 'state');
-  state.devices = {};
+  state.devices = Object.create(null);
   for (const d of s.devices) state.devices[d.id] = d;
   state.releases = s.releases;
-  state.rollouts = {};
+  state.rollouts = Object.create(null);
   for (const r of s.rollouts) state.rollouts[r.group] = r;
   state.flash = s.flash;
   state.limits = s.limits;
@@ -292,7 +292,7 @@ function onEvent(name, data) {
     if (data.halted && !(was && was.halted)) announce('Rollout to group ' + data.group + ' halted: ' + data.halted.reason);
     renderGroups();
   } else if (name === 'rollouts') {
-    state.rollouts = {};
+    state.rollouts = Object.create(null);
     for (const r of data) state.rollouts[r.group] = r;
     renderGroups();
   } else if (name === 'releases') {
