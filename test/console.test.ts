@@ -3,13 +3,14 @@
  * tokens) and the state it keeps in the release directory. test/console-browser.test.ts drives
  * the page itself.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/server.js';
 import mqtt from 'mqtt';
-import { image, onCleanup, tempDir, until } from './helpers/fixtures.js';
+import { CLI, image, onCleanup, runCli, tempDir, until } from './helpers/fixtures.js';
 import { MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
 
 const TOKEN = 'admin-token-for-tests-0001';
@@ -162,6 +163,31 @@ describe('the console', () => {
   });
 });
 
+describe('ota serve --console', () => {
+  it('prints the console URL with a generated admin token, which opens the API', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--dir', tempDir(), '--port', '0', '--quiet', '--console']);
+    onCleanup(() => child.kill('SIGKILL'));
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await until('the console line', () => out.includes('console at '));
+    const m = /console at (\S+)\/console\/#token=(\S+)/.exec(out)!;
+    expect(m[2]!.length).toBeGreaterThanOrEqual(24);
+    expect((await fetch(m[1] + '/console/api/state', { headers: { Authorization: 'Bearer ' + m[2] } })).status).toBe(200);
+    expect((await fetch(m[1] + '/console/api/state')).status).toBe(401);
+  });
+
+  it('refuses console options without --console, and a short admin token', async () => {
+    const without = await runCli(['serve', '--dir', tempDir(), '--mqtt', 'mqtt://acme@127.0.0.1:1883']);
+    expect(without.code).toBe(2);
+    expect(without.stderr).toContain('--mqtt belongs to the console: add --console');
+    const short = await runCli(['serve', '--dir', tempDir(), '--console', '--admin-token', 'abc']);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain('--admin-token must be at least 16 characters');
+    const broker = await runCli(['serve', '--dir', tempDir(), '--console', '--mqtt', 'http://x']);
+    expect(broker.stderr).toContain('--mqtt must start with mqtt:// or mqtts://');
+  });
+});
+
 describe('the console state', () => {
   it('lives in the release directory, written whole, and comes back after a restart', async () => {
     const dir = tempDir();
@@ -181,5 +207,12 @@ describe('the console state', () => {
     expect(state.rollouts).toMatchObject([{ group: 'fleet', version: '1.1.0', percent: 30, threshold: 20 }]);
     const history = await getJson(again.url + '/console/api/devices/f1');
     expect(history.history).toMatchObject([{ stage: 'failed', version: '1.1.0', reverted: true }]);
+  });
+
+  it('names a damaged state file instead of starting with it', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, '.ota-console'));
+    writeFileSync(join(dir, '.ota-console/rollouts.json'), '[{"group": "g", ');
+    await expect(startServer({ dir, port: 0, console: { adminToken: TOKEN } })).rejects.toThrow(join(dir, '.ota-console/rollouts.json') + ' is not valid JSON');
   });
 });

@@ -5,13 +5,13 @@
  * static host see the same files. The console's own state lives in `<dir>/.ota-console/`.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { bearerToken, sameSecret } from './auth.js';
-import { fileWriter } from './atomic-file.js';
+import { fileWriter, readJsonFile } from './atomic-file.js';
 import { serveConsoleAsset } from './console-assets.js';
 import { Fleet, FLEET_LIMITS, type DeviceRecord } from './fleet.js';
 import { connectFlasher, type Flasher } from './flash.js';
@@ -134,7 +134,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
   const rollouts = new Rollouts(join(state, 'rollouts.json'));
   const historyFile = join(state, 'releases.json');
   const history = fileWriter(historyFile);
-  let released: ReleaseEntry[] = JSON.parse((await readFile(historyFile, 'utf8').catch(() => null)) ?? '[]') as ReleaseEntry[];
+  let released = await readJsonFile<ReleaseEntry[]>(historyFile, []);
   const halting: { [group: string]: boolean } = Object.create(null);
 
   const withProgress = (r: Rollout) => Object.assign({}, r, { progress: rolloutProgress(r, fleet.list()) });
@@ -324,6 +324,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
     async close() {
       events.close();
       if (flasher) await flasher.close();
+      await Promise.all([fleet.flushed(), history.flushed(), rollouts.flushed()]);
     },
   };
 }

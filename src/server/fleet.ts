@@ -79,6 +79,11 @@ export class Fleet {
     }
   }
 
+  /** Resolves once every device file is written (before the server stops). */
+  async flushed(): Promise<void> {
+    await Promise.all(Object.keys(this.writers).map((id) => this.writers[id]!.flushed()));
+  }
+
   /** All devices, without their histories. */
   list(): DeviceRecord[] {
     return Object.keys(this.devices).map((id) => this.summary(this.devices[id]!));

@@ -4,9 +4,8 @@
  * group's manifest (`rollout`), where devices read it, so static hosting works without the
  * console; this file only remembers what the console needs besides, in one JSON file.
  */
-import { readFile } from 'node:fs/promises';
 import { inRollout } from '../check/rollout.js';
-import { fileWriter, type FileWriter } from './atomic-file.js';
+import { fileWriter, readJsonFile, type FileWriter } from './atomic-file.js';
 import type { DeviceRecord } from './fleet.js';
 
 /** One group's rollout. */
@@ -71,10 +70,7 @@ export class Rollouts {
   }
 
   async load(): Promise<void> {
-    const text = await readFile(this.file, 'utf8').catch(() => null);
-    if (text === null) return;
-    const list = JSON.parse(text) as Rollout[];
-    for (const r of list) this.all[r.group] = r;
+    for (const r of await readJsonFile<Rollout[]>(this.file, [])) this.all[r.group] = r;
   }
 
   list(): Rollout[] {
@@ -89,6 +85,11 @@ export class Rollouts {
   async put(r: Rollout): Promise<void> {
     this.all[r.group] = r;
     await this.writer.write(JSON.stringify(this.list(), null, 1) + '\n');
+  }
+
+  /** Resolves once the file is written. */
+  flushed(): Promise<void> {
+    return this.writer.flushed();
   }
 
   /** Forgets a group's rollout (its latest release went to everyone). */
