@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { bearerToken, sameSecret } from './auth.js';
-import { fileWriter, readJsonFile } from './atomic-file.js';
 import { serveConsoleAsset } from './console-assets.js';
 import { Fleet, FLEET_LIMITS, type DeviceRecord } from './fleet.js';
 import { connectFlasher, type Flasher } from './flash.js';
 import { isRolloutPercent, isSafeId, manifestPath, publish, readManifest, setRollout, type Audience } from './release-store.js';
+import { ReleaseList, type ReleaseEntry } from './release-list.js';
 import { DEFAULT_HALT_THRESHOLD, haltReason, rolloutProgress, Rollouts, type Rollout } from './rollouts.js';
 import { eventHub } from './sse.js';
 
@@ -27,8 +27,6 @@ export const DEFAULT_MAX_UPLOAD = 64 * 1024 * 1024;
 
 /** Most open live-event streams. */
 const MAX_EVENT_STREAMS = 32;
-/** Most releases kept in the console's history. */
-const MAX_HISTORY = 500;
 const MAX_NOTES = 500;
 const MAX_JSON_BODY = 4096;
 
@@ -58,19 +56,6 @@ export interface Console {
   close(): Promise<void>;
 }
 
-/** A release as the console lists it. */
-interface ReleaseEntry {
-  device?: string;
-  group?: string;
-  ver: string;
-  size: number;
-  sha256: string;
-  published: string;
-  notes: string;
-  rollout?: number;
-  /** The latest release of its target: what devices get now. */
-  current: boolean;
-}
 
 class HttpError extends Error {
   constructor(
@@ -132,9 +117,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
   const maxUpload = o.maxUpload ?? DEFAULT_MAX_UPLOAD;
   const events = eventHub(MAX_EVENT_STREAMS);
   const rollouts = new Rollouts(join(state, 'rollouts.json'));
-  const historyFile = join(state, 'releases.json');
-  const history = fileWriter(historyFile);
-  let released = await readJsonFile<ReleaseEntry[]>(historyFile, []);
+  const releases = new ReleaseList(o.dir, join(state, 'releases.json'));
   const halting: { [group: string]: boolean } = Object.create(null);
 
   const withProgress = (r: Rollout) => Object.assign({}, r, { progress: rolloutProgress(r, fleet.list()) });
@@ -150,6 +133,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
   const fleet = new Fleet(join(state, 'devices'), onDevice, o.log);
   await fleet.load();
   await rollouts.load();
+  await releases.load();
   await adoptRollouts();
 
   let flasher: Flasher | null = null;
@@ -187,24 +171,6 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
     }
   }
 
-  async function releases(): Promise<ReleaseEntry[]> {
-    const out = released.map((e) => Object.assign({}, e, { current: false }));
-    for (const kind of ['device', 'group'] as const) {
-      const ids = await readdir(join(o.dir, 'v1/ota', kind, 'latest')).catch(() => [] as string[]);
-      for (const id of ids.filter(isSafeId)) {
-        const audience: Audience = kind === 'device' ? { device: id } : { group: id };
-        const m = await readManifest(o.dir, audience).catch(() => null);
-        if (m === null) continue;
-        const same = out.find((e) => e[kind] === id && e.sha256 === m.sha256 && e.ver === m.ver);
-        if (same) {
-          same.current = true;
-          if (m.rollout !== undefined) same.rollout = m.rollout;
-        } else out.push(Object.assign({ ver: m.ver, size: m.size, sha256: m.sha256, published: m.published ?? '', notes: '', current: true }, audience, m.rollout !== undefined ? { rollout: m.rollout } : {}));
-      }
-    }
-    return out.sort((a, b) => (a.published < b.published ? 1 : -1));
-  }
-
   async function upload(req: IncomingMessage, url: URL): Promise<ReleaseEntry> {
     const q = Object.fromEntries(url.searchParams);
     const audience = audienceOf(q);
@@ -222,15 +188,13 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
       const m = await publish({ dir: o.dir, file, version, audience, key: o.key, rollout }).catch((e: Error) => {
         throw new HttpError(400, e.message);
       });
-      const entry: ReleaseEntry = Object.assign({ ver: m.ver, size: m.size, sha256: m.sha256, published: m.published ?? '', notes, current: true }, audience, rollout !== undefined ? { rollout } : {});
-      released = [entry].concat(released).slice(0, MAX_HISTORY);
-      await history.write(JSON.stringify(released, null, 1) + '\n');
+      const entry = await releases.add(m, audience, notes);
       if ('group' in audience) {
         if (rollout !== undefined) await rollouts.put({ group: audience.group, version: m.ver, sha256: m.sha256, percent: rollout, threshold, halted: null });
         else if (rollouts.get(audience.group) !== null) await rollouts.remove(audience.group);
       }
       o.log('console: published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (rollout !== undefined ? ' at ' + rollout + ' %' : ''));
-      events.send('releases', await releases());
+      events.send('releases', await releases.list());
       events.send('rollouts', rollouts.list().map(withProgress));
       return entry;
     } finally {
@@ -262,7 +226,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
     if (!sameSecret(token, o.adminToken)) throw new HttpError(403, 'wrong admin token');
     const route = req.method + ' ' + path.slice('/console/api'.length);
     if (route === 'GET /state') {
-      return json(res, 200, { devices: fleet.list(), releases: await releases(), rollouts: rollouts.list().map(withProgress), flash: flasher !== null, limits: { upload: maxUpload, devices: FLEET_LIMITS.devices } });
+      return json(res, 200, { devices: fleet.list(), releases: await releases.list(), rollouts: rollouts.list().map(withProgress), flash: flasher !== null, limits: { upload: maxUpload, devices: FLEET_LIMITS.devices } });
     }
     if (route === 'GET /events') {
       if (!events.add(res)) throw new HttpError(503, 'too many open consoles');
@@ -324,7 +288,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
     async close() {
       events.close();
       if (flasher) await flasher.close();
-      await Promise.all([fleet.flushed(), history.flushed(), rollouts.flushed()]);
+      await Promise.all([fleet.flushed(), releases.flushed(), rollouts.flushed()]);
     },
   };
 }
