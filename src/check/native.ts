@@ -19,11 +19,11 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
   const token = inGroup ? config.group_token : config.device_token;
   const auth: Record<string, string> = token === '' ? {} : { Authorization: 'Bearer ' + token };
   // Who asks, for a console's device table and download progress (a group's URL names no device).
-  const download = Object.assign({ 'X-OTA-Device': config.device_id }, auth);
+  const named = Object.assign({ 'X-OTA-Device': config.device_id }, auth);
 
   return {
     async check(running): Promise<Release | null> {
-      const data = await getJson(platform, checkUrl, Object.assign({ 'X-OTA-Version': running.version }, download));
+      const data = await getJson(platform, checkUrl, Object.assign({ 'X-OTA-Version': running.version }, named));
       if (data === null) return null;
       const signed = typeof data === 'object' && !Array.isArray(data) && checkManifest(data as { [key: string]: unknown }, platform.trust, { device: config.device_id, group: config.group_id }, platform.clock.date());
       return Object.assign(parseManifest(data, config.ota_domain), { signed });
@@ -31,7 +31,7 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
 
     downloadHeaders(url) {
       // The device's name goes where its credentials may: to the update server, not a third party.
-      return mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? download : {};
+      return mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? named : {};
     },
 
     async report(report: StatusReport): Promise<void> {
