@@ -134,12 +134,12 @@ describeIt('the console in a browser', () => {
 
     // On a phone: the same page, one column, nothing wider than the screen but the scrolling tables.
     const phone = await openConsole(url, { width: 390, height: 844 });
-    // The keyboard starts at the skip link, which leads to the devices.
-    await phone.keyboard.press('Tab');
-    expect(await phone.evaluate('document.activeElement.textContent')).toBe('Skip to the devices');
     await waitText(phone, cell('dev1', 'version'), (t) => t === '1.0.3', 'the phone view');
     expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await phone.screenshot({ path: join(DOCS, 'console-phone.png') });
+    // The keyboard starts at the skip link, which leads to the devices.
+    await phone.keyboard.press('Tab');
+    expect(await phone.evaluate('document.activeElement.textContent')).toBe('Skip to the devices');
   }, SLOW);
 
   it('rolls a release out to 25 % of a group of 20, then 50 %, and only the devices in the wave update', async () => {
