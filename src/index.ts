@@ -7,14 +7,14 @@
  * ```
  * @packageDocumentation
  */
-import { resolveConfig } from './config/config.js';
+import { resolveConfig, type OtaSettings } from './config/config.js';
 import { toOtaError } from './errors.js';
 import { readConfigFile } from './platform/node/config-file.js';
 import { nodePlatform, platformOptions } from './platform/node/platform.js';
 import type { Platform } from './platform/interfaces.js';
 import { Updater, type CheckResult } from './updater/updater.js';
 
-export type { OtaConfig } from './config/config.js';
+export type { OtaConfig, OtaSettings } from './config/config.js';
 export type { DownloadProgress } from './download/downloader.js';
 export type { OtaError, OtaErrorCode, OtaStage } from './errors.js';
 export type { BootStateName, DeviceStatus } from './boot/boot-state.js';
@@ -42,7 +42,7 @@ export type { NodePlatformOptions } from './platform/node/platform.js';
 /** Options of {@link createUpdater}. */
 export interface CreateUpdaterOptions {
   /** Settings with default.cfg's keys and meanings; validated, missing keys take their defaults. */
-  config: Record<string, unknown>;
+  config: OtaSettings;
   /** Where slots and state live; defaults to the config's `state_dir` (relative to the working directory). */
   stateDir?: string;
   /** Replaces parts of the Node platform (transport, clock, reboot, logger, ...). */

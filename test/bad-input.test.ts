@@ -38,10 +38,11 @@ describe('configuration', () => {
   it('makes `ota device` exit non-zero with the key named', async () => {
     const stateDir = await device('1.0.0');
     const r = await runCli(['device', '--config', configFile({ ota_domain: 'http://127.0.0.1:9', device_id: 42 }), '--state-dir', stateDir, '--once']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stderr).toContain('key "device_id" is 42; expected a string');
     const missing = await runCli(['device', '--config', '/nonexistent/default.cfg', '--once']);
-    expect(missing.stderr).toContain('/nonexistent/default.cfg: cannot read the configuration (ENOENT)');
+    expect(missing.stderr).toContain('cannot read the configuration: /nonexistent/default.cfg does not exist');
+    expect(missing.code).toBe(3);
   });
 });
 

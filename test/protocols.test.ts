@@ -112,7 +112,7 @@ describe('hawkBit mode against a DDI server', () => {
     hb.assign('1.4.0', image(50_000, 2));
     const stateDir = await device('1.3.0');
     const r = await runCli(['device', '--config', configFile(cfg(hb.url, { health_command: 'exit 1' })), '--state-dir', stateDir, '--once']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
     const last = hb.feedback.at(-1)!;
     expect(last.execution + '/' + last.finished).toBe('closed/failure');
     expect(last.details[0]).toMatch(/^rolled back: health check "exit 1" exited with code 1/);

@@ -28,7 +28,7 @@ describe('in-memory slots', () => {
     await updater.boot();
     await updater.confirm();
     expect(selector.last).toEqual({ booted: 'b', next: 'b', trial: false, attemptsLeft: 3, confirmed: 'b' });
-    expect(Object.keys(state.docs)).toEqual(['boot.json']);
+    expect(Object.keys(state.docs)).toEqual(['boot.json', 'check.json']); // the boot state, and the last check (for status)
   });
 
   it('refuse to write past their capacity', async () => {

@@ -59,7 +59,7 @@ describe('createUpdater', () => {
     if (r.status !== 'failed') return;
     expect(r.error).toBe(emitted);
     expect(r.error).toMatchObject({ code: 'NETWORK', stage: 'check', retryable: true });
-    expect(r.message).toMatch(/^GET http:\/\/127\.0\.0\.1:1\/v1\/ota\/device\/latest\/dev1 failed: ECONNREFUSED; the running firmware 1\.0\.2 \(slot a\) is untouched; call checkForUpdates\(\) to retry$/);
+    expect(r.message).toMatch(/^GET http:\/\/127\.0\.0\.1:1\/v1\/ota\/device\/latest\/dev1 failed: connection refused \(is the server running, and are the host and port in ota_domain right\?\); the running firmware 1\.0\.2 \(slot a\) is untouched; call checkForUpdates\(\) to retry$/);
     expect(lines.at(-1)).toEqual({ level: 'ERROR', message: 'Cannot check for updates: ' + r.message });
   });
 
@@ -133,6 +133,6 @@ describe('module-level checkForUpdates()', () => {
     expect(JSON.parse(await run({ OTA_CONFIG: cfg }))).toEqual({ status: 'up-to-date', version: '1.0.0', latest: '1.0.0' });
     const bad = JSON.parse(await run({ OTA_CONFIG: join(dir, 'missing.cfg') }));
     expect(bad.status).toBe('failed');
-    expect(bad.message).toContain('missing.cfg: cannot read the configuration (ENOENT); nothing was changed');
+    expect(bad.message).toContain('missing.cfg does not exist (`ota config init` writes one); nothing was changed');
   });
 });

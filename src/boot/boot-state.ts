@@ -169,3 +169,23 @@ function revert(n: BootState, reason: string, reboot: boolean): BootState {
   return n;
 }
 
+
+/**
+ * The operator goes back from the running, confirmed version to the image in the other slot
+ * (`ota device rollback`): the running image is rejected, so the next check does not install it
+ * again, and the other slot becomes the confirmed one that boots next.
+ */
+export function rollBack(s: BootState, reason: string): BootState {
+  const other = otherSlot(s.booted);
+  const image = s.slots[other];
+  if (s.state === 'trial') return rejectTrial(s, reason);
+  if (s.trial !== null) throw otaError('BOOT_STATE', 'boot', 'slot ' + other + ' holds an update waiting for its trial boot, not an older version to go back to');
+  if (image === null) throw otaError('BOOT_STATE', 'boot', 'nothing to roll back to: slot ' + other + ' holds no complete image');
+  const n = copy(s);
+  const running = n.slots[n.booted];
+  if (running && running.sha256 !== '' && n.rejected.indexOf(running.sha256) < 0) n.rejected.push(running.sha256);
+  n.confirmed = other;
+  n.state = 'reverted';
+  n.last_error = reason;
+  return n;
+}

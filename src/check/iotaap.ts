@@ -21,6 +21,7 @@ export function iotaapProtocol(config: OtaConfig, net: JsonHttp): Protocol {
   const downloadUrl = config.ota_domain + '/v1/ota/' + kind + '/download/' + encodeURIComponent(id + token);
 
   return {
+    checkUrl,
     async check(): Promise<Release | null> {
       const data = (await getJson(net, checkUrl, {})) as { ver?: unknown } | null;
       if (data === null) return null;

@@ -11,7 +11,9 @@ const TIMEOUT_MS = 15000;
 function statusError(net: JsonHttp, method: string, url: string, status: number, retryAfter: string | undefined, stage: OtaStage) {
   const retryable = status >= 500 || status === 429;
   const wait = retryable ? parseRetryAfter(retryAfter, net.clock.date()) : null;
-  return otaError('HTTP_STATUS', stage, 'update server answered HTTP ' + status + ' to ' + method + ' ' + url, {
+  // 401/403 are nearly always the token: say so, as the bare status does not.
+  const hint = status === 401 || status === 403 ? ' (the server refused the credentials: check "device_token", or "group_token" in a group)' : '';
+  return otaError('HTTP_STATUS', stage, 'update server answered HTTP ' + status + ' to ' + method + ' ' + url + hint, {
     status,
     retryable,
     retryAfterMs: wait === null ? undefined : wait,

@@ -22,6 +22,7 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
   const named = Object.assign({ 'X-OTA-Device': config.device_id }, auth);
 
   return {
+    checkUrl,
     async check(running): Promise<Release | null> {
       const data = await getJson(platform, checkUrl, Object.assign({ 'X-OTA-Version': running.version }, named));
       if (data === null) return null;

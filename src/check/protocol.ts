@@ -34,6 +34,8 @@ export interface Protocol {
   downloadHeaders(url: string): Record<string, string>;
   /** Sends a status report. Best effort: rejects only for the caller to log. */
   report(report: StatusReport): Promise<void>;
+  /** The address of this device's own manifest, named when it answers 404 (a wrong device_id or ota_domain). */
+  checkUrl?: string;
   /** The wait before the next check the server asked for in its last answer (ms), if any. */
   suggestedIntervalMs?(): number | null;
 }

@@ -1,48 +1,31 @@
 #!/usr/bin/env node
-/** The `ota` command: publish and serve releases, and run a simulated device. */
+/** The `ota` command: publish and serve releases, and run or operate a device's agent. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { defaultSettings } from '../config/config.js';
 import { parseDuration } from '../config/durations.js';
 import { parseWhole } from '../text/numbers.js';
 import { generateKeys } from '../platform/node/trust.js';
-import { isOtaError } from '../errors.js';
 import { loadTokenTable, newAdminToken } from '../server/auth.js';
 import { publish, type Audience } from '../server/release-store.js';
 import { startServer } from '../server/server.js';
-import { deviceStatus, initDevice, runDevice } from './device.js';
+import { cliError, explain, guard } from './cli-error.js';
+import { checkDevice, deviceStatus, initDevice, installOnDevice, markDevice, runDevice } from './device.js';
+import { EXIT, exitCodeTable } from './exit-codes.js';
+import { helpText, parseFlags, usage, usageLine, type Command, type Flag, type UsageError, type Values } from './options.js';
 import { runApp } from './run.js';
 
-const USAGE = `Usage:
-  ota publish --dir <releases> --file <firmware.bin> --version <semver> (--device <id> | --group <id>) [--chunk-size <bytes>]
-              [--override-rejected] [--key <ota-private.pem> [--expires <30d | ISO time>] [--downgrade]] [--rollout <percent> (with --group)]
-  ota serve --dir <releases> [--port <n>] [--host 127.0.0.1] [--quiet] [--tls-cert <cert.pem> --tls-key <key.pem>] [--device-tokens <tokens.json>]
-            [--console [--admin-token <token>] [--mqtt mqtt://user:pass@host:port] [--key <ota-private.pem>] [--max-upload <bytes>]]
-  ota keygen --out <dir>
-  ota device init --state-dir <dir> --version <semver> [--file <image>] [--force]
-  ota device --config <default.cfg> [--state-dir <dir>] [--once]
-  ota device status --state-dir <dir>
-  ota run --config <default.cfg> [--state-dir <dir>] -- <command> [args...]
-  ota config init [--out default.cfg] [--device-id <id>] [--force]`;
-
-/** A mistake in the command line: printed with the usage, exit code 2. */
-function usage(message: string): never {
-  const e = new Error(message) as Error & { usage: true };
-  e.usage = true;
-  throw e;
+function text(v: Values, name: string): string | undefined {
+  const x = v[name];
+  return typeof x === 'string' ? x : undefined;
 }
 
-function required(values: Record<string, unknown>, name: string): string {
-  const v = values[name];
-  if (typeof v !== 'string' || v === '') usage('--' + name + ' is required');
-  return v;
-}
-
-function whole(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = parseWhole(v);
-  if (n < 0) usage('--' + name + ' must be a whole number');
+/** A whole number from `min` to `max` given for `--name`. */
+function whole(v: Values, name: string, min: number, max: number): number | undefined {
+  const s = text(v, name);
+  if (s === undefined) return undefined;
+  const n = parseWhole(s);
+  if (n < min || n > max) usage('--' + name + ' must be a whole number from ' + min + ' to ' + max + ' (got ' + JSON.stringify(s) + ')');
   return n;
 }
 
@@ -55,101 +38,284 @@ function expiry(v: string | undefined): Date | undefined {
   return new Date(at);
 }
 
-function parse(args: string[], options: ParseArgsConfig['options']) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (e) {
-    return usage((e as Error).message);
-  }
+/** Reads a file named on the command line; a missing or unreadable one is a CONFIG error naming the flag. */
+function readInput(flag: string, path: string): Promise<string> {
+  return guard(EXIT.CONFIG, '--' + flag, () => readFileSync(path, 'utf8'));
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'publish': {
-      const v = parse(rest, { dir: { type: 'string' }, file: { type: 'string' }, version: { type: 'string' }, device: { type: 'string' }, group: { type: 'string' }, 'chunk-size': { type: 'string' }, 'override-rejected': { type: 'boolean' }, key: { type: 'string' }, expires: { type: 'string' }, downgrade: { type: 'boolean' }, rollout: { type: 'string' } });
+function printJson(value: unknown): void {
+  console.log(JSON.stringify(value));
+}
+
+const STATE_DIR: Flag = { name: 'state-dir', value: '<dir>', help: "the device's state directory (default: state_dir of the configuration)" };
+const CONFIG: Flag = { name: 'config', value: '<default.cfg>', help: 'the device configuration', required: true };
+const JSON_FLAG: Flag = { name: 'json', help: 'print the answer as one JSON object on stdout' };
+const VERBOSE: Flag = { name: 'verbose', help: 'log DEBUG lines too (overrides log_level)' };
+
+const COMMANDS: Command[] = [
+  {
+    words: ['publish'],
+    summary: 'Adds a release to a release directory: size, SHA-256 and a CRC-32 per chunk; signed with --key.',
+    flags: [
+      { name: 'dir', value: '<releases>', help: 'the release directory (created when missing)', required: true },
+      { name: 'file', value: '<firmware.bin>', help: 'the firmware image to publish', required: true },
+      { name: 'version', value: '<semver>', help: 'its version, e.g. 1.0.3', required: true },
+      { name: 'device', value: '<id>', help: 'publish for this device (give --device or --group)' },
+      { name: 'group', value: '<id>', help: 'publish for this group (give --device or --group)' },
+      { name: 'chunk-size', value: '<bytes>', help: 'bytes per checked and resumable chunk (default 65536)' },
+      { name: 'override-rejected', help: 'devices install it even where this image failed a trial before' },
+      { name: 'key', value: '<ota-private.pem>', help: 'sign the manifest with this Ed25519 private key (`ota keygen` makes one)' },
+      { name: 'expires', value: '<30d|ISO time>', help: 'a signed manifest expires after this long or at this time (default 30d)' },
+      { name: 'downgrade', help: 'sign the manifest as an explicit downgrade (devices with allow_downgrade accept it)' },
+      { name: 'rollout', value: '<percent>', help: "with --group: the percentage of the group's devices that install it (a staged rollout)" },
+      JSON_FLAG,
+    ],
+    async run(v) {
       if ((v.device === undefined) === (v.group === undefined)) usage('give exactly one of --device <id> or --group <id>');
-      const audience: Audience = typeof v.device === 'string' ? { device: v.device } : { group: v.group as string };
-      const m = await publish({ dir: required(v, 'dir'), file: required(v, 'file'), version: required(v, 'version'), audience, chunkSize: whole(v['chunk-size'] as string | undefined, 'chunk-size'), overrideRejected: v['override-rejected'] === true, key: v.key as string | undefined, expires: expiry(v.expires as string | undefined), downgrade: v.downgrade === true, rollout: whole(v.rollout as string | undefined, 'rollout') });
-      console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (m.rollout !== undefined ? ' (' + m.rollout + ' % of it)' : '') + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size);
-      return 0;
-    }
-    case 'serve': {
-      const v = parse(rest, { dir: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean' }, 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'device-tokens': { type: 'string' }, console: { type: 'boolean' }, 'admin-token': { type: 'string' }, mqtt: { type: 'string' }, key: { type: 'string' }, 'max-upload': { type: 'string' } });
+      const audience: Audience = text(v, 'device') !== undefined ? { device: text(v, 'device')! } : { group: text(v, 'group')! };
+      const file = text(v, 'file')!;
+      await guard(EXIT.CONFIG, '--file', () => readFileSync(file).length);
+      const key = text(v, 'key');
+      if (key !== undefined) await readInput('key', key);
+      const m = await guard(EXIT.FAILED, 'cannot write the release into ' + text(v, 'dir'), () =>
+        publish({ dir: text(v, 'dir')!, file, version: text(v, 'version')!, audience, chunkSize: whole(v, 'chunk-size', 1, 2 ** 31), overrideRejected: v['override-rejected'] === true, key, expires: expiry(text(v, 'expires')), downgrade: v.downgrade === true, rollout: whole(v, 'rollout', 0, 2 ** 31) }),
+      );
+      if (v.json) printJson(m);
+      else console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (m.rollout !== undefined ? ' (' + m.rollout + ' % of it)' : '') + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size);
+      return EXIT.OK;
+    },
+  },
+  {
+    words: ['serve'],
+    summary: 'Serves a release directory over HTTP(S) with byte ranges, and records the status reports devices send.',
+    flags: [
+      { name: 'dir', value: '<releases>', help: 'the release directory (`ota publish` writes it)', required: true },
+      { name: 'port', value: '<n>', help: 'TCP port, 0 to 65535 (default 8080; 0 picks a free port)' },
+      { name: 'host', value: '<address>', help: 'address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)' },
+      { name: 'quiet', help: 'do not log each request' },
+      { name: 'tls-cert', value: '<cert.pem>', help: 'serve HTTPS with this certificate (with --tls-key)' },
+      { name: 'tls-key', value: '<key.pem>', help: 'the private key of --tls-cert' },
+      { name: 'device-tokens', value: '<tokens.json>', help: 'answer only devices that present their token from this table' },
+      { name: 'console', help: 'serve the web console at /console/ (releases, rollouts, devices)' },
+      { name: 'admin-token', value: '<token>', help: "with --console: the console's admin token, 16 characters or more (default: a new one, printed)" },
+      { name: 'mqtt', value: '<mqtt://user:pass@host:port>', help: "with --console: the broker for the console's \"Flash now\" triggers" },
+      { name: 'key', value: '<ota-private.pem>', help: 'with --console: signs the releases the console publishes and re-signs rollout changes' },
+      { name: 'max-upload', value: '<bytes>', help: 'with --console: the largest image the console accepts' },
+    ],
+    async run(v) {
       if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) usage('--tls-cert and --tls-key go together');
       const consoleOnly = ['admin-token', 'mqtt', 'key', 'max-upload'].filter((k) => v[k] !== undefined);
       if (v.console !== true && consoleOnly.length > 0) usage('--' + consoleOnly[0] + ' belongs to the console: add --console');
-      if (typeof v['admin-token'] === 'string' && v['admin-token'].length < 16) usage('--admin-token must be at least 16 characters');
-      const adminToken = (v['admin-token'] as string | undefined) ?? newAdminToken();
-      const server = await startServer({
-        tls: v['tls-cert'] ? { cert: readFileSync(v['tls-cert'] as string, 'utf8'), key: readFileSync(v['tls-key'] as string, 'utf8') } : undefined,
-        dir: required(v, 'dir'),
-        port: whole(v.port as string | undefined, 'port') ?? 8080,
-        host: (v.host as string | undefined) ?? '127.0.0.1',
-        log: v.quiet ? undefined : (line) => console.log('ota serve: ' + line),
-        deviceTokens: v['device-tokens'] ? loadTokenTable(v['device-tokens'] as string) : undefined,
-        console: v.console ? { adminToken, mqtt: v.mqtt as string | undefined, key: v.key as string | undefined, maxUpload: whole(v['max-upload'] as string | undefined, 'max-upload') } : undefined,
-      });
+      const adminFlag = text(v, 'admin-token');
+      if (adminFlag !== undefined && adminFlag.length < 16) usage('--admin-token must be at least 16 characters');
+      const adminToken = adminFlag ?? newAdminToken();
+      const tokens = text(v, 'device-tokens');
+      const deviceTokens = tokens === undefined ? undefined : await guard(EXIT.CONFIG, '--device-tokens', () => loadTokenTable(tokens));
+      const port = whole(v, 'port', 0, 65535) ?? 8080;
+      const dir = text(v, 'dir')!;
+      const isDir = await guard(EXIT.CONFIG, '--dir', async () => (await import('node:fs/promises')).stat(dir).then((s) => s.isDirectory()));
+      if (!isDir) throw cliError(EXIT.CONFIG, '--dir ' + dir + ' is not a directory (give the release directory `ota publish --dir` writes)');
+      const tls = v['tls-cert'] ? { cert: await readInput('tls-cert', text(v, 'tls-cert')!), key: await readInput('tls-key', text(v, 'tls-key')!) } : undefined;
+      const host = text(v, 'host') ?? '127.0.0.1';
+      const server = await guard(EXIT.FAILED, 'cannot listen on ' + host + ':' + port, () =>
+        startServer({
+          tls,
+          dir,
+          port,
+          host,
+          log: v.quiet ? undefined : (line) => console.log('ota serve: ' + line),
+          deviceTokens,
+          console: v.console ? { adminToken, mqtt: text(v, 'mqtt'), key: text(v, 'key'), maxUpload: whole(v, 'max-upload', 1, 2 ** 53 - 1) } : undefined,
+        }),
+      );
       console.log('ota serve: listening on ' + server.url);
       // The token rides in the URL's fragment, which browsers never send to the server.
-      if (v.console) console.log('ota serve: console at ' + server.url + '/console/' + (v['admin-token'] === undefined ? '#token=' + adminToken : ' (admin token from --admin-token)'));
+      if (v.console) console.log('ota serve: console at ' + server.url + '/console/' + (adminFlag === undefined ? '#token=' + adminToken : ' (admin token from --admin-token)'));
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
       await server.close();
-      return 0;
-    }
-    case 'device': {
-      if (rest[0] === 'init') {
-        const v = parse(rest.slice(1), { 'state-dir': { type: 'string' }, version: { type: 'string' }, file: { type: 'string' }, force: { type: 'boolean' } });
-        const status = await initDevice(required(v, 'state-dir'), required(v, 'version'), v.file as string | undefined, v.force === true);
-        console.log(JSON.stringify(status));
-        return 0;
-      }
-      if (rest[0] === 'status') {
-        const v = parse(rest.slice(1), { 'state-dir': { type: 'string' } });
-        console.log(JSON.stringify(await deviceStatus(required(v, 'state-dir'))));
-        return 0;
-      }
-      const v = parse(rest, { config: { type: 'string' }, 'state-dir': { type: 'string' }, once: { type: 'boolean' } });
-      return runDevice({ config: required(v, 'config'), stateDir: v['state-dir'] as string | undefined, once: v.once === true });
-    }
-    case 'keygen': {
-      const v = parse(rest, { out: { type: 'string' } });
-      const dir = required(v, 'out');
+      return EXIT.OK;
+    },
+  },
+  {
+    words: ['keygen'],
+    summary: 'Makes an Ed25519 key pair for signed releases: ota-private.pem (for `publish --key`) and ota-public.pem (for public_keys).',
+    flags: [{ name: 'out', value: '<dir>', help: 'directory for the two files (created when missing; existing keys are never overwritten)', required: true }],
+    async run(v) {
+      const dir = text(v, 'out')!;
+      const priv = join(dir, 'ota-private.pem');
+      if (existsSync(priv)) throw cliError(EXIT.FAILED, priv + ' exists; keys are never overwritten (choose another --out)');
       const keys = generateKeys();
-      mkdirSync(dir, { recursive: true });
-      if (existsSync(join(dir, 'ota-private.pem'))) throw new Error(join(dir, 'ota-private.pem') + ' exists; keys are never overwritten');
-      writeFileSync(join(dir, 'ota-private.pem'), keys.privatePem, { mode: 0o600 });
-      writeFileSync(join(dir, 'ota-public.pem'), keys.publicPem);
-      console.log('wrote ' + join(dir, 'ota-private.pem') + ' (keep it secret: it signs releases) and ' + join(dir, 'ota-public.pem') + ' (list it in the devices\' public_keys)');
-      return 0;
-    }
-    case 'config': {
-      if (rest[0] !== 'init') usage('unknown config command ' + JSON.stringify(rest[0] ?? ''));
-      const v = parse(rest.slice(1), { out: { type: 'string' }, 'device-id': { type: 'string' }, force: { type: 'boolean' } });
-      const out = (v.out as string | undefined) ?? 'default.cfg';
-      if (existsSync(out) && v.force !== true) throw new Error(out + ' exists (use --force to overwrite)');
-      const settings = Object.assign(defaultSettings(), { device_id: (v['device-id'] as string | undefined) ?? '' });
-      writeFileSync(out, JSON.stringify(settings, null, 2) + '\n');
+      await guard(EXIT.FAILED, 'cannot write the keys into ' + dir, () => {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(priv, keys.privatePem, { mode: 0o600 });
+        writeFileSync(join(dir, 'ota-public.pem'), keys.publicPem);
+      });
+      console.log('wrote ' + priv + " (keep it secret: it signs releases) and " + join(dir, 'ota-public.pem') + " (list it in the devices' public_keys)");
+      return EXIT.OK;
+    },
+  },
+  {
+    words: ['config', 'init'],
+    summary: 'Writes a default.cfg with every key at its default.',
+    flags: [
+      { name: 'out', value: '<file>', help: 'where to write it (default default.cfg)' },
+      { name: 'device-id', value: '<id>', help: "the device's id on the update server" },
+      { name: 'force', help: 'overwrite an existing file' },
+    ],
+    async run(v) {
+      const out = text(v, 'out') ?? 'default.cfg';
+      if (existsSync(out) && v.force !== true) throw cliError(EXIT.FAILED, out + ' exists (use --force to overwrite)');
+      const settings = Object.assign(defaultSettings(), { device_id: text(v, 'device-id') ?? '' });
+      await guard(EXIT.FAILED, 'cannot write ' + out, () => writeFileSync(out, JSON.stringify(settings, null, 2) + '\n'));
       console.log('wrote ' + out + (settings.device_id === '' ? ' (set "device_id" before use)' : ''));
-      return 0;
+      return EXIT.OK;
+    },
+  },
+  {
+    words: ['device', 'init'],
+    summary: 'Creates a simulated board (or adopts a Node board): slot a holds the running version, confirmed; slot b is empty.',
+    flags: [
+      { name: 'state-dir', value: '<dir>', help: 'the state directory to create', required: true },
+      { name: 'version', value: '<semver>', help: 'the running version', required: true },
+      { name: 'file', value: '<image>', help: 'the running image (default: a placeholder)' },
+      { name: 'force', help: 'start over where a device exists' },
+    ],
+    async run(v) {
+      const file = text(v, 'file');
+      if (file !== undefined) await guard(EXIT.CONFIG, '--file', () => readFileSync(file).length);
+      printJson(await initDevice(text(v, 'state-dir')!, text(v, 'version')!, file, v.force === true));
+      return EXIT.OK;
+    },
+  },
+  {
+    words: ['device', 'status'],
+    summary: 'Prints the device as JSON: slot, version, boot state, last and next check, last error, pending download, running agent.',
+    flags: [{ ...STATE_DIR, help: "the device's state directory (or give --config)" }, { ...CONFIG, required: false, help: 'the device configuration (its state_dir)' }, JSON_FLAG],
+    async run(v) {
+      printJson(await deviceStatus({ stateDir: text(v, 'state-dir'), config: text(v, 'config') }));
+      return EXIT.OK;
+    },
+  },
+  {
+    words: ['device', 'check'],
+    summary: 'Asks the server what would be installed; downloads and writes nothing.',
+    flags: [CONFIG, STATE_DIR, JSON_FLAG, VERBOSE],
+    run: (v) => checkDevice({ config: text(v, 'config')!, stateDir: text(v, 'state-dir'), json: v.json === true, verbose: v.verbose === true }),
+  },
+  {
+    words: ['device', 'install'],
+    summary: 'Installs a manifest or an image from a file or URL through the same verify, slot and trial path as a download (signed, when public_keys is set).',
+    operands: 'FILE|URL',
+    flags: [CONFIG, STATE_DIR, { name: 'version', value: '<semver>', help: 'the version of a bare image (a manifest names its own)' }, JSON_FLAG, VERBOSE],
+    run: (v, operands) => {
+      if (operands.length !== 1) usage('give one manifest or image: FILE or URL');
+      return installOnDevice({ config: text(v, 'config')!, stateDir: text(v, 'state-dir'), source: operands[0]!, version: text(v, 'version'), json: v.json === true, verbose: v.verbose === true });
+    },
+  },
+  ...(['mark-good', 'mark-bad', 'rollback'] as const).map(
+    (action): Command => ({
+      words: ['device', action],
+      summary:
+        action === 'mark-good'
+          ? 'Confirms the slot running on trial: it becomes the known-good slot.'
+          : action === 'mark-bad'
+            ? 'Rejects the slot running on trial and reboots into the previous one.'
+            : 'Goes back to the image in the other slot (rejecting a trial, or leaving a confirmed version) and reboots into it.',
+      flags: [CONFIG, STATE_DIR, { name: 'reason', value: '<text>', help: 'why, for the log and the server (default: "by the operator")' }, JSON_FLAG],
+      run: (v) => markDevice({ config: text(v, 'config')!, stateDir: text(v, 'state-dir'), action, reason: text(v, 'reason'), json: v.json === true }),
+    }),
+  ),
+  {
+    words: ['device'],
+    summary: 'Runs the agent of a simulated board: scheduled checks and remote triggers until SIGINT/SIGTERM (SIGHUP reloads); --once checks and updates once.',
+    flags: [CONFIG, STATE_DIR, { name: 'once', help: 'boot, check and update once, then exit' }, { ...JSON_FLAG, help: 'with --once: print the result as one JSON object' }, VERBOSE],
+    run: (v) => runDevice({ config: text(v, 'config')!, stateDir: text(v, 'state-dir'), once: v.once === true, json: v.json === true, verbose: v.verbose === true }),
+  },
+  {
+    words: ['run'],
+    summary: "Boots the device (trial, confirm, revert) and runs the application from the active slot; exits with the application's code.",
+    operands: '-- <command> [args...]',
+    flags: [CONFIG, STATE_DIR, VERBOSE],
+    run: (v, operands) => {
+      if (operands.length === 0) usage('give the application command after --');
+      return runApp({ config: text(v, 'config')!, stateDir: text(v, 'state-dir'), command: operands, verbose: v.verbose === true });
+    },
+  },
+];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function overview(): string {
+  return [
+    'Usage: ota <command> [options]     (ota <command> --help: its options)',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => '  ' + ('ota ' + c.words.join(' ')).padEnd(20) + c.summary),
+    '',
+    'Options:',
+    '  --version           print the version of ota-client',
+    '  -h, --help          show this help',
+    '',
+    'Exit codes (every command):',
+    exitCodeTable(),
+  ].join('\n');
+}
+
+/** The command named by the leading words of `argv` (the longest match), and the rest. */
+function find(argv: string[]): { command: Command; rest: string[] } | null {
+  let best: Command | null = null;
+  for (const c of COMMANDS) {
+    if (c.words.every((w, i) => argv[i] === w) && (best === null || c.words.length > best.words.length)) best = c;
+  }
+  return best === null ? null : { command: best, rest: argv.slice(best.words.length) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === '--version' || first === '-V') {
+    console.log(version());
+    return EXIT.OK;
+  }
+  if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
+    const topic = first === 'help' ? find(argv.slice(1)) : null;
+    if (topic) console.log(helpText(topic.command));
+    else if (first === undefined) console.error(overview());
+    else console.log(overview());
+    return first === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  const found = find(argv);
+  if (found === null) usage('unknown command ' + JSON.stringify(first));
+  const { command } = found;
+  let rest = found.rest;
+  // `ota device frobnicate`: a mistyped subcommand, not an operand.
+  if (command.words.length === 1 && command.words[0] === 'device' && rest[0] !== undefined && !rest[0].startsWith('-')) {
+    usage('unknown command `ota device ' + rest[0] + '`');
+  }
+  let operands: string[] = [];
+  if (command.words[0] === 'run') {
+    const dash = rest.indexOf('--');
+    if (dash >= 0) {
+      operands = rest.slice(dash + 1);
+      rest = rest.slice(0, dash);
     }
-    case 'run': {
-      const dash = rest.indexOf('--');
-      if (dash < 0 || dash === rest.length - 1) usage('give the application command after --');
-      const v = parse(rest.slice(0, dash), { config: { type: 'string' }, 'state-dir': { type: 'string' } });
-      return runApp({ config: required(v, 'config'), stateDir: v['state-dir'] as string | undefined, command: rest.slice(dash + 1) });
-    }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
-      return command === undefined ? 2 : 0;
-    default:
-      return usage('unknown command ' + JSON.stringify(command));
+  }
+  const parsed = parseFlags(command, rest);
+  if (parsed.values.help === true) {
+    console.log(helpText(command));
+    return EXIT.OK;
+  }
+  try {
+    return await command.run(parsed.values, operands.length > 0 ? operands : parsed.operands);
+  } catch (e) {
+    // A value found wrong while running (a port out of range) points at this command's help too.
+    if ((e as UsageError).exit === EXIT.USAGE && (e as UsageError).command === undefined) (e as UsageError).command = command;
+    throw e;
   }
 }
 
@@ -158,9 +324,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    const err = e as Error & { usage?: boolean };
-    console.error('ota: ' + (isOtaError(e) ? e.message : err.message));
-    if (err.usage) console.error(USAGE);
-    process.exitCode = err.usage ? 2 : 1;
+    const { message, exit } = explain(e);
+    console.error('ota: ' + message);
+    if (exit === EXIT.USAGE) {
+      const command = (e as UsageError).command;
+      console.error(command ? 'Usage: ' + usageLine(command) + '\n(`ota ' + command.words.join(' ') + ' --help` lists the options)' : '(`ota --help` lists the commands)');
+    }
+    process.exitCode = exit;
   },
 );

@@ -13,6 +13,9 @@ import { readConfigFile } from '../platform/node/config-file.js';
 import { nodePlatform, platformOptions, REBOOT_EXIT_CODE } from '../platform/node/platform.js';
 import { Updater } from '../updater/updater.js';
 import { runHealthCheck } from './health-check.js';
+import { cliError } from './cli-error.js';
+import { serviceNotifier } from '../platform/node/sd-notify.js';
+import { EXIT } from './exit-codes.js';
 
 /** Options of `ota run`. */
 export interface RunAppOptions {
@@ -20,6 +23,8 @@ export interface RunAppOptions {
   stateDir?: string;
   /** The application command; it gets OTA_SLOT_PATH, OTA_VERSION, OTA_BOOT_STATE, OTA_CONFIG. */
   command: string[];
+  /** Log DEBUG lines too. */
+  verbose?: boolean;
 }
 
 /** Runs the application; resolves to the exit code for the supervisor. */
@@ -32,6 +37,7 @@ export async function runApp(options: RunAppOptions): Promise<number> {
   const finished = new Promise<number>((r) => (finish = r));
   const platform = nodePlatform({
     ...platformOptions(config, stateDir),
+    ...(options.verbose ? { logLevel: 'DEBUG' as const } : {}),
     // The launcher's own reboot (after a revert): stop the application and let the supervisor restart us.
     reboot: async () => {
       child?.kill('SIGTERM');
@@ -39,7 +45,7 @@ export async function runApp(options: RunAppOptions): Promise<number> {
     },
   });
   for (const w of file.warnings) platform.logger.log('WARNING', w);
-  if ((await loadBootState(platform.state)) === null) throw new Error(stateDir + ' holds no device (create one with `ota device init`)');
+  if ((await loadBootState(platform.state)) === null) throw cliError(EXIT.STATE, stateDir + ' holds no device (create one with `ota device init`)');
   const updater = new Updater({ config, platform });
   const status = await updater.boot();
   platform.logger.log('INFO', 'Starting slot ' + status.slot + ' (' + status.version + ', ' + status.state + ')');
@@ -60,6 +66,10 @@ export async function runApp(options: RunAppOptions): Promise<number> {
     finish(1);
   });
   child.on('exit', (code, signal) => finish(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+  // Ready for systemd (Type=notify) once the application runs; the application may send its own
+  // notifications too (NOTIFY_SOCKET is in its environment, the unit has NotifyAccess=all).
+  const notify = serviceNotifier(platform.logger);
+  notify.ready('Running slot ' + status.slot + ' (' + status.version + ', ' + status.state + ')');
   const forward = (signal: NodeJS.Signals) => () => child?.kill(signal);
   process.on('SIGTERM', forward('SIGTERM'));
   process.on('SIGINT', forward('SIGINT'));
@@ -87,6 +97,7 @@ export async function runApp(options: RunAppOptions): Promise<number> {
     }
   }
   const code = await finished;
+  notify.stopping();
   cancelTimer();
   return code;
 }

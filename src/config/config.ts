@@ -8,6 +8,8 @@ import { parseWindow } from '../schedule/maintenance-window.js';
 import { parseDecimal } from '../text/numbers.js';
 import { parseDuration } from './durations.js';
 import { isPlainRemote, originOf } from './url-policy.js';
+import { LOG_LEVELS } from '../log/log-level.js';
+import type { LogLevel } from '../platform/interfaces.js';
 
 /** The validated configuration. Durations are in seconds. */
 export interface OtaConfig {
@@ -78,6 +80,8 @@ export interface OtaConfig {
   log_max_size: number;
   /** Rotated log files kept besides the current one. */
   log_files: number;
+  /** Least important log lines written: "DEBUG", "INFO" (default), "WARNING" or "ERROR" (any case in the file). */
+  log_level: LogLevel;
   /** Ed25519 public key files (PEM) trusted to sign manifests; with any, unsigned manifests are refused. */
   public_keys: string[];
   /** Install an older version when its manifest is signed as an explicit downgrade. */
@@ -92,7 +96,7 @@ export interface OtaConfig {
   trusted_origins: string[];
 }
 
-type Kind = 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'interval' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'origins' | 'version';
+type Kind = 'level' | 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'interval' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'origins' | 'version';
 
 interface KeySpec {
   kind: Kind;
@@ -100,7 +104,7 @@ interface KeySpec {
 }
 
 /** Keys, their kinds and defaults. IoTaaP OS defaults are kept as they are. */
-const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
+const SPEC = {
   device_id: { kind: 'string', value: '' },
   device_token: { kind: 'string', value: '' },
   group_id: { kind: 'string', value: '' },
@@ -140,13 +144,14 @@ const SPEC: { [K in keyof OtaConfig]: KeySpec } = {
   log_file: { kind: 'string', value: 'ota.log' },
   log_max_size: { kind: 'bytes', value: 1024 * 1024 },
   log_files: { kind: 'count', value: 3 },
+  log_level: { kind: 'level', value: 'INFO' },
   public_keys: { kind: 'strings', value: [] },
   allow_downgrade: { kind: 'boolean', value: false },
   ca_file: { kind: 'string', value: '' },
   pin_sha256: { kind: 'strings', value: [] },
   allow_http: { kind: 'boolean', value: false },
   trusted_origins: { kind: 'origins', value: [] },
-};
+} satisfies { [K in keyof OtaConfig]: KeySpec };
 
 /** Keys whose values are masked wherever the agent writes (src/log/redact.ts). */
 export const SECRET_KEYS = ['device_token', 'group_token', 'mqtt_pass'];
@@ -154,7 +159,40 @@ export const SECRET_KEYS = ['device_token', 'group_token', 'mqtt_pass'];
 /** IoTaaP OS keys that are not about updates: accepted and ignored. */
 const FOREIGN_KEYS = ['ssid', 'ssid_pass', 'rof', 'timezone'];
 
+/** The values a key of each kind accepts in default.cfg or in code (what `resolveConfig` converts). */
+interface InputOf {
+  level: LogLevel | 'debug' | 'info' | 'warning' | 'error';
+  string: string;
+  boolean: boolean;
+  port: number | `${number}`;
+  url: string;
+  duration: number | `${number}` | `${number}${'s' | 'm' | 'h' | 'd'}`;
+  interval: number | `${number}` | `${number}${'s' | 'm' | 'h' | 'd'}`;
+  fraction: number;
+  count: number;
+  bytes: number;
+  protocol: 'native' | 'iotaap' | 'hawkbit';
+  format: '' | 'esp32';
+  window: `${string}:${string}-${string}:${string}`;
+  strings: readonly string[];
+  origins: readonly string[];
+  version: string;
+}
+
+/**
+ * Settings as `createUpdater({ config })` takes them: default.cfg's keys with the values each
+ * accepts, so a misspelt key or a wrong type fails to compile. As in IoTaaP OS, "" (or null)
+ * keeps a key's default, and IoTaaP's keys that are not about updates are accepted.
+ */
+export type OtaSettings = { [K in keyof OtaConfig]?: InputOf[(typeof SPEC)[K]['kind']] | '' | null } & {
+  ssid?: string;
+  ssid_pass?: string;
+  rof?: unknown;
+  timezone?: unknown;
+};
+
 const EXPECTED: { [K in Kind]: string } = {
+  level: '"debug", "info", "warning" or "error"',
   string: 'a string',
   boolean: 'true or false',
   port: 'a port number from 1 to 65535',
@@ -177,6 +215,10 @@ const MAX_SAFE = 9007199254740991;
 
 function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: false } {
   switch (kind) {
+    case 'level': {
+      const level = typeof v === 'string' ? v.toUpperCase() : '';
+      return LOG_LEVELS.indexOf(level) >= 0 ? { ok: true, value: level } : { ok: false };
+    }
     case 'string':
       return typeof v === 'string' ? { ok: true, value: v } : { ok: false };
     case 'boolean':

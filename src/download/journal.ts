@@ -28,7 +28,8 @@ export function journalFor(r: SizedRelease, slot: SlotName, synced: number): Jou
   return { image: r.sha256 ?? 'unverified ' + r.version, slot, size: r.size, chunk_size: r.chunkSize, synced };
 }
 
-async function loadJournal(state: StateStore): Promise<Journal | null> {
+/** Reads the journal; null when there is none or it is unreadable (the download then starts over). */
+export async function loadJournal(state: StateStore): Promise<Journal | null> {
   const text = await state.read(JOURNAL);
   if (text === null) return null;
   try {

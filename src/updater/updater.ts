@@ -7,10 +7,10 @@ import {
   beginWrite,
   bootSelect,
   confirmBooted,
-  describeBoot,
   initialBootState,
   markInstalled,
   rejectTrial,
+  rollBack,
   updateTarget,
   type BootState,
   type DeviceStatus,
@@ -30,12 +30,15 @@ import { otaError, toOtaError, type OtaError, type OtaStage } from '../errors.js
 import { ESP32_MAGIC, validateEsp32Image } from '../install/esp32-image.js';
 import type { SlotName } from '../install/slots.js';
 import { maskedError, masker, redacting, type Mask } from '../log/redact.js';
-import type { Platform, RebootRequest, StopSignal } from '../platform/interfaces.js';
+import type { LogLevel, Platform, RebootRequest, StopSignal } from '../platform/interfaces.js';
 import { minuteOfDay, parseWindow } from '../schedule/maintenance-window.js';
 import { Scheduler, type RunOutcome } from '../schedule/scheduler.js';
 import { decide, type Decision, type Hold } from './decide.js';
 import { stopController } from './stop-controller.js';
 import { allocationGuard, type AllocationGuard } from './allocation-guard.js';
+import { isoTime, saveCheckRecord } from './check-record.js';
+import { deviceStatus, type UpdaterStatus } from './status.js';
+import { progressLog } from '../log/progress-log.js';
 
 /** Events of an {@link Updater}, with their arguments. */
 export interface UpdaterEvents {
@@ -60,7 +63,12 @@ export interface UpdaterEvents {
 /** What {@link Updater.checkForUpdates} resolves to. It never rejects. */
 export type CheckResult =
   | { status: 'up-to-date'; version: string; latest: string }
-  | { status: 'no-firmware'; version: string }
+  | {
+      status: 'no-firmware';
+      version: string;
+      /** The address that answered 404 (the device's own manifest), when the protocol has one. */
+      url?: string;
+    }
   | { status: 'updated'; version: string; from: string; slot: SlotName; rebooting: true }
   | {
       status: 'deferred';
@@ -77,6 +85,18 @@ export type CheckResult =
       /** What failed and what happens next, in one sentence for people. */
       message: string;
     };
+
+/** What {@link Updater.check} finds: what a check would do now, with nothing downloaded or written. */
+export interface CheckPreview {
+  /** The running version. */
+  version: string;
+  /** The release the server offers; null when it has none (HTTP 404). */
+  offered: Release | null;
+  /** What would be done with it; null when nothing is offered. */
+  decision: Decision | null;
+  /** The address of the device's own manifest, when the protocol has one. */
+  url?: string;
+}
 
 /** Options of {@link Updater.checkForUpdates}. */
 export interface CheckOptions {
@@ -120,6 +140,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private readonly inhibitors: string[] = [];
   /** Masks the configured secrets in every form. */
   private readonly mask: Mask;
+  /** Wall-clock time of the next automatic check, for the check record. */
+  private nextCheckAt: number | null = null;
 
   constructor(options: UpdaterOptions) {
     super();
@@ -157,7 +179,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         this.stopRun = null;
       };
       this.stopRun = stopper.stop;
-      this.running = this.run(options.force === true, stopper.signal);
+      this.running = this.run(options.force === true, stopper.signal).then((r) => this.finish(r));
       this.running.then(done, done);
     }
     return this.running;
@@ -175,6 +197,37 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       return;
     }
     this.scheduler.start();
+    this.nextCheckAt = this.platform.clock.date() + this.config.first_check_delay * 1000;
+  }
+
+  /**
+   * What a check would do now: asks the server and decides, but downloads, writes and reports
+   * nothing (`ota device check`).
+   */
+  async check(): Promise<CheckPreview> {
+    const at: RunState = { stage: 'check', boot: await this.bootState(), running: '', target: null, offered: '' };
+    at.running = this.runningVersion(at.boot!);
+    const offered = await this.protocol.check({ version: at.running });
+    const preview: CheckPreview = { version: at.running, offered, decision: offered === null ? null : decide(this.facts(at, offered, offered.sha256, false)) };
+    if (this.protocol.checkUrl) preview.url = this.protocol.checkUrl;
+    return preview;
+  }
+
+  /** Keeps what a check came to in the state store, for status; a failure to write is only logged. */
+  private async record(r: CheckResult): Promise<void> {
+    const failed = r.status === 'failed' ? r : null;
+    const entry = {
+      time: isoTime(this.platform.clock.date())!,
+      result: r.status,
+      latest: r.status === 'up-to-date' || r.status === 'deferred' ? r.latest : r.status === 'updated' ? r.version : null,
+      error: failed ? { code: failed.error.code, message: failed.message } : null,
+      next_check: isoTime(this.nextCheckAt),
+    };
+    try {
+      await saveCheckRecord(this.platform.state, entry);
+    } catch (e) {
+      this.platform.logger.log('WARNING', 'Could not record the check in the state directory: ' + toOtaError(e, 'report').message);
+    }
   }
 
   /**
@@ -183,6 +236,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    */
   async stop(): Promise<void> {
     this.scheduler.stop();
+    this.nextCheckAt = null;
     if (this.stopRun) this.stopRun();
     if (this.platform.trigger) await this.platform.trigger.stop();
     if (this.running) await this.running;
@@ -218,9 +272,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     else if (!updating) respond(TRIGGER_CODES.updating);
   }
 
-  /** The running slot, its version and boot state. */
-  async status(): Promise<DeviceStatus> {
-    return describeBoot(await this.bootState());
+  /** The running slot, its version and boot state, the last and next check, and a partial download. */
+  async status(): Promise<UpdaterStatus> {
+    return deviceStatus(this.platform.state, await this.bootState());
   }
 
   /**
@@ -257,10 +311,24 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * previous slot. That image is never installed again.
    */
   async revert(reason: string): Promise<void> {
+    await this.goBack(rejectTrial, reason, 'ERROR', 'Update reverted: ');
+  }
+
+  /**
+   * Goes back to the image in the other slot (`reason` says why) and reboots into it: a slot on
+   * trial is rejected as by {@link revert}; a confirmed version is rejected too, so the next check
+   * does not install it again, unless it is published with override_rejected.
+   */
+  async rollBack(reason: string): Promise<void> {
+    await this.goBack(rollBack, reason, 'WARNING', 'Rolled back: ');
+  }
+
+  /** Applies a transition back to the confirmed slot, logs and reports it, and reboots there. */
+  private async goBack(transition: (s: BootState, reason: string) => BootState, reason: string, level: LogLevel, what: string): Promise<void> {
     this.memory.begin();
     const before = await this.bootState();
-    const s = await this.save(rejectTrial(before, reason));
-    this.platform.logger.log('ERROR', 'Update reverted: ' + reason);
+    const s = await this.save(transition(before, reason));
+    this.platform.logger.log(level, what + reason);
     await this.report(before, { stage: 'failed', reason, code: 'HEALTH_CHECK', reverted: true });
     const image = s.slots[s.confirmed];
     await this.reboot({ slot: s.confirmed, version: image ? image.version : '', reason: 'revert' });
@@ -290,10 +358,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       at.boot = await this.bootState();
       at.running = this.runningVersion(at.boot);
       const release = await this.protocol.check({ version: at.running });
-      if (release === null) {
-        this.platform.logger.log('INFO', 'No firmware available');
-        return this.planned({ status: 'no-firmware', version: at.running }, 'done');
-      }
+      if (release === null) return this.noFirmware(at);
       const decision = decide(this.facts(at, release, release.sha256, force));
       if (decision.kind !== 'install') return await this.notInstalling(decision, release, at);
       if (decision.downgrade) this.platform.logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + at.running + ': a signed, explicit downgrade allowed by allow_downgrade');
@@ -311,6 +376,19 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     } catch (e) {
       return this.failed(toOtaError(e, at.stage), at);
     }
+  }
+
+  /**
+   * The server has nothing at the device's own address. Most often a wrong device_id or ota_domain
+   * rather than a healthy device: a warning that names the address (IoTaaP OS's words first).
+   */
+  private noFirmware(at: RunState): CheckResult {
+    const url = this.protocol.checkUrl;
+    const where = url ? ' at ' + url + ' (HTTP 404)' : '';
+    this.platform.logger.log('WARNING', 'No firmware available' + where + ': check "device_id" and "ota_domain" in the configuration, or publish a release for this device');
+    const result: CheckResult = { status: 'no-firmware', version: at.running };
+    if (url) result.url = url;
+    return this.planned(result, 'done');
   }
 
   private runningVersion(boot: BootState): string {
@@ -402,6 +480,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private async fetchInto(release: SizedRelease, target: SlotName, signal: StopSignal): Promise<string> {
     const { logger } = this.platform;
     logger.log('INFO', 'Downloading ' + release.size + ' bytes into slot ' + target + ' (chunks of ' + release.chunkSize + ')');
+    const logProgress = progressLog((line) => logger.log('INFO', line), () => this.platform.clock.now());
     const sha256 = await download(this.platform, {
       release,
       slot: target,
@@ -410,6 +489,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
       signal,
       onProgress: (p) => {
+        logProgress(p.received, p.total, p.bytesPerSecond);
         this.emit('download-progress', p);
         if (this.protocol.progress) this.protocol.progress(p.received, p.total);
       },
@@ -450,7 +530,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     at.boot = await this.save(markInstalled(at.boot!, target, { version: release.version, sha256, size: release.size }, this.config.boot_attempts));
     await discardJournal(this.platform.state);
     this.emit('installed', { version: release.version, slot: target });
-    this.platform.logger.log('INFO', 'Update successfull! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
+    this.platform.logger.log('INFO', 'Update successful! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
     await this.send({ stage: 'installed', version: release.version, from: at.running });
     return this.rebootSoon({ slot: target, version: release.version, reason: 'update' }, at.running);
   }
@@ -460,7 +540,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const { logger } = this.platform;
     const error = maskedError(unmasked, this.mask);
     const untouched = at.boot ? 'the running firmware ' + at.running + ' (slot ' + at.boot.booted + ') is untouched' : 'nothing was changed';
-    const delay = this.scheduler.reschedule(error.retryable ? 'retry' : 'done', error.retryAfterMs);
+    const delay = this.planNext(this.scheduler.reschedule(error.retryable ? 'retry' : 'done', error.retryAfterMs));
     const next =
       delay === null
         ? error.retryable
@@ -482,8 +562,14 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** Plans the next automatic check after a run (when the scheduler runs) and passes the result on. */
   private planned<R extends CheckResult>(result: R, outcome: RunOutcome, hintMs?: number | null): R {
     const suggested = this.protocol.suggestedIntervalMs ? this.protocol.suggestedIntervalMs() : null;
-    this.scheduler.reschedule(outcome, hintMs ?? suggested);
+    this.planNext(this.scheduler.reschedule(outcome, hintMs ?? suggested));
     return result;
+  }
+
+  /** Notes when the next automatic check is due (`delay` from the scheduler; null: none planned). */
+  private planNext(delay: number | null): number | null {
+    this.nextCheckAt = delay === null ? null : this.platform.clock.date() + delay;
+    return delay;
   }
 
   /** Tells the protocol that an offered release is not installed (hawkBit closes its action). */
@@ -515,12 +601,21 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
   }
 
-  /** Reboots into a newly installed slot once the caller has had the result. */
+  /** The result of an installed update; {@link finish} reboots into it. */
   private rebootSoon(request: RebootRequest, from: string): CheckResult {
-    this.platform.clock.setTimer(() => {
-      this.reboot(request).catch((e) => this.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message));
-    }, 0);
     return { status: 'updated', version: request.version, from, slot: request.slot, rebooting: true };
+  }
+
+  /** The end of a run: recorded, and an update's reboot started once the caller has had the result. */
+  private async finish(r: CheckResult): Promise<CheckResult> {
+    await this.record(r);
+    if (r.status === 'updated') {
+      const request: RebootRequest = { slot: r.slot, version: r.version, reason: 'update' };
+      this.platform.clock.setTimer(() => {
+        this.reboot(request).catch((e) => this.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message));
+      }, 0);
+    }
+    return r;
   }
 
   private async reboot(request: RebootRequest): Promise<void> {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseConfig, type ConfigResult } from '../../config/config.js';
 import { otaError } from '../../errors.js';
+import { systemErrorText } from './system-error.js';
 
 /** A configuration read from a file, with its state directory resolved against the file's folder. */
 export interface ConfigFile extends ConfigResult {
@@ -16,7 +17,7 @@ export function readConfigFile(path: string): ConfigFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw otaError('CONFIG_INVALID', 'config', path + ': cannot read the configuration (' + ((e as NodeJS.ErrnoException).code ?? String(e)) + ')');
+    throw otaError('CONFIG_INVALID', 'config', 'cannot read the configuration: ' + (systemErrorText(e) ?? path) + ' (`ota config init` writes one)');
   }
   const result = parseConfig(text, path);
   // Paths in the file are relative to the file.

@@ -5,6 +5,7 @@
  * MQTT.js is loaded on `start` only: it adds ~14 MiB of RSS to the agent (59 -> 73), which devices
  * without a trigger should not pay.
  */
+import { networkErrorText } from './system-error.js';
 import type { MqttClient } from 'mqtt';
 import type { OtaConfig } from '../../config/config.js';
 import type { Logger, RemoteTrigger, StateStore } from '../interfaces.js';
@@ -107,10 +108,12 @@ function connect(mqttConnect: typeof import('mqtt').connect, o: MqttTriggerOptio
   c.on('error', (e) => {
     const code = (e as { code?: unknown }).code;
     const refused = typeof code === 'number' && REFUSALS.indexOf(code) >= 0;
+    // The network stack's codes (ECONNREFUSED, ENOTFOUND) are said in words; MQTT's own refusals keep their message.
+    const why = (typeof code === 'string' ? networkErrorText(code) : null) ?? e.message;
     const retry = '; retrying in ' + Math.round((c.options.reconnectPeriod ?? 0) / 1000) + ' s';
-    if (refused) logger.log('ERROR', 'MQTT broker ' + o.url + ' refused the connection: ' + e.message + ' (check mqtt_user and mqtt_pass)' + retry);
-    else logger.log('WARNING', 'MQTT ' + o.url + ': ' + e.message + retry.replace('retrying', 'reconnecting'));
-    record(refused ? 'refused' : 'reconnecting', e.message);
+    if (refused) logger.log('ERROR', 'MQTT broker ' + o.url + ' refused the connection: ' + why + ' (check mqtt_user and mqtt_pass)' + retry);
+    else logger.log('WARNING', 'MQTT ' + o.url + ': ' + why + retry.replace('retrying', 'reconnecting'));
+    record(refused ? 'refused' : 'reconnecting', why);
   });
   c.on('message', (topic) => {
     if (topic !== o.triggerTopic) return;

@@ -7,7 +7,9 @@ import { join, resolve } from 'node:path';
 import { rotatingFile } from './log-file.js';
 import { mqttOptions, mqttTrigger, type MqttTriggerOptions } from './mqtt-trigger.js';
 import { formatLogLine } from '../../log/log-line.js';
-import type { Clock, Hasher, Logger, Platform, RebootRequest } from '../interfaces.js';
+import type { Clock, Hasher, Logger, LogLevel, Platform, RebootRequest } from '../interfaces.js';
+import { atLevel } from '../../log/log-level.js';
+import { systemErrorText, worded } from './system-error.js';
 import { execFile } from 'node:child_process';
 import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
 import { masker, redacting } from '../../log/redact.js';
@@ -52,6 +54,8 @@ export interface NodePlatformOptions {
   secrets?: string[];
   /** Replaces the default logger (stderr, and `logFile`). */
   logger?: Logger;
+  /** Least important line the default logger writes (default INFO). */
+  logLevel?: LogLevel;
 }
 
 /** zlib's CRC-32 (Node 20.15 and later), about three times faster than the portable one. */
@@ -78,7 +82,7 @@ function nodeLogger(logFile?: { path: string; maxBytes: number; keep: number }):
         toFile(line);
         failing = false;
       } catch (e) {
-        if (!failing) process.stderr.write(formatLogLine(new Date(), 'WARNING', 'cannot write the log file ' + logFile!.path + ': ' + (e as Error).message + '; logging to stderr only until it works again') + '\n');
+        if (!failing) process.stderr.write(formatLogLine(new Date(), 'WARNING', 'cannot write the log file: ' + (systemErrorText(e) ?? logFile!.path + ' refused the write') + '; logging to stderr only until it works again') + '\n');
         failing = true;
       }
     },
@@ -99,6 +103,7 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256 },
     allowHttp: config.allow_http,
     secrets: SECRET_KEYS.map((k) => String(config[k as keyof OtaConfig])),
+    logLevel: config.log_level,
   };
 }
 
@@ -120,13 +125,14 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
   const raw = options.rawSlots;
   if (raw && !options.slotCapacity) throw new Error('raw slots need their size (slot_size)');
   // Masked here too: the MQTT trigger and the CLI log through this logger, not the updater's.
-  const logger = redacting(options.logger ?? nodeLogger(options.logFile), masker(options.secrets ?? []));
-  const slots = raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity);
-  const state = fileState(options.stateDir);
+  const logger = redacting(options.logger ?? atLevel(nodeLogger(options.logFile), options.logLevel ?? 'INFO'), masker(options.secrets ?? []));
+  // Operating-system refusals in words (no EROFS in messages or the log).
+  const slots = worded(raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity));
+  const state = worded(fileState(options.stateDir));
   return {
     transport: nodeTransport(options.tls, options.allowHttp),
     slots,
-    bootSelector: raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots),
+    bootSelector: worded(raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots)),
     state,
     clock: systemClock,
     logger,

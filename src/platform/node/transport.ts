@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { isOtaError, otaError, type OtaStage } from '../../errors.js';
+import { networkErrorText } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
 import { fixedBufferCanGet, fixedBufferGet } from './fixed-buffer-get.js';
 import { checkHop } from './url-guard.js';
@@ -67,9 +68,9 @@ function networkError(req: HttpRequest, e: unknown, stage: OtaStage): Error {
   if (tlsRefusal) return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: ' + (err.cause?.message ?? err.message), { cause: e });
   // OpenSSL's verification failures: CERT_*, *_SELF_SIGNED_CERT*, UNABLE_TO_*, ERR_TLS_CERT_ALTNAME_INVALID.
   if (typeof err.code === 'string' && (err.code.indexOf('CERT') >= 0 || err.code.indexOf('UNABLE_TO_') === 0)) {
-    return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: the server certificate is not trusted (' + err.code + ')', { cause: e });
+    return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: ' + networkErrorText(err.code)!, { cause: e });
   }
-  const why = err.code ?? err.message ?? String(e);
+  const why = networkErrorText(err.code ?? err.cause?.code) ?? err.message ?? String(e);
   return otaError('NETWORK', stage, (req.method ?? 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true, cause: e });
 }
 

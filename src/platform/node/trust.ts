@@ -2,6 +2,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { otaError } from '../../errors.js';
+import { systemErrorText } from './system-error.js';
 import type { Trust } from '../../check/trust.js';
 
 /** Trusts the Ed25519 public keys in these PEM files (several during a key rotation). */
@@ -11,7 +12,7 @@ export function nodeTrust(files: string[]): Trust {
     try {
       key = createPublicKey(readFileSync(file));
     } catch (e) {
-      throw otaError('CONFIG_INVALID', 'config', 'public key ' + file + ' cannot be read as a PEM public key: ' + (e as Error).message);
+      throw otaError('CONFIG_INVALID', 'config', 'public key ' + file + ' ' + (systemErrorText(e) === null ? 'is not a PEM public key (list ota-public.pem from `ota keygen` in public_keys)' : 'cannot be read: ' + systemErrorText(e)));
     }
     if (key.asymmetricKeyType !== 'ed25519') throw otaError('CONFIG_INVALID', 'config', 'public key ' + file + ' is ' + key.asymmetricKeyType + ', not Ed25519');
     return key;
@@ -37,5 +38,14 @@ export function generateKeys(): { privatePem: string; publicPem: string } {
 
 /** Signs `message` with the Ed25519 private key in a PEM file; base64. */
 export function signWith(privateKeyFile: string, message: string): string {
-  return sign(null, Buffer.from(message), createPrivateKey(readFileSync(privateKeyFile))).toString('base64');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(readFileSync(privateKeyFile));
+  } catch (e) {
+    // OpenSSL's own words ("error:1E08010C:DECODER routines::unsupported") tell a user nothing.
+    const why = systemErrorText(e) ?? 'is not a PEM private key (sign with ota-private.pem from `ota keygen`, not the public key)';
+    throw otaError('CONFIG_INVALID', 'config', 'signing key ' + (systemErrorText(e) === null ? privateKeyFile + ' ' : '') + why);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw otaError('CONFIG_INVALID', 'config', 'signing key ' + privateKeyFile + ' is ' + key.asymmetricKeyType + ', not Ed25519 (`ota keygen` makes one)');
+  return sign(null, Buffer.from(message), key).toString('base64');
 }

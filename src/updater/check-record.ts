@@ -1,0 +1,45 @@
+/**
+ * The last check, kept in the state store (`check.json`): when the device last asked, what came of
+ * it, the error and its code when it failed, and when it asks next. `updater.status()` and
+ * `ota device status` read it, also from another process than the agent's.
+ */
+import type { StateStore } from '../platform/interfaces.js';
+
+/** Name of the record in the state store. */
+export const CHECK_RECORD = 'check.json';
+
+/** What the record holds. */
+export interface CheckRecord {
+  /** When the check ended (ISO 8601, UTC). */
+  time: string;
+  /** `up-to-date`, `no-firmware`, `updated`, `deferred` or `failed`. */
+  result: string;
+  /** The version the server offered, when it offered one. */
+  latest: string | null;
+  /** The error of a failed check: its OtaError code and message. */
+  error: { code: string; message: string } | null;
+  /** When the next automatic check is due (ISO 8601, UTC); null when none is planned. */
+  next_check: string | null;
+}
+
+/** Reads the record; null when there is none or it cannot be understood (it is only informative). */
+export async function loadCheckRecord(state: StateStore): Promise<CheckRecord | null> {
+  const text = await state.read(CHECK_RECORD);
+  if (text === null) return null;
+  try {
+    const r = JSON.parse(text) as CheckRecord;
+    return typeof r === 'object' && r !== null && typeof r.time === 'string' && typeof r.result === 'string' ? r : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/** Writes the record (atomically, through the store). */
+export function saveCheckRecord(state: StateStore, r: CheckRecord): Promise<void> {
+  return state.write(CHECK_RECORD, JSON.stringify(r));
+}
+
+/** A wall-clock time in ms as ISO 8601, or null. */
+export function isoTime(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

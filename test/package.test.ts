@@ -1,0 +1,75 @@
+/**
+ * The package as a user installs it: `npm pack`, then `npm install <tarball>` in a fresh directory,
+ * then the installed `ota` publishes, serves and updates a simulated board. And `ota device`
+ * under systemd: READY=1 and watchdog pings on a NOTIFY_SOCKET (received here with socat, as
+ * systemd would; the protocol is sd_notify(3): one datagram of KEY=VALUE lines per message).
+ */
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { CLI, configFile, device, image, onCleanup, releaseDir, serve, tempDir, until } from './helpers/fixtures.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function run(command: string, args: string[], cwd: string): Promise<{ code: number; out: string }> {
+  return new Promise((done) => {
+    execFile(command, args, { cwd, timeout: 120_000 }, (e, stdout, stderr) => done({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: stdout + stderr }));
+  });
+}
+
+describe('the packed package', () => {
+  it('installs from its tarball into a fresh directory, and its ota updates a board', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; scripts: Record<string, string> };
+    // npm runs `prepare` for `npm pack`, `npm publish` and git installs: the tarball always has dist/.
+    expect(pkg.scripts.prepare).toBe('npm run build');
+    const dir = tempDir();
+    // `npm test` has just built dist/; packing without scripts here spares a second build.
+    const packed = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], ROOT);
+    expect(packed.code, packed.out).toBe(0);
+    const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
+    const board = join(dir, 'board');
+    mkdirSync(board);
+    writeFileSync(join(board, 'package.json'), JSON.stringify({ name: 'board', private: true }));
+    const installed = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], board);
+    expect(installed.code, installed.out).toBe(0);
+
+    const ota = join(board, 'node_modules', '.bin', 'ota');
+    expect((await run(ota, ['--version'], board)).out.trim()).toBe(pkg.version);
+    writeFileSync(join(board, 'fw.bin'), image(40_000, 12));
+    expect((await run(ota, ['publish', '--dir', 'releases', '--file', 'fw.bin', '--version', '2.0.0', '--device', 'pi'], board)).code).toBe(0);
+    const server = await serve(join(board, 'releases'));
+    expect((await run(ota, ['device', 'init', '--state-dir', 'state', '--version', '1.0.0'], board)).code).toBe(0);
+    writeFileSync(join(board, 'default.cfg'), JSON.stringify({ ota_domain: server.url, device_id: 'pi' }));
+    const update = await run(ota, ['device', '--config', 'default.cfg', '--state-dir', 'state', '--once'], board);
+    expect(update.out).toContain('updated 1.0.0 -> 2.0.0 (slot b, confirmed)');
+    expect(update.code).toBe(0);
+  }, 180_000);
+});
+
+const SOCAT = spawnSync('socat', ['-V']).status === 0;
+const NOTIFY = spawnSync('systemd-notify', ['--version']).status === 0;
+
+describe.skipIf(!SOCAT || !NOTIFY)('ota device under systemd (Type=notify, WatchdogSec=)', () => {
+  it('sends READY=1 with a status once it runs, WATCHDOG=1 every half WATCHDOG_USEC, and STOPPING=1', async () => {
+    const { dir } = await releaseDir('1.0.0', image(1000));
+    const server = await serve(dir);
+    const stateDir = await device('1.0.0');
+    const socket = join(tempDir(), 'notify');
+    // What systemd does: a datagram socket whose path is in NOTIFY_SOCKET.
+    const receiver = spawn('socat', ['-u', 'UNIX-RECV:' + socket, 'STDOUT']);
+    onCleanup(() => receiver.kill('SIGKILL'));
+    let heard = '';
+    receiver.stdout.on('data', (d: Buffer) => (heard += d.toString()));
+    await until('the notify socket', () => readdirSync(join(socket, '..')).includes('notify'));
+    const env = Object.assign({}, process.env, { NOTIFY_SOCKET: socket, WATCHDOG_USEC: '400000' });
+    const agent = spawn(process.execPath, [CLI, 'device', '--config', configFile({ ota_domain: server.url, device_id: 'dev1' }), '--state-dir', stateDir], { env, stdio: 'ignore' });
+    onCleanup(() => agent.kill('SIGKILL'));
+    await until('READY=1', () => heard.includes('READY=1'));
+    expect(heard).toContain('STATUS=Running 1.0.0 (slot a); waiting for checks and update requests');
+    await until('two watchdog pings', () => heard.split('WATCHDOG=1').length > 2);
+    agent.kill('SIGTERM');
+    await until('STOPPING=1', () => heard.includes('STOPPING=1'));
+  });
+});
