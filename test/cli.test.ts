@@ -82,6 +82,7 @@ describe('ota --help, --version and usage', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const rows = new Map<number, string>();
     for (const m of readme.matchAll(/^\| (\d+) \| `(\w+)` \| (.+) \|$/gm)) rows.set(Number(m[1]), m[2] + ' ' + m[3]);
+    expect(rows.size).toBe(10);
     expect(rows).toEqual(helpTable((await runCli(['--help'])).stdout));
   });
 });
