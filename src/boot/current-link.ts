@@ -15,9 +15,11 @@ export function currentLink(dir: string, slots: SlotStorage): BootSelector {
   return {
     async apply(state) {
       const link = join(dir, 'current');
-      rmSync(link + '.tmp', { force: true });
-      symlinkSync(relative(dir, slots.locate(state.booted)), link + '.tmp');
-      renameSync(link + '.tmp', link);
+      // Per process, as two processes (an application and `ota run`) may apply a state at once.
+      const tmp = link + '.' + process.pid + '.tmp';
+      rmSync(tmp, { force: true });
+      symlinkSync(relative(dir, slots.locate(state.booted)), tmp);
+      renameSync(tmp, link);
     },
   };
 }

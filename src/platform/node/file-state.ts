@@ -29,7 +29,9 @@ export function fileState(dir: string): StateStore {
     },
     async write(name, text) {
       mkdirSync(dir, { recursive: true });
-      const tmp = join(dir, name + '.tmp');
+      // One temporary file per process: an application confirming itself while `ota run` confirms
+      // it too would otherwise truncate and rename the other's half-written file.
+      const tmp = join(dir, name + '.' + process.pid + '.tmp');
       const fh = await open(tmp, 'w');
       try {
         await fh.writeFile(text);
