@@ -28,8 +28,8 @@ function expectWords(text: string): void {
 
 /** Every command with its flags, as the README documents them. */
 const COMMANDS: [string[], string[]][] = [
-  [['publish'], ['dir', 'file', 'version', 'device', 'group', 'chunk-size', 'override-rejected', 'key', 'expires', 'downgrade', 'json']],
-  [['serve'], ['dir', 'port', 'host', 'quiet', 'tls-cert', 'tls-key']],
+  [['publish'], ['dir', 'file', 'version', 'device', 'group', 'chunk-size', 'override-rejected', 'key', 'expires', 'downgrade', 'rollout', 'json']],
+  [['serve'], ['dir', 'port', 'host', 'quiet', 'tls-cert', 'tls-key', 'device-tokens', 'console', 'admin-token', 'mqtt', 'key', 'max-upload']],
   [['keygen'], ['out']],
   [['config', 'init'], ['out', 'device-id', 'force']],
   [['device', 'init'], ['state-dir', 'version', 'file', 'force']],
