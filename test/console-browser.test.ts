@@ -180,7 +180,7 @@ describeIt('the console in a browser', () => {
     await uploadInPage(page, { file: firmware('1.2.0', 30_000), version: '1.2.0', kind: 'group', target: 'canary', rollout: 50 });
 
     // The first device of the wave installs, fails its trial and reverts: the rollout halts.
-    expect(await once(wave[0]!.cfg, wave[0]!.stateDir)).toBe(1);
+    expect(await once(wave[0]!.cfg, wave[0]!.stateDir)).toBe(5); // REVERTED (src/cli/exit-codes.ts)
     await waitText(page, '[data-group="canary"] .rollout-status', (t) => t.startsWith('Halted: 1 of 1 devices in the wave failed or reverted 1.2.0'), 'the halt');
     const rest = devices.filter((d) => d !== wave[0]);
     expect(await limited(4, rest.map((d) => () => once(d.cfg, d.stateDir)))).toEqual(rest.map(() => 0));
