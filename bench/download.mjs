@@ -1,19 +1,31 @@
-// Benchmark: a full update (check, chunked download with CRC-32 and SHA-256, journal, fsync,
-// install) against `curl -o` of the same image from the same server, and against the floor plain
-// Node sets for the same work, in the same run.
-// Usage: npm run bench [-- <MiB> ...]   (default: 64 512)
-import { spawnSync } from 'node:child_process';
+// Benchmark: a whole update with `ota device --once` (check, chunked download with CRC-32 and
+// SHA-256, journal, fsync, trial boot, confirm) beside `curl -o` and, with --peers, SWUpdate and
+// Mender installing the same image from the same nginx. Contenders alternate inside each round
+// (the first one rotates); medians are reported, ratios are medians of per-round ratios. Wall time
+// includes a `sync` of the target; CPU is user+sys of the process tree and peak RSS that of its
+// largest process (GNU time). Then the small costs: an up-to-date `ota device --once`, `node -e 0`,
+// an idle agent connected to MQTT, and the bytes re-fetched after a kill.
+// Usage: npm run bench [-- [--peers] [--runs N] <MiB> ...]   (default: 256 1024, 5 runs)
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startNginx } from './peers/nginx.mjs';
+import { menderContender, menderMissing } from './peers/mender.mjs';
+import { SWUPDATE, swupdateContender } from './peers/swupdate.mjs';
+import { which } from './peers/which.mjs';
 import { startServer } from './serve.mjs';
 
-const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const child = fileURLToPath(new URL('../test/helpers/update-child.mjs', import.meta.url));
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
-const RUNS = 3;
+const args = process.argv.slice(2);
+const peers = args.includes('--peers');
+const runsAt = args.indexOf('--runs');
+const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 5;
+const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--runs').map(Number);
+const TIME = which('time') ?? '/usr/bin/time';
 
 function makeImage(path, mib) {
   const fd = openSync(path, 'w');
@@ -30,20 +42,13 @@ function makeImage(path, mib) {
   closeSync(fd);
 }
 
-/** Bytes fetched again after a SIGKILL at `killAt`: what the killed process had received minus where the next run resumed. */
-async function refetchAfterKill(server, killAt) {
-  const stateDir = join(work, 'killed');
-  const killedAt = join(work, 'killed-at');
-  spawnSync(process.execPath, [child, server.url, stateDir, String(killAt), killedAt], { stdio: 'ignore', env: { ...process.env } });
-  const received = Number(readFileSync(killedAt, 'utf8'));
-  const r = spawnSync(process.execPath, [child, server.url, stateDir, '-', killedAt], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error('update after the kill failed: ' + r.stdout + r.stderr);
-  await new Promise((res) => setTimeout(res, 200)); // let the server's log lines arrive
-  // The run after the kill made the last image request (or none, when nothing was missing).
-  const resumed = server.log().map((l) => /firmware\/\S+ bytes=(\d+)-/.exec(l)).filter(Boolean).at(-1);
-  rmSync(stateDir, { recursive: true, force: true });
-  if (!resumed) throw new Error('no image request seen after the kill');
-  return { received, resumedAt: Number(resumed[1]) };
+function sha256File(path) {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+  for (let n; (n = readSync(fd, buf)) > 0; ) h.update(buf.subarray(0, n));
+  closeSync(fd);
+  return h.digest('hex');
 }
 
 function median(xs) {
@@ -51,98 +56,169 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Seconds for `curl -o`, and for `curl -o` followed by `sync` of the file (durable, as an update must be). */
-function curl(url, out) {
-  const t = process.hrtime.bigint();
-  const r = spawnSync('curl', ['-s', '-f', '-o', out, url]);
-  if (r.status !== 0) throw new Error('curl failed: ' + r.stderr);
-  const plain = Number(process.hrtime.bigint() - t) / 1e9;
-  spawnSync('sync', [out]);
-  return [plain, Number(process.hrtime.bigint() - t) / 1e9];
-}
-
 /**
- * Seconds for the floor plain Node sets: http.get of the same file with SHA-256, CRC-32 and a
- * positioned write of every piece, then fsync; no chunking, journal or resume. What the update
- * costs beyond this is the updater's own.
+ * Runs `argv` under GNU time; returns wall seconds (including `sync` of `target`), CPU seconds
+ * (user+sys of the tree) and peak RSS in MiB (the largest process of the tree).
  */
-function nodeFloor(url, out) {
-  const script = `
-    const http = require('node:http'), fs = require('node:fs'), zlib = require('node:zlib');
-    const t = process.hrtime.bigint();
-    const fd = fs.openSync(${JSON.stringify(out)}, 'w');
-    const h = require('node:crypto').createHash('sha256');
-    let at = 0, crc = 0;
-    http.get(${JSON.stringify(url)}, (res) => {
-      res.on('data', (d) => { h.update(d); crc = zlib.crc32(d, crc); at += fs.writeSync(fd, d, 0, d.length, at); });
-      res.on('end', () => { h.digest(); fs.fsyncSync(fd); console.log(Number(process.hrtime.bigint() - t) / 1e9); });
-    });`;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error('node floor failed: ' + r.stderr);
-  return Number(r.stdout);
+function measured(argv, target, env) {
+  const out = join(work, 'time.txt');
+  const t = process.hrtime.bigint();
+  const r = spawnSync(TIME, ['-f', '%U %S %M', '-o', out, ...argv], { encoding: 'utf8', env: Object.assign({}, process.env, env) });
+  if (target) spawnSync('sync', [target]);
+  const wall = Number(process.hrtime.bigint() - t) / 1e9;
+  if (r.status !== 0) throw new Error(argv.join(' ') + ' failed (' + r.status + '): ' + r.stdout + r.stderr);
+  const [user, sys, kib] = readFileSync(out, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+  return { wall, cpu: user + sys, rssMiB: kib / 1024 };
 }
 
-/** One update in its own process (so its peak memory is its own), with `nodeFlags` given to node. */
-function update(url, stateDir, nodeFlags = []) {
-  const script = `
-    const { createUpdater } = await import(${JSON.stringify(join(dist, 'index.js'))});
-    const u = createUpdater({ config: { ota_domain: ${JSON.stringify(url)}, device_id: 'dev1', firmware_version: '1.0.0' },
-      stateDir: ${JSON.stringify(stateDir)}, platform: { reboot: async () => {}, logger: { log: () => {} } } });
-    const t = process.hrtime.bigint();
-    const r = await u.checkForUpdates();
-    const s = Number(process.hrtime.bigint() - t) / 1e9;
-    if (r.status !== 'updated') { console.error(JSON.stringify(r)); process.exit(1); }
-    console.log(JSON.stringify({ seconds: s, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
-    process.exit(0);`;
-  const r = spawnSync(process.execPath, [...nodeFlags, '--input-type=module', '-e', script], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error('update failed: ' + r.stderr);
-  return JSON.parse(r.stdout);
+/** A simulated board at `version` with its config pointing at `url`. */
+function device(name, version, url, extra = {}) {
+  const dir = join(work, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  const config = join(dir, 'default.cfg');
+  writeFileSync(config, JSON.stringify(Object.assign({ ota_domain: url, device_id: 'dev1', allow_http: true, log_file: '' }, extra)));
+  const r = spawnSync(process.execPath, [cli, 'device', 'init', '--state-dir', join(dir, 'state'), '--version', version], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error('ota device init failed: ' + r.stderr);
+  return { config, stateDir: join(dir, 'state') };
+}
+
+function otaContender() {
+  let d;
+  return {
+    name: 'ota-client `ota device --once`',
+    get target() {
+      return join(d.stateDir, 'slots', 'b.bin');
+    },
+    prepare: (url) => (d = device('ota', '1.0.0', url)),
+    argv: () => [process.execPath, cli, 'device', '--config', d.config, '--state-dir', d.stateDir, '--once'],
+  };
+}
+
+function curlContender(imagePath) {
+  const target = join(work, 'curl.bin');
+  return {
+    name: 'curl -o (no verification)',
+    target,
+    prepare: () => rmSync(target, { force: true }),
+    argv: (url) => ['curl', '-s', '-f', '-o', target, url + imagePath],
+  };
+}
+
+/** Bytes fetched again after a SIGKILL at `killAt`: what the killed process had received minus where the next run resumed. */
+async function refetchAfterKill(releases, killAt) {
+  const server = await startServer(releases);
+  const stateDir = join(work, 'killed');
+  const killedAt = join(work, 'killed-at');
+  try {
+    spawnSync(process.execPath, [child, server.url, stateDir, String(killAt), killedAt], { stdio: 'ignore' });
+    const received = Number(readFileSync(killedAt, 'utf8'));
+    const r = spawnSync(process.execPath, [child, server.url, stateDir, '-', killedAt], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error('update after the kill failed: ' + r.stdout + r.stderr);
+    await new Promise((res) => setTimeout(res, 200)); // let the server's log lines arrive
+    const resumed = server.log().map((l) => /firmware\/\S+ bytes=(\d+)-/.exec(l)).filter(Boolean).at(-1);
+    if (!resumed) throw new Error('no image request seen after the kill');
+    return received - Number(resumed[1]);
+  } finally {
+    server.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** RSS of an `ota device` agent (no --once) after it connected to MQTT and made its first check. */
+async function idleAgentRss(url) {
+  const mosquitto = which('mosquitto');
+  if (!mosquitto) return 'mosquitto is not installed';
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const conf = join(work, 'mosquitto.conf');
+  writeFileSync(conf, 'listener ' + port + ' 127.0.0.1\nallow_anonymous true\n');
+  const broker = spawn(mosquitto, ['-c', conf], { stdio: 'ignore' });
+  const d = device('idle', '2.0.0', url, { auto_update: true, first_check_delay: 1, mqtt_server: '127.0.0.1', mqtt_port: port, mqtt_user: 'bench' });
+  const agent = spawn(process.execPath, [cli, 'device', '--config', d.config, '--state-dir', d.stateDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  agent.stderr.on('data', (b) => (log += b));
+  try {
+    for (let i = 0; i < 200 && !(log.includes('MQTT connected') && log.includes('No new updates')); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!log.includes('MQTT connected')) return 'the agent did not connect: ' + log.slice(-300);
+    await new Promise((r) => setTimeout(r, 3000));
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/' + agent.pid + '/status', 'utf8'))[1]) / 1024;
+  } finally {
+    agent.kill('SIGTERM');
+    broker.kill('SIGTERM');
+  }
 }
 
 const work = mkdtempSync(join(tmpdir(), 'ota-bench-'));
+let nginx = null;
 try {
-  console.log('medians of ' + RUNS + ' runs; ratio = ota throughput / reference throughput');
-  console.log('node floor = plain http.get + SHA-256 + CRC-32 + write + fsync in Node, without the updater');
-  console.log('peak RSS: of the update process with node defaults / with --max-semi-space-size=1 (as examples/raspberry-pi runs it)');
-  console.log('size     curl -o              curl -o + sync       node floor           ota update           ratio vs curl  ratio vs curl+sync  ratio vs floor  peak RSS         re-fetched after kill at 50%');
-  for (const mib of sizes.length ? sizes : [64, 512]) {
+  console.log('machine: ' + cpus().length + ' × ' + cpus()[0].model + ', node ' + process.version + ', load average at start ' + loadavg().map((l) => l.toFixed(2)).join(' '));
+  console.log('medians of ' + RUNS + ' rounds, contenders alternating; wall includes `sync` of the target; CPU = user+sys of the process tree; peak RSS of its largest process');
+  const releases = join(work, 'releases');
+  let sha = '';
+  for (const mib of sizes.length ? sizes : [256, 1024]) {
     const img = join(work, 'img.bin');
     makeImage(img, mib);
-    const releases = join(work, 'releases');
-    spawnSync(process.execPath, [join(dist, 'cli.js'), 'publish', '--dir', releases, '--file', img, '--version', '2.0.0', '--device', 'dev1'], { stdio: 'ignore' });
-    rmSync(img);
-    const server = await startServer(releases);
-    const manifest = await (await fetch(server.url + '/v1/ota/device/latest/dev1')).json();
-    const curlTimes = [];
-    const syncedTimes = [];
-    const floorTimes = [];
-    const otaTimes = [];
-    let rss = 0;
-    for (let i = 0; i < RUNS; i++) {
-      const [plain, synced] = curl(server.url + '/' + manifest.url, join(work, 'curl.bin'));
-      curlTimes.push(plain);
-      syncedTimes.push(synced);
-      rmSync(join(work, 'curl.bin'));
-      floorTimes.push(nodeFloor(server.url + '/' + manifest.url, join(work, 'floor.bin')));
-      rmSync(join(work, 'floor.bin'));
-      const stateDir = join(work, 'device' + i);
-      const u = update(server.url, stateDir);
-      otaTimes.push(u.seconds);
-      rss = Math.max(rss, u.maxRssMiB);
-      rmSync(stateDir, { recursive: true, force: true });
-    }
-    const small = update(server.url, join(work, 'device-small'), ['--max-semi-space-size=1']).maxRssMiB;
-    rmSync(join(work, 'device-small'), { recursive: true, force: true });
-    const refetched = await refetchAfterKill(server, (mib * 1024 * 1024) / 2 + 1000);
-    server.stop();
+    sha = sha256File(img);
     rmSync(releases, { recursive: true, force: true });
-    const c = median(curlTimes);
-    const cs = median(syncedTimes);
-    const f = median(floorTimes);
-    const o = median(otaTimes);
-    const cell = (t) => (t.toFixed(2) + ' s ' + (mib / t).toFixed(0) + ' MiB/s').padEnd(21);
-    console.log((mib + ' MiB').padEnd(9) + cell(c) + cell(cs) + cell(f) + cell(o) + (c / o).toFixed(2).padEnd(15) + (cs / o).toFixed(2).padEnd(20) + (f / o).toFixed(2).padEnd(16) + (rss.toFixed(0) + ' / ' + small.toFixed(0) + ' MiB').padEnd(17) + (refetched.received - refetched.resumedAt) + ' bytes (killed having received ' + refetched.received + ', resumed at ' + refetched.resumedAt + '; chunk ' + manifest.chunk_size + ')');
+    spawnSync(process.execPath, [cli, 'publish', '--dir', releases, '--file', img, '--version', '2.0.0', '--device', 'dev1'], { stdio: 'ignore' });
+    const contenders = [curlContender('/firmware/' + sha + '.bin'), otaContender()];
+    const skipped = [];
+    if (peers) {
+      if (SWUPDATE) contenders.push(swupdateContender(work, releases, img, sha));
+      else skipped.push('SWUpdate: swupdate is not installed (apt-get install -y swupdate)');
+      const why = menderMissing();
+      if (why === null) contenders.push(menderContender(work, releases, img));
+      else skipped.push('Mender: ' + why);
+    }
+    rmSync(img);
+    nginx = await startNginx(releases);
+    const results = contenders.map(() => []);
+    for (let round = 0; round < RUNS; round++) {
+      for (let k = 0; k < contenders.length; k++) {
+        const i = (round + k) % contenders.length;
+        const c = contenders[i];
+        c.prepare(nginx.url);
+        results[i].push(measured(c.argv(nginx.url), c.target));
+        if (statSync(c.target).size !== mib * 1024 * 1024 || (round === 0 && sha256File(c.target) !== sha)) throw new Error(c.name + ' left a wrong image');
+        rmSync(c.target, { force: true });
+      }
+    }
+    await nginx.stop();
+    nginx = null;
+    const ota = results[1];
+    console.log('\n' + mib + ' MiB, load average now ' + loadavg()[0].toFixed(2));
+    console.log('| contender | wall | CPU per GiB | peak RSS | its wall / ota-client's |');
+    console.log('|---|---|---|---|---|');
+    contenders.forEach((c, i) => {
+      const rs = results[i];
+      const ratio = median(rs.map((r, k) => r.wall / ota[k].wall));
+      console.log('| ' + c.name + ' | ' + median(rs.map((r) => r.wall)).toFixed(2) + ' s | ' + median(rs.map((r) => r.cpu / (mib / 1024))).toFixed(2) + ' s | ' + median(rs.map((r) => r.rssMiB)).toFixed(0) + ' MiB | ' + (i === 1 ? '' : ratio.toFixed(2) + '×') + ' |');
+    });
+    for (const s of skipped) console.log('(not run: ' + s + ')');
+    console.log('ota-client re-fetched ' + (await refetchAfterKill(releases, (mib * 1024 * 1024) / 2 + 1000)) + ' bytes after a SIGKILL at 50%');
   }
+
+  // The small costs, on a tiny release the device already runs.
+  const small = join(work, 'small.bin');
+  writeFileSync(small, 'x'.repeat(4096));
+  rmSync(releases, { recursive: true, force: true });
+  spawnSync(process.execPath, [cli, 'publish', '--dir', releases, '--file', small, '--version', '2.0.0', '--device', 'dev1'], { stdio: 'ignore' });
+  nginx = await startNginx(releases);
+  const upToDate = [];
+  const nodeBare = [];
+  for (let i = 0; i < Math.max(RUNS, 7); i++) {
+    const d = device('current', '2.0.0', nginx.url);
+    upToDate.push(measured([process.execPath, cli, 'device', '--config', d.config, '--state-dir', d.stateDir, '--once']));
+    nodeBare.push(measured([process.execPath, '-e', '0']));
+  }
+  const line = (name, rs) => console.log('| ' + name + ' | ' + (median(rs.map((r) => r.cpu)) * 1000).toFixed(0) + ' ms | ' + median(rs.map((r) => r.rssMiB)).toFixed(0) + ' MiB |');
+  console.log('\n| nothing to download | CPU | peak RSS |');
+  console.log('|---|---|---|');
+  line('`ota device --once`, up to date', upToDate);
+  line('`node -e 0`', nodeBare);
+  const idle = await idleAgentRss(nginx.url);
+  console.log('idle agent (`ota device`, MQTT connected, after its first check): ' + (typeof idle === 'number' ? idle.toFixed(0) + ' MiB RSS' : 'not measured: ' + idle));
 } finally {
+  if (nginx) await nginx.stop();
   rmSync(work, { recursive: true, force: true });
 }

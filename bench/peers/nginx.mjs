@@ -1,0 +1,49 @@
+// Debian's nginx serving one directory on 127.0.0.1, as every contender of the peer bench meets it.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts nginx on `root`; resolves to `{ url, stop }`. */
+export async function startNginx(root) {
+  if (!NGINX) throw new Error('nginx is not installed (apt-get install -y nginx)');
+  const dir = mkdtempSync(join(tmpdir(), 'ota-bench-nginx-'));
+  const port = await freePort();
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `${process.getuid?.() === 0 ? 'user root;' : ''}
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server { listen 127.0.0.1:${port}; root ${root}; default_type application/octet-stream; }
+}
+`,
+  );
+  const child = spawn(NGINX, ['-c', conf, '-p', dir], { stdio: 'inherit' });
+  const url = 'http://127.0.0.1:' + port;
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(url + '/').then(() => true, () => false)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
+}
