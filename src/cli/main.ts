@@ -5,15 +5,14 @@ import { join } from 'node:path';
 import { defaultSettings } from '../config/config.js';
 import { parseDuration } from '../config/durations.js';
 import { parseWhole } from '../text/numbers.js';
-import { generateKeys } from '../platform/node/trust.js';
-import { loadTokenTable, newAdminToken } from '../server/auth.js';
-import { publish, type Audience } from '../server/release-store.js';
-import { startServer } from '../server/server.js';
+import type { Audience } from '../server/release-store.js';
 import { cliError, explain, guard } from './cli-error.js';
 import { checkDevice, deviceStatus, initDevice, installOnDevice, markDevice, runDevice } from './device.js';
 import { EXIT, exitCodeTable } from './exit-codes.js';
 import { helpText, parseFlags, usage, usageLine, type Command, type Flag, type UsageError, type Values } from './options.js';
-import { runApp } from './run.js';
+
+// The release server (node:http, node:https), key generation and `ota run` are imported by their
+// commands: the device agent, often started from cron or a timer on a small board, loads none.
 
 function text(v: Values, name: string): string | undefined {
   const x = v[name];
@@ -77,6 +76,7 @@ const COMMANDS: Command[] = [
       await guard(EXIT.CONFIG, '--file', () => readFileSync(file).length);
       const key = text(v, 'key');
       if (key !== undefined) await readInput('key', key);
+      const { publish } = await import('../server/release-store.js');
       const m = await guard(EXIT.FAILED, 'cannot write the release into ' + text(v, 'dir'), () =>
         publish({ dir: text(v, 'dir')!, file, version: text(v, 'version')!, audience, chunkSize: whole(v, 'chunk-size', 1, 2 ** 31), overrideRejected: v['override-rejected'] === true, key, expires: expiry(text(v, 'expires')), downgrade: v.downgrade === true, rollout: whole(v, 'rollout', 0, 2 ** 31) }),
       );
@@ -108,6 +108,8 @@ const COMMANDS: Command[] = [
       if (v.console !== true && consoleOnly.length > 0) usage('--' + consoleOnly[0] + ' belongs to the console: add --console');
       const adminFlag = text(v, 'admin-token');
       if (adminFlag !== undefined && adminFlag.length < 16) usage('--admin-token must be at least 16 characters');
+      const { loadTokenTable, newAdminToken } = await import('../server/auth.js');
+      const { startServer } = await import('../server/server.js');
       const adminToken = adminFlag ?? newAdminToken();
       const tokens = text(v, 'device-tokens');
       const deviceTokens = tokens === undefined ? undefined : await guard(EXIT.CONFIG, '--device-tokens', () => loadTokenTable(tokens));
@@ -147,6 +149,7 @@ const COMMANDS: Command[] = [
       const dir = text(v, 'out')!;
       const priv = join(dir, 'ota-private.pem');
       if (existsSync(priv)) throw cliError(EXIT.FAILED, priv + ' exists; keys are never overwritten (choose another --out)');
+      const { generateKeys } = await import('../platform/node/trust.js');
       const keys = generateKeys();
       await guard(EXIT.FAILED, 'cannot write the keys into ' + dir, () => {
         mkdirSync(dir, { recursive: true });
@@ -239,8 +242,9 @@ const COMMANDS: Command[] = [
     summary: "Boots the device (trial, confirm, revert) and runs the application from the active slot; exits with the application's code.",
     operands: '-- <command> [args...]',
     flags: [CONFIG, STATE_DIR, VERBOSE],
-    run: (v, operands) => {
+    run: async (v, operands) => {
       if (operands.length === 0) usage('give the application command after --');
+      const { runApp } = await import('./run.js');
       return runApp({ config: text(v, 'config')!, stateDir: text(v, 'state-dir'), command: operands, verbose: v.verbose === true });
     },
   },

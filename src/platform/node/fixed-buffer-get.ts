@@ -1,14 +1,17 @@
 /**
- * An HTTP/1.1 GET whose body is read into one fixed buffer (the `onread` option of net and tls
- * sockets), for image downloads. Node's http client, and so axios, allocates a new 64 KiB buffer
- * for every socket read; V8 frees that garbage only under external-memory pressure. Reading a
- * 512 MiB image through axios peaked at 118 MiB of RSS and took 1.86 s; through this reader,
- * 75 MiB and 1.31 s (`npm run bench`). Bodies framed by Content-Length, chunked, or by the
- * connection's end.
+ * HTTP/1.1 on a bare socket whose body is read into one fixed buffer (the `onread` option of net
+ * and tls sockets): image downloads, and the small check and report requests. Node's http client,
+ * and so axios, allocates a new 64 KiB buffer for every socket read; V8 frees that garbage only
+ * under external-memory pressure. Reading a 512 MiB image through axios peaked at 118 MiB of RSS
+ * and took 1.86 s; through this reader, 75 MiB and 1.31 s (`npm run bench`). Not loading axios
+ * (nor node:http) for the check keeps an up-to-date `ota device --once` near `node -e 0`: axios
+ * alone costs ~80 ms of CPU and 18 MiB to load. Bodies framed by Content-Length, chunked, or by
+ * the connection's end.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { parseWhole } from '../../text/numbers.js';
+import type { OtaStage } from '../../errors.js';
 import type { HttpRequest, StopSignal, StreamHandlers } from '../interfaces.js';
 import { checkHop } from './url-guard.js';
 
@@ -19,6 +22,10 @@ export interface FixedBufferOptions {
   idleMs: number;
   /** Plain HTTP to other machines is allowed (`allow_http`). */
   allowHttp: boolean;
+  /** The stage named by a refused hop (`checkHop`). */
+  stage: OtaStage;
+  /** When true, `idleMs` bounds each exchange as a whole (small requests), not each silence. */
+  whole?: boolean;
   stalled: () => Error;
 }
 
@@ -26,9 +33,8 @@ const BUFFER_SIZE = 64 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
 
-/** False when this reader should not take `req`: a proxy is configured for it, or it has a body. */
+/** False when this reader should not take `req`: a proxy is configured for it. */
 export function fixedBufferCanGet(req: HttpRequest): boolean {
-  if (req.body !== undefined || (req.method ?? 'GET') !== 'GET') return false;
   const scheme = req.url.slice(0, req.url.indexOf(':')).toLowerCase();
   if (scheme !== 'http' && scheme !== 'https') return false;
   const env = process.env;
@@ -36,33 +42,44 @@ export function fixedBufferCanGet(req: HttpRequest): boolean {
 }
 
 /**
- * Performs the GET, following up to 5 redirects (Authorization is dropped when one leaves the
- * origin; every hop passes `checkHop`). Socket and TLS errors are thrown as Node gives them; a handler's throw as it was.
- * A piece handed to `onData` is valid until the call returns or its promise settles.
+ * Performs the request, following up to 5 redirects (Authorization is dropped when one leaves the
+ * origin; a POST answered with 301, 302 or 303 goes on as a GET without its body, as browsers
+ * and axios do). Socket and TLS errors are thrown as Node gives them; a handler's throw as it
+ * was. A piece handed to `onData` is valid until the call returns or its promise settles.
  */
 export async function fixedBufferGet(req: HttpRequest, handlers: StreamHandlers, options: FixedBufferOptions): Promise<void> {
   let url = new URL(req.url);
-  let headers = Object.assign({}, req.headers);
-  checkHop(url, null, options.allowHttp, 'download');
+  let out: Outgoing = { method: req.method ?? 'GET', headers: Object.assign({}, req.headers), body: req.body };
+  checkHop(url, null, options.allowHttp, options.stage);
   for (let redirects = 0; ; redirects++) {
-    const r = await exchange(url, headers, handlers, options, req.signal);
+    const r = await exchange(url, out, handlers, options, req.signal);
     if (r === 'done') return;
     if (redirects === MAX_REDIRECTS) throw new Error('more than ' + MAX_REDIRECTS + ' redirects');
     const next = new URL(r.location, url);
-    checkHop(next, url, options.allowHttp, 'download');
-    if (next.origin !== url.origin) headers = withoutAuthorization(headers);
+    checkHop(next, url, options.allowHttp, options.stage);
+    const keep = (h: string) => !(next.origin !== url.origin && h === 'authorization') && !(r.asGet && (h === 'content-type' || h === 'content-length'));
+    out = r.asGet ? { method: 'GET', headers: only(out.headers, keep), body: undefined } : { method: out.method, headers: only(out.headers, keep), body: out.body };
     url = next;
   }
 }
 
-function withoutAuthorization(h: Record<string, string>): Record<string, string> {
+/** What is sent: method, headers and body. */
+interface Outgoing {
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+function only(h: Record<string, string>, keep: (lowerName: string) => boolean): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of Object.keys(h)) if (k.toLowerCase() !== 'authorization') out[k] = h[k]!;
+  for (const k of Object.keys(h)) if (keep(k.toLowerCase())) out[k] = h[k]!;
   return out;
 }
 
-function requestText(url: URL, headers: Record<string, string>): string {
-  let text = 'GET ' + url.pathname + url.search + ' HTTP/1.1\r\nHost: ' + url.host + '\r\nConnection: close\r\nAccept-Encoding: identity\r\n';
+function requestText(url: URL, out: Outgoing): string {
+  let text = out.method + ' ' + url.pathname + url.search + ' HTTP/1.1\r\nHost: ' + url.host + '\r\nConnection: close\r\nAccept-Encoding: identity\r\n';
+  if (out.body !== undefined) text += 'Content-Length: ' + Buffer.byteLength(out.body) + '\r\n';
+  const headers = out.headers;
   for (const name of Object.keys(headers)) {
     const value = headers[name]!;
     // As Node's http refuses them: a CR or LF would let a value inject headers.
@@ -154,10 +171,16 @@ function parseHead(text: string): Head {
   return { status: Number(m[1]), headers };
 }
 
+/** Where a redirect points, and whether the request goes on there as a GET. */
+interface Redirect {
+  location: string;
+  asGet: boolean;
+}
+
 /** One request on one connection: its result, or where a redirect points. */
-function exchange(url: URL, headers: Record<string, string>, handlers: StreamHandlers, o: FixedBufferOptions, signal: StopSignal | undefined): Promise<'done' | { location: string }> {
+function exchange(url: URL, out: Outgoing, handlers: StreamHandlers, o: FixedBufferOptions, signal: StopSignal | undefined): Promise<'done' | Redirect> {
   return new Promise((resolve, reject) => {
-    const request = requestText(url, headers);
+    const request = requestText(url, out) + (out.body ?? '');
     const buffer = Buffer.allocUnsafe(BUFFER_SIZE);
     let head: Buffer[] | null = [];
     let headBytes = 0;
@@ -169,7 +192,7 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
     /** True while the handler holds a piece: the idle timeout measures the network only. */
     let handling = false;
 
-    const finish = (e: unknown, result?: 'done' | { location: string }) => {
+    const finish = (e: unknown, result?: 'done' | Redirect) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -195,7 +218,7 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
       handling = false;
       if (more === false || ended()) finish(null, 'done');
       else if (!settled) {
-        timer.refresh();
+        if (!o.whole) timer.refresh();
         socket!.resume();
       }
     };
@@ -251,12 +274,12 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
         }
         h = parseHead(all.toString('latin1', start, end));
         if (h.status >= 200) break;
-        if (h.status === 101) throw new Error('unexpected 101 Switching Protocols in answer to a GET');
+        if (h.status === 101) throw new Error('unexpected 101 Switching Protocols in answer to a ' + out.method);
         all = all.subarray(end + 4);
       }
       head = null;
       if (h.status >= 300 && h.status < 400 && h.headers.location) {
-        finish(null, { location: h.headers.location });
+        finish(null, { location: h.headers.location, asGet: h.status === 303 ? out.method !== 'HEAD' : (h.status === 301 || h.status === 302) && out.method === 'POST' });
         return null;
       }
       const te = (h.headers['transfer-encoding'] ?? 'identity').toLowerCase();
@@ -266,7 +289,7 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
         length = parseWhole(h.headers['content-length']);
         if (length < 0) throw new Error('malformed Content-Length ' + JSON.stringify(h.headers['content-length']));
       }
-      if (h.status === 204 || h.status === 304) length = 0;
+      if (h.status === 204 || h.status === 304 || out.method === 'HEAD') length = 0;
       if (!handlers.onResponse(h.status, h.headers) || length === 0) {
         finish(null, 'done');
         return null;
@@ -277,7 +300,7 @@ function exchange(url: URL, headers: Record<string, string>, handlers: StreamHan
 
     const onread = (n: number, buf: Buffer): boolean => {
       if (settled) return false;
-      timer.refresh();
+      if (!o.whole) timer.refresh();
       let piece = buf.subarray(0, n);
       try {
         if (head !== null) {
