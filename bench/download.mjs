@@ -187,7 +187,7 @@ try {
     nginx = null;
     const ota = results[1];
     console.log('\n' + mib + ' MiB, load average now ' + loadavg()[0].toFixed(2));
-    console.log('| contender | wall | CPU per GiB | peak RSS | its wall / ota-client's |');
+    console.log('| contender | wall | CPU per GiB | peak RSS | its wall ÷ ota-client’s |');
     console.log('|---|---|---|---|---|');
     contenders.forEach((c, i) => {
       const rs = results[i];
