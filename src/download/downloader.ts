@@ -205,13 +205,24 @@ class Download {
     while (pos < piece.length) {
       if (!live()) return false;
       const want = chunkLength(this.r, this.next);
-      const take = Math.min(want - this.filled, piece.length - pos);
-      this.buf.set(piece.subarray(pos, pos + take), this.filled);
-      this.filled += take;
-      pos += take;
-      if (this.filled === want) {
-        this.filled = 0;
-        await this.commit(writer, this.buf.subarray(0, want));
+      let chunk: Uint8Array | null = null;
+      if (this.filled === 0 && piece.length - pos >= want) {
+        // A whole chunk inside the piece is verified and written where it lies, not copied: the
+        // piece stays valid until this promise settles.
+        chunk = piece.subarray(pos, pos + want);
+        pos += want;
+      } else {
+        const take = Math.min(want - this.filled, piece.length - pos);
+        this.buf.set(piece.subarray(pos, pos + take), this.filled);
+        this.filled += take;
+        pos += take;
+        if (this.filled === want) {
+          this.filled = 0;
+          chunk = this.buf.subarray(0, want);
+        }
+      }
+      if (chunk !== null) {
+        await this.commit(writer, chunk);
         // Never read (or write) past the announced size; a stop takes effect at a chunk boundary.
         if (this.next === this.chunks || this.stopped()) return false;
       }

@@ -29,7 +29,7 @@ export interface FixedBufferOptions {
   stalled: () => Error;
 }
 
-const BUFFER_SIZE = 64 * 1024;
+const BUFFER_SIZE = 256 * 1024;
 const MAX_HEADER_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
 
