@@ -192,3 +192,36 @@ describe('Node transport: image reads', () => {
     }
   });
 });
+
+describe('Node transport: small requests', () => {
+  it('sends a POST with its body, follows a 303 with a GET without it, and reads the answer whole', async () => {
+    const seen: string[] = [];
+    const url = await httpServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        seen.push(req.method + ' ' + req.url + ' ' + (req.headers['content-length'] ?? '-') + ' ' + (req.headers['content-type'] ?? '-') + ' ' + body);
+        if (req.url === '/report') res.writeHead(303, { Location: '/done' }).end();
+        else res.writeHead(200, { 'Content-Type': 'application/json', 'X-Twice': ['a', 'b'] }).end('{"ok":"é"}');
+      });
+    });
+    const r = await nodeTransport().request({ url: url + '/report', method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"v":"é"}' });
+    expect(seen).toEqual(['POST /report 10 application/json {"v":"é"}', 'GET /done - - ']);
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('{"ok":"é"}');
+    expect(r.headers['x-twice']).toBe('a, b');
+  });
+
+  it('bounds the whole exchange by its timeout, and refuses an answer over 1 MiB', async () => {
+    const slow = await rawServer((s) => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n');
+      const t = setInterval(() => (s.destroyed ? clearInterval(t) : s.write('x')), 50);
+    });
+    const e = await failure(nodeTransport().request({ url: slow, timeoutMs: 300 }));
+    expect(isOtaError(e) && e.code === 'NETWORK' && e.retryable).toBe(true);
+    expect(e.message).toContain('no complete answer within 0.3 s');
+    const big = await rawServer((s) => s.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1048577\r\n\r\n'), Buffer.alloc(1048577, 32)])));
+    const e2 = await failure(nodeTransport().request({ url: big }));
+    expect(e2.message).toContain('the answer is larger than 1048576 bytes');
+  });
+});

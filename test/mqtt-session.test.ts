@@ -1,0 +1,93 @@
+/**
+ * The MQTT 3.1.1 session (src/platform/node/mqtt-session.ts) against a raw TCP broker that writes
+ * the bytes of the OASIS MQTT 3.1.1 specification (sections 3.1-3.14): what Mosquitto in
+ * test/mqtt.test.ts never does on its own (refusals, packets split across reads, silence).
+ */
+import { createServer, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { mqttSession } from '../src/platform/node/mqtt-session.js';
+import { listenLocal, onCleanup, until } from './helpers/fixtures.js';
+
+/** A broker that hands each connection and everything it receives to `onData`. */
+async function rawBroker(onData: (socket: Socket, received: Buffer) => void): Promise<string> {
+  const url = await listenLocal(
+    createServer((socket) => {
+      let all = Buffer.alloc(0);
+      socket.on('error', () => undefined);
+      socket.on('data', (d) => {
+        all = Buffer.concat([all, d]);
+        onData(socket, all);
+      });
+    }),
+  );
+  return url.replace('http://', 'mqtt://');
+}
+
+function open(url: string, keepaliveSeconds = 60) {
+  const events: string[] = [];
+  const messages: string[] = [];
+  let closed: Error | null | undefined;
+  const s = mqttSession(
+    { url, username: 'acme', password: 'secret', keepaliveSeconds, connectTimeoutMs: 2000 },
+    {
+      connected: () => events.push('connected'),
+      message: (topic, payload) => messages.push(topic + ' ' + payload.toString()),
+      closed: (e) => (closed = e),
+    },
+  );
+  onCleanup(() => s.end());
+  return { s, events, messages, closed: () => closed };
+}
+
+const CONNACK_OK = Buffer.from([0x20, 2, 0, 0]);
+
+describe('MQTT session', () => {
+  it('sends CONNECT with user and password, and ends with the reason when the broker refuses it', async () => {
+    let connect: Buffer | null = null;
+    const url = await rawBroker((socket, got) => {
+      connect = got;
+      socket.end(Buffer.from([0x20, 2, 0, 4])); // return code 4: bad user name or password
+    });
+    const c = open(url);
+    await until('the session to end', () => c.closed() !== undefined);
+    expect(c.closed()?.message).toBe('MQTT broker refused the connection: bad user name or password');
+    expect(c.events).toEqual([]);
+    const text = connect!.toString('latin1');
+    expect(connect![0]).toBe(0x10);
+    expect(text).toContain('\x00\x04MQTT\x04\xc2'); // protocol name, level 4, user + password + clean session
+    expect(text.endsWith('\x00\x04acme\x00\x06secret')).toBe(true);
+  });
+
+  it('takes a QoS 1 message split across reads, acknowledges it, and answers', async () => {
+    const seen: Buffer[] = [];
+    const url = await rawBroker((socket, got) => {
+      seen.push(got);
+      if (seen.length !== 1) return;
+      socket.write(CONNACK_OK);
+      // PUBLISH QoS 1, topic "t/x", packet id 7, payload "flash", in three writes.
+      const publish = Buffer.from([0x32, 12, 0, 3, 0x74, 0x2f, 0x78, 0, 7, 0x66, 0x6c, 0x61, 0x73, 0x68]);
+      socket.write(publish.subarray(0, 1));
+      setTimeout(() => socket.write(publish.subarray(1, 6)), 20);
+      setTimeout(() => socket.write(publish.subarray(6)), 40);
+    });
+    const c = open(url);
+    await until('the message', () => c.messages.length > 0);
+    expect(c.events).toEqual(['connected']);
+    expect(c.messages).toEqual(['t/x flash']);
+    await until('the PUBACK', () => seen.at(-1)!.includes(Buffer.from([0x40, 2, 0, 7])));
+    c.s.publish('t/answer', '{"code":200}', 1);
+    await until('the answer', () => seen.at(-1)!.includes(Buffer.from('t/answer')));
+    const all = seen.at(-1)!;
+    const at = all.indexOf(Buffer.from([0x32]), all.indexOf(Buffer.from([0x40, 2, 0, 7])) + 4);
+    expect(all.subarray(at, at + 2)).toEqual(Buffer.from([0x32, 2 + 8 + 2 + 12]));
+  });
+
+  it('drops a connection whose broker stops answering PINGREQ', async () => {
+    const url = await rawBroker((socket, got) => {
+      if (got.length === got.indexOf(0x10) + got[1]! + 2) socket.write(CONNACK_OK); // CONNACK, then silence
+    });
+    const c = open(url, 1);
+    await until('the session to end', () => c.closed() !== undefined, 5000);
+    expect(c.closed()?.message).toBe('no PINGRESP within 1 s');
+  });
+});
