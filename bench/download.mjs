@@ -7,7 +7,7 @@
 // an idle agent connected to MQTT, and the bytes re-fetched after a kill.
 // Usage: npm run bench [-- [--peers] [--runs N] <MiB> ...]   (default: 256 1024, 5 runs)
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,18 +27,12 @@ const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 5;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--runs').map(Number);
 const TIME = which('time') ?? '/usr/bin/time';
 
+/** A deterministic, incompressible image: the AES-128-CTR keystream of its size. */
 function makeImage(path, mib) {
   const fd = openSync(path, 'w');
-  let block = createHash('sha256').update(String(mib)).digest();
-  const piece = Buffer.alloc(1024 * 1024);
-  for (let m = 0; m < mib; m++) {
-    for (let i = 0; i < piece.length; i += 32) {
-      block = createHash('sha1').update(block).digest().subarray(0, 20);
-      block.copy(piece, i);
-      piece.writeUInt32LE(i ^ m, i + 20);
-    }
-    writeSync(fd, piece);
-  }
+  const stream = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16, mib & 255));
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (let m = 0; m < mib; m++) writeSync(fd, stream.update(zeros));
   closeSync(fd);
 }
 

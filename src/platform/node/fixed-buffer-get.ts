@@ -34,7 +34,7 @@ const MAX_HEADER_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
 
 /** False when this reader should not take `req`: a proxy is configured for it. */
-export function fixedBufferCanGet(req: HttpRequest): boolean {
+export function fixedBufferCanTake(req: HttpRequest): boolean {
   const scheme = req.url.slice(0, req.url.indexOf(':')).toLowerCase();
   if (scheme !== 'http' && scheme !== 'https') return false;
   const env = process.env;
@@ -47,7 +47,7 @@ export function fixedBufferCanGet(req: HttpRequest): boolean {
  * and axios do). Socket and TLS errors are thrown as Node gives them; a handler's throw as it
  * was. A piece handed to `onData` is valid until the call returns or its promise settles.
  */
-export async function fixedBufferGet(req: HttpRequest, handlers: StreamHandlers, options: FixedBufferOptions): Promise<void> {
+export async function fixedBufferRequest(req: HttpRequest, handlers: StreamHandlers, options: FixedBufferOptions): Promise<void> {
   let url = new URL(req.url);
   let out: Outgoing = { method: req.method ?? 'GET', headers: Object.assign({}, req.headers), body: req.body };
   checkHop(url, null, options.allowHttp, options.stage);

@@ -14,7 +14,7 @@ import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { isOtaError, otaError, type OtaStage } from '../../errors.js';
 import { networkErrorText } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
-import { fixedBufferCanGet, fixedBufferGet } from './fixed-buffer-get.js';
+import { fixedBufferCanTake, fixedBufferRequest } from './fixed-buffer-get.js';
 import { checkHop } from './url-guard.js';
 
 const load = createRequire(import.meta.url);
@@ -134,7 +134,7 @@ async function directRequest(req: HttpRequest, checks: ConnectionOptions, allowH
   let headers: Record<string, string> = {};
   const pieces: Buffer[] = [];
   let size = 0;
-  await fixedBufferGet(
+  await fixedBufferRequest(
     req,
     {
       onResponse(s, h) {
@@ -161,7 +161,7 @@ export function nodeTransport(tls: TlsOptions = {}, allowHttp = false): Transpor
     async request(req: HttpRequest): Promise<HttpResponse> {
       const guard: Guard = { allowHttp, stage: 'check' };
       try {
-        if (fixedBufferCanGet(req)) return await directRequest(req, checks, allowHttp);
+        if (fixedBufferCanTake(req)) return await directRequest(req, checks, allowHttp);
         const { axios, agent } = viaProxy();
         const res = await axios.request<string>(
           Object.assign(baseConfig(req, agent, guard), {
@@ -179,9 +179,9 @@ export function nodeTransport(tls: TlsOptions = {}, allowHttp = false): Transpor
 
     async stream(req: HttpRequest, handlers: StreamHandlers): Promise<void> {
       const idleMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-      if (fixedBufferCanGet(req)) {
+      if (fixedBufferCanTake(req)) {
         try {
-          return await fixedBufferGet(req, handlers, { tls: checks, idleMs, allowHttp, stage: 'download', stalled: () => stalled(req, idleMs) });
+          return await fixedBufferRequest(req, handlers, { tls: checks, idleMs, allowHttp, stage: 'download', stalled: () => stalled(req, idleMs) });
         } catch (e) {
           throw networkError(req, e, 'download');
         }
