@@ -25,6 +25,7 @@ export function menderMissing() {
 /** Builds `<serveDir>/bench.mender` for `image` in `work`; `argv(url)` installs it into `target`. */
 export function menderContender(work, serveDir, image) {
   const dir = join(work, 'mender');
+  rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const target = join(dir, 'target.bin');
   mkdirSync(MODULES, { recursive: true });
