@@ -54,15 +54,26 @@ function median(xs) {
  * Runs `argv` under GNU time; returns wall seconds (including `sync` of `target`), CPU seconds
  * (user+sys of the tree) and peak RSS in MiB (the largest process of the tree).
  */
-function measured(argv, target, env) {
+function measured(argv, target) {
   const out = join(work, 'time.txt');
   const t = process.hrtime.bigint();
-  const r = spawnSync(TIME, ['-f', '%U %S %M', '-o', out, ...argv], { encoding: 'utf8', env: Object.assign({}, process.env, env) });
+  const r = spawnSync(TIME, ['-f', '%U %S %M', '-o', out, ...argv], { encoding: 'utf8' });
   if (target) spawnSync('sync', [target]);
   const wall = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0) throw new Error(argv.join(' ') + ' failed (' + r.status + '): ' + r.stdout + r.stderr);
   const [user, sys, kib] = readFileSync(out, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
   return { wall, cpu: user + sys, rssMiB: kib / 1024 };
+}
+
+const usagePreload = fileURLToPath(new URL('usage-at-exit.cjs', import.meta.url));
+
+/** Runs node with `args`; returns its CPU seconds (to the microsecond) and peak RSS in MiB. */
+function measuredNode(args) {
+  const out = join(work, 'usage.txt');
+  const r = spawnSync(process.execPath, ['-r', usagePreload, ...args], { encoding: 'utf8', env: Object.assign({}, process.env, { OTA_BENCH_USAGE: out }) });
+  if (r.status !== 0) throw new Error('node ' + args.join(' ') + ' failed (' + r.status + '): ' + r.stdout + r.stderr);
+  const [us, kib] = readFileSync(out, 'utf8').split(' ').map(Number);
+  return { cpu: us / 1e6, rssMiB: kib / 1024 };
 }
 
 /** A simulated board at `version` with its config pointing at `url`. */
@@ -200,10 +211,10 @@ try {
   nginx = await startNginx(releases);
   const upToDate = [];
   const nodeBare = [];
-  for (let i = 0; i < Math.max(RUNS, 7); i++) {
+  for (let i = 0; i < Math.max(RUNS, 11); i++) {
     const d = device('current', '2.0.0', nginx.url);
-    upToDate.push(measured([process.execPath, cli, 'device', '--config', d.config, '--state-dir', d.stateDir, '--once']));
-    nodeBare.push(measured([process.execPath, '-e', '0']));
+    upToDate.push(measuredNode([cli, 'device', '--config', d.config, '--state-dir', d.stateDir, '--once']));
+    nodeBare.push(measuredNode(['-e', '0']));
   }
   const line = (name, rs) => console.log('| ' + name + ' | ' + (median(rs.map((r) => r.cpu)) * 1000).toFixed(0) + ' ms | ' + median(rs.map((r) => r.rssMiB)).toFixed(0) + ' MiB |');
   console.log('\n| nothing to download | CPU | peak RSS |');
