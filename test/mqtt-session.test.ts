@@ -50,7 +50,8 @@ describe('MQTT session', () => {
     });
     const c = open(url);
     await until('the session to end', () => c.closed() !== undefined);
-    expect(c.closed()?.message).toBe('MQTT broker refused the connection: bad user name or password');
+    expect(c.closed()?.message).toBe('Connection refused: Bad username or password');
+    expect((c.closed() as Error & { code: number }).code).toBe(4);
     expect(c.events).toEqual([]);
     const text = connect!.toString('latin1');
     expect(connect![0]).toBe(0x10);
