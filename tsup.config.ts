@@ -14,9 +14,15 @@ export default defineConfig([
     onSuccess: () => cp('src/server/console', 'dist/console', { recursive: true }),
   },
   {
+    // One CommonJS file: Node loads it ~15 ms faster than the same code as ES modules (and ~3 ms
+    // more with its two small dependencies inside), of ~50 ms that an up-to-date `ota device --once`
+    // cost beyond `node -e 0`. The commands a device does not run (serve, publish, keygen, run)
+    // stay unevaluated until called.
     entry: { cli: 'src/cli/main.ts' },
-    format: ['esm'],
+    format: ['cjs'],
+    noExternal: ['eventemitter3', 'crc-32'],
     sourcemap: true,
     target: 'node20',
+    shims: true,
   },
 ]);

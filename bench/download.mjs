@@ -18,7 +18,7 @@ import { SWUPDATE, swupdateContender } from './peers/swupdate.mjs';
 import { which } from './peers/which.mjs';
 import { startServer } from './serve.mjs';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const child = fileURLToPath(new URL('../test/helpers/update-child.mjs', import.meta.url));
 const args = process.argv.slice(2);
 const peers = args.includes('--peers');

@@ -28,7 +28,7 @@ writeFileSync(join(work, 'app.js'), app);
 
 let server = null;
 try {
-  execFileSync(process.execPath, [join(dist, 'cli.js'), 'publish', '--dir', join(work, 'releases'), '--file', join(work, 'app.js'), '--version', '2.0.0', '--device', 'esp1', '--chunk-size', String(chunk)], { stdio: 'ignore' });
+  execFileSync(process.execPath, [join(dist, 'cli.cjs'), 'publish', '--dir', join(work, 'releases'), '--file', join(work, 'app.js'), '--version', '2.0.0', '--device', 'esp1', '--chunk-size', String(chunk)], { stdio: 'ignore' });
   server = await startServer(join(work, 'releases'));
   const url = server.url;
   const device = join(work, 'device');

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'ota-demo-'));
 const withConsole = process.argv.includes('--console');
 const step = (text) => console.log('\n\x1b[1m== ' + text + '\x1b[0m');

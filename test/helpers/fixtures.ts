@@ -14,7 +14,7 @@ import { describeImage, publish, type Audience } from '../../src/server/release-
 import { startServer, type UpdateServer } from '../../src/server/server.js';
 import { initDevice } from '../../src/cli/device.js';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/cli.cjs', import.meta.url));
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
