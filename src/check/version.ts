@@ -1,4 +1,8 @@
-/** Version comparison: semver, so "1.0.10" is newer than "1.0.9" and a downgrade never looks new. */
+/**
+ * Version comparison: semver, so "1.0.10" is newer than "1.0.9" and a downgrade never looks new.
+ * Both builds bundle the regex-free comparator of src/platform/espruino/semver.ts in place of the
+ * semver package (tsup.config.ts, scripts/build-espruino.mjs); tests compare the two.
+ */
 import semverValid from 'semver/functions/valid.js';
 import semverGt from 'semver/functions/gt.js';
 

@@ -26,7 +26,7 @@ const SECURITY_HEADERS = {
 export async function serveConsoleAsset(path: string, res: ServerResponse): Promise<boolean> {
   const file = FILES[path];
   if (file === undefined) return false;
-  // Beside this module in src/server/, and beside the bundled dist/cli.js and dist/index.js.
+  // Beside this module in src/server/, and beside the bundled dist/cli.cjs and dist/index.js.
   const body = await readFile(fileURLToPath(new URL('./console/' + file[0], import.meta.url)));
   res.writeHead(200, Object.assign({ 'Content-Type': file[1], 'Content-Length': body.length }, SECURITY_HEADERS));
   res.end(body);
