@@ -13,6 +13,7 @@ export type OtaErrorCode =
   | 'DOWNLOAD_TRUNCATED'
   | 'CHUNK_CRC'
   | 'SHA256_MISMATCH'
+  | 'DIGEST_MISMATCH'
   | 'IMAGE_TOO_LARGE'
   | 'IMAGE_REJECTED'
   | 'IMAGE_INVALID'

@@ -17,8 +17,8 @@ describe('configuration', () => {
     expect(() => parseConfig('{"device_id":"d","auto_update":"yes"}')).toThrow('default.cfg: key "auto_update" is "yes"; expected true or false');
     expect(() => parseConfig('{"device_id":"d","ota_domain":"ftp://x"}')).toThrow('key "ota_domain" is "ftp://x"; expected an http:// or https:// URL');
     expect(() => parseConfig('{"device_id":"d","check_interval":"often"}')).toThrow('key "check_interval"');
-    expect(() => parseConfig('{"device_id":"d","firmware_version":"one"}')).toThrow('key "firmware_version"');
-    expect(() => parseConfig('{"device_id":"d","protocol":"mender"}')).toThrow('key "protocol" is "mender"; expected "native"');
+    expect(() => parseConfig('{"device_id":"d","firmware_version":1.2}')).toThrow('key "firmware_version"');
+    expect(() => parseConfig('{"device_id":"d","protocol":"mender"}')).toThrow('key "protocol" is "mender"; expected "auto", "native"');
   });
 
   it('rejects a file that is not a JSON object', () => {

@@ -95,4 +95,16 @@ describe('decide', () => {
     expect(decide(facts({ offered: { rollout: 100 } })).kind).toBe('install');
     expect(decide(facts({ offered: { rollout: 0 } })).kind).toBe('not-in-wave');
   });
+  it('20. a different version where either is not semver: install (IoTaaP\'s rule, hawkBit free text)', () => {
+    expect(decide(facts({ running: '2023.04', offered: { version: '2023.05' } }))).toEqual({ kind: 'install', downgrade: false, hold: null });
+    // No order without semver: an "older" text is an update too.
+    expect(decide(facts({ running: '2023.05', offered: { version: '2023.04' } })).kind).toBe('install');
+    expect(decide(facts({ running: '1.0.2', offered: { version: 'nightly-7' } })).kind).toBe('install');
+  });
+  it('21. identical text, not semver: up to date', () => {
+    expect(decide(facts({ running: '2023.05', offered: { version: '2023.05' } }))).toEqual({ kind: 'up-to-date' });
+  });
+  it('22. different text, not semver, an image that failed here: rejected (no update loop)', () => {
+    expect(decide(facts({ running: '2023.04', offered: { version: '2023.05' }, rejected: [SHA] }))).toEqual({ kind: 'rejected' });
+  });
 });

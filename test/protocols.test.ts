@@ -80,7 +80,7 @@ describe('IoTaaP mode against ota serve', () => {
     expect(server.ranges).toEqual(['bytes=0-0', 'bytes=0-', 'bytes=65536-']);
     const odd = await faultServer({ version: '1.0.1' }, fw);
     const r = await testUpdater({ protocol: 'iotaap', ota_domain: odd.url, device_id: 'dev1' }, await device('1.0.0')).updater.checkForUpdates();
-    expect(r.status === 'failed' && r.error.message).toContain('expected {"ver": "<semantic version>"}');
+    expect(r.status === 'failed' && r.error.message).toContain('expected {"ver": "<version>"}');
   });
 });
 
@@ -122,13 +122,13 @@ describe('hawkBit mode against a DDI server', () => {
   it('accepts a cancel before download and installs nothing', async () => {
     const hb = await hawkbitServer();
     const a = hb.assign('1.4.0', image(50_000));
-    a.cancelRequested = true;
+    hb.cancel(a);
     const stateDir = await device('1.3.0');
     const { updater } = testUpdater(cfg(hb.url), stateDir);
     expect((await updater.checkForUpdates()).status).toBe('no-firmware');
-    expect(hb.feedback).toEqual([{ action: 'cancel 101', execution: 'closed', finished: 'success', details: ['cancelled before download'] }]);
+    expect(hb.feedback).toMatchObject([{ on: 'cancel ' + a.id, execution: 'closed', finished: 'success', details: ['cancelled before the install; nothing was installed'] }]);
     expect(hb.artifactRanges).toEqual([]);
-    expect(a.closed).toBe(true);
+    expect(a.status).toBe('canceled');
   });
 
   it('closes an action for the version already running, and refuses an older one', async () => {
@@ -159,28 +159,30 @@ describe('hawkBit mode against a DDI server', () => {
     hb.pollStatus = 0;
     const a = hb.assign('1.4.0', image(20_000));
     expect((await updater.checkForUpdates()).status).toBe('updated');
-    a.closed = true; // the operator closed it meanwhile
+    a.status = 'error'; // the operator closed it meanwhile
     await updater.boot();
     await updater.confirm();
-    expect(lines.map((l) => l.message)).toContain('hawkBit action 1 is no longer active (410); forgetting it');
+    expect(lines.map((l) => l.message)).toContain('hawkBit action ' + a.id + ' is no longer active (410); forgetting it');
     updater.stop();
   });
 
   it('downloads while the maintenance window is closed and installs once it opens', async () => {
     const hb = await hawkbitServer();
-    const a = hb.assign('1.4.0', image(40_000, 4), { maintenanceWindow: 'unavailable' });
+    const a = hb.assign('1.4.0', image(40_000, 4), { maintenance: 'unavailable' });
     const stateDir = await device('1.3.0');
     const { updater } = testUpdater(cfg(hb.url), stateDir);
     expect(await updater.checkForUpdates()).toMatchObject({ status: 'deferred', latest: '1.4.0', reason: "the hawkBit server's maintenance window is closed" });
-    a.maintenanceWindow = 'available';
+    a.maintenance = 'available';
     expect((await updater.checkForUpdates()).status).toBe('updated');
     expect(hb.artifactRanges.length).toBe(1); // the second check found the image already verified in the slot
   });
 
-  it('refuses a deployment with a malformed field, naming it', async () => {
+  it('refuses a deployment with a malformed field, naming it, and closes its action with failure', async () => {
     const hb = await hawkbitServer();
-    hb.assign('not-a-version', image(1000));
+    hb.assign('1.4.0', image(1000), { modules: [{ part: 'os', version: '', name: 'firmware', artifacts: [{ filename: 'f.bin', data: image(1000) }] }] });
     const r = await testUpdater(cfg(hb.url), await device('1.3.0')).updater.checkForUpdates();
-    expect(r.status === 'failed' && r.error.message).toBe('hawkBit deployment field "chunks[0].version" is "not-a-version", not a semantic version');
+    expect(r.status === 'failed' && r.error.message).toBe('hawkBit deployment field "chunks[0].version" is missing');
+    // Refused with closed/failure: an action left open would stay open for good.
+    expect(hb.feedback.at(-1)).toMatchObject({ execution: 'closed', finished: 'failure', details: ['hawkBit deployment field "chunks[0].version" is missing'] });
   });
 });

@@ -2,7 +2,7 @@
 import type { Release } from './release.js';
 
 /** Stages a device reports to its server. */
-export type ReportStage = 'downloading' | 'installed' | 'confirmed' | 'failed';
+export type ReportStage = 'downloading' | 'downloaded' | 'installed' | 'confirmed' | 'failed';
 
 /** A status report sent to the server. */
 export interface StatusReport {
@@ -11,7 +11,7 @@ export interface StatusReport {
   version: string;
   /** Version running before the update. */
   from?: string;
-  /** Why it failed, for `failed`. */
+  /** Why it failed, for `failed`; why installing waits, for `downloaded`. */
   reason?: string;
   /** OtaError code, for `failed`. */
   code?: string;
@@ -27,6 +27,11 @@ export interface Protocol {
   declined?(release: Release, runningVersion: string): Promise<void>;
   /** Download progress, for servers that want it (called often; throttle inside). */
   progress?(received: number, total: number): void;
+  /**
+   * Called while a download runs: watches for the server withdrawing the release (hawkBit's
+   * cancel) and then calls `cancelled` with why. Returns the function that stops watching.
+   */
+  watch?(cancelled: (reason: string) => void): () => void;
   /**
    * Headers the image download from `url` needs: the credentials, only when `url` is on the update
    * server's origin or one of `trusted_origins` (a manifest may name any server).

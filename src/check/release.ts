@@ -28,6 +28,10 @@ export interface Release {
   signed?: boolean;
   /** Staged rollout: only this percentage of the group installs it (src/check/rollout.ts). */
   rollout?: number;
+  /** With no SHA-256 published: the digest the server does publish (hawkBit's sha1, else md5), checked after the download. */
+  digest?: { algorithm: 'sha1' | 'md5'; hex: string };
+  /** The server waits for the user's consent before this release is downloaded (hawkBit's confirmationBase). */
+  consent?: { action: string; denied: boolean };
 }
 
 /** A release whose size is known: what the downloader works on. */

@@ -2,6 +2,7 @@
 import type { OtaConfig } from '../config/config.js';
 import type { Platform } from '../platform/interfaces.js';
 import { AGENT_VERSION } from './version.js';
+import { autoProtocol } from './auto.js';
 import { hawkbitProtocol } from './hawkbit.js';
 import { iotaapProtocol } from './iotaap.js';
 import { nativeProtocol } from './native.js';
@@ -10,5 +11,6 @@ import type { Protocol } from './protocol.js';
 export function protocolFor(config: OtaConfig, platform: Platform): Protocol {
   if (config.protocol === 'iotaap') return iotaapProtocol(config, platform);
   if (config.protocol === 'hawkbit') return hawkbitProtocol(config, platform, AGENT_VERSION);
-  return nativeProtocol(config, platform);
+  if (config.protocol === 'native') return nativeProtocol(config, platform);
+  return autoProtocol(config, platform);
 }

@@ -35,8 +35,9 @@ function syntheticImage(version: string): Buffer {
 
 /** `ota device init`: slot a holds the image of `version` (confirmed), slot b is empty. */
 export async function initDevice(stateDir: string, version: string, file?: string, force = false): Promise<DeviceStatus> {
-  const v = parseVersion(version);
-  if (v === null) throw cliError(EXIT.USAGE, '--version ' + JSON.stringify(version) + ' is not a semantic version (e.g. 1.0.2)');
+  // Semver is normalised ("v1.0.2" -> "1.0.2"); other text is kept, as servers without semver compare it.
+  if (version === '') throw cliError(EXIT.USAGE, '--version is empty; expected the running version, e.g. 1.0.2');
+  const v = parseVersion(version) ?? version;
   const platform = nodePlatform({ stateDir });
   const existing = await guard(EXIT.STATE, 'cannot create the device in ' + stateDir, () => platform.state.read('boot.json'));
   if (!force && existing !== null) throw cliError(EXIT.STATE, stateDir + ' already holds a device (use --force to start over)');

@@ -10,6 +10,8 @@ import { cliError, explain, guard } from './cli-error.js';
 import { checkDevice, deviceStatus, initDevice, installOnDevice, markDevice, runDevice } from './device.js';
 import { EXIT, exitCodeTable } from './exit-codes.js';
 import { helpText, parseFlags, usage, usageLine, type Command, type Flag, type UsageError, type Values } from './options.js';
+import { giveConsent } from '../check/consent.js';
+import { fileState } from '../platform/node/file-state.js';
 
 // The release server (node:http, node:https), key generation and `ota run` are imported by their
 // commands: the device agent, often started from cron or a timer on a small board, loads none.
@@ -231,6 +233,18 @@ const COMMANDS: Command[] = [
       run: (v) => markDevice({ config: text(v, 'config')!, stateDir: text(v, 'state-dir'), action, reason: text(v, 'reason'), json: v.json === true }),
     }),
   ),
+  {
+    words: ['consent'],
+    summary: "Answers a hawkBit action that waits for the user's consent (confirmationBase); the agent tells the server at its next check.",
+    operands: 'yes|no',
+    flags: [{ ...STATE_DIR, help: "the device's state directory", required: true }],
+    async run(v, operands) {
+      if (operands.length !== 1 || (operands[0] !== 'yes' && operands[0] !== 'no')) usage('give yes or no');
+      await giveConsent(fileState(text(v, 'state-dir')!), operands[0] === 'yes');
+      console.log('consent ' + (operands[0] === 'yes' ? 'given' : 'denied') + '; the agent tells the server at its next check');
+      return EXIT.OK;
+    },
+  },
   {
     words: ['device'],
     summary: 'Runs the agent of a simulated board: scheduled checks and remote triggers until SIGINT/SIGTERM (SIGHUP reloads); --once checks and updates once.',

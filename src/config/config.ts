@@ -2,7 +2,6 @@
  * default.cfg: IoTaaP OS keys (same names and defaults; an empty string keeps the default) plus
  * ota-client's own. Parsing is strict about types and names the offending key.
  */
-import { parseVersion } from '../check/version.js';
 import { otaError } from '../errors.js';
 import { parseWindow } from '../schedule/maintenance-window.js';
 import { parseDecimal } from '../text/numbers.js';
@@ -26,10 +25,17 @@ export interface OtaConfig {
   mqtt_pass: string;
   secure_conn: boolean;
   // ota-client keys
-  /** Update server protocol: "native" (docs/protocol.md), "iotaap" (IoTaaP's device API) or "hawkbit" (DDI). */
-  protocol: 'native' | 'iotaap' | 'hawkbit';
+  /**
+   * Update server protocol: "auto" (the default: the native protocol or IoTaaP's API, told apart
+   * by the check answer), "native" (docs/protocol.md), "iotaap" (IoTaaP's device API) or "hawkbit" (DDI).
+   */
+  protocol: 'auto' | 'native' | 'iotaap' | 'hawkbit';
   /** hawkBit tenant, with protocol "hawkbit". */
   hawkbit_tenant: string;
+  /** hawkBit gateway token: sent instead of the target token (`device_token`) when set. */
+  hawkbit_gateway_token: string;
+  /** Give consent at once to hawkBit actions that wait for the user's confirmation. */
+  hawkbit_auto_consent: boolean;
   /** Version of the running firmware, used when the boot state does not know it. */
   firmware_version: string;
   /** Seconds between automatic checks (default 6 h). */
@@ -88,6 +94,9 @@ export interface OtaConfig {
   allow_downgrade: boolean;
   /** CA certificate file (PEM) for HTTPS, instead of the system's. */
   ca_file: string;
+  /** TLS client certificate and key files (PEM), for servers that authenticate devices by certificate. */
+  client_cert: string;
+  client_key: string;
   /** SHA-256 pins (base64) of the server's public key (SPKI); a certificate with another key is refused. */
   pin_sha256: string[];
   /** Allow plain HTTP to servers that are not on this machine (logged as a warning). */
@@ -96,7 +105,7 @@ export interface OtaConfig {
   trusted_origins: string[];
 }
 
-type Kind = 'level' | 'string' | 'boolean' | 'port' | 'url' | 'duration' | 'interval' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'origins' | 'version';
+type Kind = 'level' | 'string' | 'file' | 'boolean' | 'port' | 'url' | 'duration' | 'interval' | 'fraction' | 'count' | 'bytes' | 'protocol' | 'format' | 'window' | 'strings' | 'origins' | 'version';
 
 interface KeySpec {
   kind: Kind;
@@ -116,8 +125,10 @@ const SPEC = {
   mqtt_user: { kind: 'string', value: '' },
   mqtt_pass: { kind: 'string', value: '' },
   secure_conn: { kind: 'boolean', value: false },
-  protocol: { kind: 'protocol', value: 'native' },
+  protocol: { kind: 'protocol', value: 'auto' },
   hawkbit_tenant: { kind: 'string', value: 'DEFAULT' },
+  hawkbit_gateway_token: { kind: 'string', value: '' },
+  hawkbit_auto_consent: { kind: 'boolean', value: false },
   firmware_version: { kind: 'version', value: '' },
   check_interval: { kind: 'interval', value: 6 * 3600 },
   first_check_delay: { kind: 'duration', value: 30 },
@@ -141,28 +152,35 @@ const SPEC = {
   max_check_interval: { kind: 'interval', value: 7 * 86400 },
   server_interval: { kind: 'boolean', value: true },
   maintenance_window: { kind: 'window', value: '' },
-  log_file: { kind: 'string', value: 'ota.log' },
+  log_file: { kind: 'file', value: 'ota.log' },
   log_max_size: { kind: 'bytes', value: 1024 * 1024 },
   log_files: { kind: 'count', value: 3 },
   log_level: { kind: 'level', value: 'INFO' },
   public_keys: { kind: 'strings', value: [] },
   allow_downgrade: { kind: 'boolean', value: false },
   ca_file: { kind: 'string', value: '' },
+  client_cert: { kind: 'string', value: '' },
+  client_key: { kind: 'string', value: '' },
   pin_sha256: { kind: 'strings', value: [] },
   allow_http: { kind: 'boolean', value: false },
   trusted_origins: { kind: 'origins', value: [] },
 } satisfies { [K in keyof OtaConfig]: KeySpec };
 
 /** Keys whose values are masked wherever the agent writes (src/log/redact.ts). */
-export const SECRET_KEYS = ['device_token', 'group_token', 'mqtt_pass'];
+export const SECRET_KEYS = ['device_token', 'group_token', 'mqtt_pass', 'hawkbit_gateway_token'];
 
-/** IoTaaP OS keys that are not about updates: accepted and ignored. */
-const FOREIGN_KEYS = ['ssid', 'ssid_pass', 'rof', 'timezone'];
+/**
+ * IoTaaP OS keys that are not about updates: accepted and ignored. Every key any IoTaaP OS
+ * release reads (iotaap/iotaap-os, the JsonDataType tables in src/, v3.0.0 to v5.2.2): Wi-Fi,
+ * clock (`ntp_1`/`ntp_2` until v5.0) and the configurator's reset-on-failure flag.
+ */
+const FOREIGN_KEYS = ['ssid', 'ssid_pass', 'rof', 'timezone', 'ntp_1', 'ntp_2'];
 
 /** The values a key of each kind accepts in default.cfg or in code (what `resolveConfig` converts). */
 interface InputOf {
   level: LogLevel | 'debug' | 'info' | 'warning' | 'error';
   string: string;
+  file: string | false;
   boolean: boolean;
   port: number | `${number}`;
   url: string;
@@ -171,7 +189,7 @@ interface InputOf {
   fraction: number;
   count: number;
   bytes: number;
-  protocol: 'native' | 'iotaap' | 'hawkbit';
+  protocol: 'auto' | 'native' | 'iotaap' | 'hawkbit';
   format: '' | 'esp32';
   window: `${string}:${string}-${string}:${string}`;
   strings: readonly string[];
@@ -189,11 +207,14 @@ export type OtaSettings = { [K in keyof OtaConfig]?: InputOf[(typeof SPEC)[K]['k
   ssid_pass?: string;
   rof?: unknown;
   timezone?: unknown;
+  ntp_1?: string;
+  ntp_2?: string;
 };
 
 const EXPECTED: { [K in Kind]: string } = {
   level: '"debug", "info", "warning" or "error"',
   string: 'a string',
+  file: 'a file name, or false for none',
   boolean: 'true or false',
   port: 'a port number from 1 to 65535',
   url: 'an http:// or https:// URL',
@@ -206,8 +227,8 @@ const EXPECTED: { [K in Kind]: string } = {
   window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
   strings: 'a list of strings',
   origins: 'a list of origins such as "https://cdn.example.com" (scheme, host and port only)',
-  protocol: '"native", "iotaap" or "hawkbit"',
-  version: 'a semantic version such as "1.0.2"',
+  protocol: '"auto", "native", "iotaap" or "hawkbit"',
+  version: 'a version such as "1.0.2" (semantic versions are ordered; other text is compared for equality only)',
 };
 
 /** Number.MAX_SAFE_INTEGER, which Espruino lacks. */
@@ -221,6 +242,9 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
     }
     case 'string':
       return typeof v === 'string' ? { ok: true, value: v } : { ok: false };
+    case 'file':
+      // false turns the file off: "" cannot, as an empty string keeps the default.
+      return typeof v === 'string' ? { ok: true, value: v } : v === false ? { ok: true, value: '' } : { ok: false };
     case 'boolean':
       return typeof v === 'boolean' ? { ok: true, value: v } : { ok: false };
     case 'port': {
@@ -257,10 +281,9 @@ function convert(kind: Kind, v: unknown): { ok: true; value: unknown } | { ok: f
     case 'window':
       return typeof v === 'string' && parseWindow(v) !== null ? { ok: true, value: v } : { ok: false };
     case 'protocol':
-      return v === 'native' || v === 'iotaap' || v === 'hawkbit' ? { ok: true, value: v } : { ok: false };
+      return v === 'auto' || v === 'native' || v === 'iotaap' || v === 'hawkbit' ? { ok: true, value: v } : { ok: false };
     case 'version':
-      // The check's own parser: a version taken here is never refused at check time ("01.2.3").
-      return typeof v === 'string' && parseVersion(v) !== null ? { ok: true, value: v } : { ok: false };
+      return typeof v === 'string' ? { ok: true, value: v } : { ok: false };
   }
 }
 
@@ -284,8 +307,8 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
   for (const key of Object.keys(SPEC)) {
     const spec = SPEC[key as keyof OtaConfig];
     const v = raw[key];
-    // As in IoTaaP OS, an empty string (or null) keeps the default.
-    if (v === undefined || v === null || (v === '' && spec.kind !== 'string')) {
+    // As in IoTaaP OS (InitDataFromSystemJson copies only non-empty strings), an empty string (or null) keeps the default.
+    if (v === undefined || v === null || v === '') {
       out[key] = spec.value;
       continue;
     }
@@ -316,8 +339,11 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
   if (config.min_check_interval > config.max_check_interval) {
     throw otaError('CONFIG_INVALID', 'config', source + ': key "min_check_interval" (' + config.min_check_interval + ' s) is above "max_check_interval" (' + config.max_check_interval + ' s)');
   }
-  if (config.public_keys.length > 0 && config.protocol !== 'native') {
+  if (config.public_keys.length > 0 && config.protocol !== 'native' && config.protocol !== 'auto') {
     throw otaError('CONFIG_INVALID', 'config', source + ': key "public_keys" needs protocol "native" (the ' + config.protocol + ' protocol has no signed manifests)');
+  }
+  if ((config.client_cert === '') !== (config.client_key === '')) {
+    throw otaError('CONFIG_INVALID', 'config', source + ': keys "client_cert" and "client_key" go together; set both or neither');
   }
   if (isPlainRemote(config.ota_domain) && !config.allow_http) {
     throw otaError('CONFIG_INVALID', 'config', source + ': key "ota_domain" is plain HTTP to another machine (' + config.ota_domain + '); use https://, or set "allow_http": true to accept the risk');

@@ -86,7 +86,7 @@ export interface Logger {
   flush?(): Promise<void>;
 }
 
-/** An incremental SHA-256. */
+/** An incremental hash (SHA-256 unless said otherwise). */
 export interface Hasher {
   update(data: Uint8Array): void;
   /** Lower-case hex digest. */
@@ -104,6 +104,8 @@ export interface RebootRequest {
 export interface RemoteTrigger {
   /** Starts listening; `onTrigger` runs for each request, with a function that answers it with a code. */
   start(onTrigger: (respond: (code: number) => void) => void): void;
+  /** Publishes the code of a check that was not asked for remotely (201 updating, 202 same version, 203 none or error). */
+  announce?(code: number): void;
   stop(): Promise<void>;
 }
 
@@ -116,6 +118,8 @@ export interface Platform {
   clock: Clock;
   logger: Logger;
   sha256(): Hasher;
+  /** SHA-1 or MD5, for servers that publish no SHA-256 (older hawkBit); absent where the platform has none. */
+  digest?(algorithm: 'sha1' | 'md5'): Hasher;
   /** CRC-32 (IEEE) of one chunk, unsigned; `download/crc32.ts` is the portable one. */
   crc32(data: Uint8Array): number;
   /** Restarts the device into the slot the boot state selects. */

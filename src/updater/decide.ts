@@ -3,7 +3,7 @@
  * facts of the moment. docs/decisions.md has the table of cases; test/decide.test.ts a test per row.
  */
 import { inRollout } from '../check/rollout.js';
-import { isNewer } from '../check/version.js';
+import { compareVersions } from '../check/version.js';
 import { untilWindow, type Window } from '../schedule/maintenance-window.js';
 
 /** Why installing waits, and for how long (null: until something else changes, e.g. an inhibitor is lifted). */
@@ -58,9 +58,11 @@ export type Decision =
 /** Decides what to do with an offered release; see docs/decisions.md. */
 export function decide(f: OfferFacts): Decision {
   const o = f.offered;
-  const older = isNewer(f.running, o.version);
+  // Semver order where both parse; otherwise a different version is an update (rows 20-22).
+  const order = compareVersions(o.version, f.running);
+  const older = order === 'older';
   const downgrade = older && o.downgrade && o.signed && f.allowDowngrade;
-  if (!isNewer(o.version, f.running) && !downgrade) return { kind: older ? 'downgrade-refused' : 'up-to-date' };
+  if (order === 'same' || (older && !downgrade)) return { kind: older ? 'downgrade-refused' : 'up-to-date' };
   if (!inRollout(f.deviceId, o.rollout)) return { kind: 'not-in-wave' };
   if (o.sha256 !== null && f.rejected.indexOf(o.sha256) >= 0 && !o.overrideRejected) return { kind: 'rejected' };
   const p = f.pending;

@@ -19,7 +19,7 @@ import { loadBootState, saveBootState } from '../boot/boot-store.js';
 import type { Protocol, StatusReport } from '../check/protocol.js';
 import type { Release, SizedRelease } from '../check/release.js';
 import { protocolFor } from '../check/select.js';
-import { parseVersion } from '../check/version.js';
+import { giveConsent } from '../check/consent.js';
 import { SECRET_KEYS, type OtaConfig } from '../config/config.js';
 import { formatDuration } from '../config/durations.js';
 import { isPlainRemote } from '../config/url-policy.js';
@@ -58,6 +58,12 @@ export interface UpdaterEvents {
   rebooting: [request: RebootRequest];
   /** A check, update or boot step failed. */
   error: [error: OtaError];
+  /**
+   * The server waits for the user's consent before this update (hawkBit's confirmationBase):
+   * answer with {@link Updater.consent} (or `ota consent yes|no`). `denied` is true when the user
+   * already said no to this action.
+   */
+  'consent-required': [info: { version: string; current: string; action: string; denied: boolean }];
 }
 
 /** What {@link Updater.checkForUpdates} resolves to. It never rejects. */
@@ -76,7 +82,7 @@ export type CheckResult =
       version: string;
       /** The version downloaded and verified, waiting to be installed. */
       latest: string;
-      /** Why it waits: an inhibitor or the maintenance window. */
+      /** Why it waits: an inhibitor, the maintenance window, the server, or the user's consent. */
       reason: string;
     }
   | {
@@ -106,6 +112,13 @@ export interface CheckOptions {
 
 /** Answers to a remote trigger, as IoTaaP OS gives them. */
 const TRIGGER_CODES = { received: 200, updating: 201, sameVersion: 202, noneOrError: 203 };
+
+/** The IoTaaP response code for a check's result. */
+function codeFor(r: CheckResult): number {
+  if (r.status === 'up-to-date') return TRIGGER_CODES.sameVersion;
+  if (r.status === 'no-firmware' || r.status === 'failed') return TRIGGER_CODES.noneOrError;
+  return TRIGGER_CODES.updating;
+}
 
 /** Options of the core updater. */
 export interface UpdaterOptions {
@@ -142,6 +155,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private readonly mask: Mask;
   /** Wall-clock time of the next automatic check, for the check record. */
   private nextCheckAt: number | null = null;
+  /** True while a remote trigger's check runs: it answers its own codes. */
+  private triggered = false;
 
   constructor(options: UpdaterOptions) {
     super();
@@ -172,6 +187,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    * verifies and installs it, then reboots into it on trial. Concurrent calls share one run.
    */
   checkForUpdates(options: CheckOptions = {}): Promise<CheckResult> {
+    const result = this.runOnce(options);
+    const trigger = this.platform.trigger;
+    // Every check's outcome goes to the update-response topic, not only remote ones (IoTaaP OS
+    // answers those alone): the console then shows what the device last found.
+    if (trigger && trigger.announce && !this.triggered) result.then((r) => trigger.announce!(codeFor(r)));
+    return result;
+  }
+
+  private runOnce(options: CheckOptions): Promise<CheckResult> {
     if (this.running === null) {
       const stopper = stopController();
       const done = () => {
@@ -255,6 +279,17 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     };
   }
 
+  /**
+   * Gives (true) or denies (false) consent to the update that waits for it (the
+   * `consent-required` event), then checks at once. The answer is kept in the state store, so
+   * one given before the server asks applies to the next update that needs it.
+   */
+  async consent(yes: boolean): Promise<CheckResult> {
+    await giveConsent(this.platform.state, yes);
+    this.platform.logger.log('INFO', 'Consent to the waiting update ' + (yes ? 'given' : 'denied'));
+    return this.checkForUpdates();
+  }
+
   /** A remote "update now": answered 200 at once, 201 when an update starts, 202 when up to date, 203 otherwise. */
   private async onTrigger(respond: (code: number) => void): Promise<void> {
     this.platform.logger.log('INFO', 'Update requested remotely');
@@ -265,11 +300,12 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       respond(TRIGGER_CODES.updating);
     };
     this.once('update-available', onAvailable);
-    const r = await this.checkForUpdates({ force: true });
+    this.triggered = true;
+    const r = await this.runOnce({ force: true });
+    this.triggered = false;
     this.off('update-available', onAvailable);
-    if (r.status === 'up-to-date') respond(TRIGGER_CODES.sameVersion);
-    else if (r.status === 'no-firmware' || r.status === 'failed') respond(TRIGGER_CODES.noneOrError);
-    else if (!updating) respond(TRIGGER_CODES.updating);
+    const code = codeFor(r);
+    if (code !== TRIGGER_CODES.updating || !updating) respond(code);
   }
 
   /** The running slot, its version and boot state, the last and next check, and a partial download. */
@@ -361,16 +397,17 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       if (release === null) return this.noFirmware(at);
       const decision = decide(this.facts(at, release, release.sha256, force));
       if (decision.kind !== 'install') return await this.notInstalling(decision, release, at);
+      if (release.consent) return this.awaitingConsent(release, release.consent, at);
       if (decision.downgrade) this.platform.logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + at.running + ': a signed, explicit downgrade allowed by allow_downgrade');
       at.offered = release.version;
       at.stage = 'install';
       const sized = await this.prepare(release, at);
       at.stage = 'download';
-      const sha256 = await this.fetchInto(sized, at.target!, signal);
+      const sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s));
       // Decided again: the image's hash is known now, and the application may have become busy.
       const after = decide(this.facts(at, release, sha256, force));
       if (after.kind !== 'install') return await this.notInstalling(after, release, at);
-      if (after.hold !== null) return this.deferred(release, after.hold, at);
+      if (after.hold !== null) return await this.deferred(release, after.hold, at);
       at.stage = 'install';
       return await this.install(sized, sha256, at);
     } catch (e) {
@@ -393,11 +430,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   private runningVersion(boot: BootState): string {
     const image = boot.slots[boot.booted];
-    const version = image ? image.version : this.config.firmware_version;
-    if (parseVersion(version) === null) {
-      throw otaError('VERSION_INVALID', 'config', 'the running firmware version ' + JSON.stringify(version) + ' is not a semantic version');
-    }
-    return version;
+    return image ? image.version : this.config.firmware_version;
   }
 
   /** The facts {@link decide} weighs, now. */
@@ -494,10 +527,33 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         if (this.protocol.progress) this.protocol.progress(p.received, p.total);
       },
     });
+    const digest = release.digest ? await this.checkDigest(target, release, release.digest) : '';
     const checked = await this.checkFormat(target, release);
-    logger.log('INFO', 'Image verified: SHA-256 ' + sha256 + (release.sha256 === null ? ' (computed; the server published none)' : '') + checked);
+    logger.log('INFO', 'Image verified: ' + (digest || 'SHA-256 ' + sha256 + (release.sha256 === null ? ' (computed; the server published none)' : '')) + checked);
     this.emit('verified', { version: release.version, sha256, slot: target });
     return sha256;
+  }
+
+  /**
+   * Checks the image against the SHA-1 or MD5 a server publishes instead of a SHA-256 (older
+   * hawkBit): read back from the slot. Returns what verified it, for the log.
+   */
+  private async checkDigest(slot: SlotName, release: SizedRelease, digest: { algorithm: 'sha1' | 'md5'; hex: string }): Promise<string> {
+    const name = digest.algorithm === 'sha1' ? 'SHA-1' : 'MD5';
+    if (!this.platform.digest) {
+      throw otaError('DIGEST_MISMATCH', 'verify', 'release ' + release.version + ' is published with ' + name + ' only, which this platform cannot compute');
+    }
+    const h = this.platform.digest(digest.algorithm);
+    const slots = this.platform.slots;
+    for (let offset = 0; offset < release.size; offset += slots.readSize) {
+      h.update(await slots.read(slot, offset, Math.min(slots.readSize, release.size - offset)));
+    }
+    const actual = h.digest();
+    if (actual !== digest.hex) {
+      await discardJournal(this.platform.state);
+      throw otaError('DIGEST_MISMATCH', 'verify', 'downloaded image has ' + name + ' ' + actual + ' but the server announced ' + digest.hex, { retryable: true });
+    }
+    return name + ' ' + actual + ' (the server published no SHA-256)';
   }
 
   /**
@@ -507,21 +563,56 @@ export class Updater extends EventEmitter<UpdaterEvents> {
    */
   private async checkFormat(slot: SlotName, release: SizedRelease): Promise<string> {
     const slots = this.platform.slots;
-    const looksEsp32 = release.sha256 === null && (await slots.read(slot, 0, 1))[0] === ESP32_MAGIC;
+    const looksEsp32 = release.sha256 === null && !release.digest && (await slots.read(slot, 0, 1))[0] === ESP32_MAGIC;
     if (this.config.image_format === 'esp32' || looksEsp32) {
       await validateEsp32Image((offset, length) => slots.read(slot, offset, length), release.size, this.platform.sha256(), slots.readSize);
       return ', valid esp32 image';
     }
-    if (release.sha256 === null) {
+    if (release.sha256 === null && !release.digest) {
       this.platform.logger.log('WARNING', 'Release ' + release.version + ' comes with no checksum and is not an image that carries its own: installed on the strength of its size alone');
     }
     return '';
   }
 
-  /** Downloaded and verified, but installing waits. */
-  private deferred(release: Release, hold: Hold, at: RunState): CheckResult {
+  /** Downloaded and verified, but installing waits: the server is told (hawkBit's `downloaded`). */
+  private async deferred(release: Release, hold: Hold, at: RunState): Promise<CheckResult> {
     this.platform.logger.log('INFO', 'Update ' + release.version + ' is downloaded and verified; installing it waits: ' + hold.reason);
+    await this.send({ stage: 'downloaded', version: release.version, from: at.running, reason: hold.reason });
     return this.planned({ status: 'deferred', version: at.running, latest: release.version, reason: hold.reason }, 'soon', hold.waitMs);
+  }
+
+  /** The server waits for the user's consent: nothing is downloaded until it is given. */
+  private awaitingConsent(release: Release, consent: { action: string; denied: boolean }, at: RunState): CheckResult {
+    const reason = consent.denied
+      ? 'the user denied consent to this update (hawkBit action ' + consent.action + ')'
+      : 'waiting for the user\'s consent (hawkBit action ' + consent.action + '): call updater.consent(true) or run `ota consent yes`';
+    this.platform.logger.log('INFO', 'Update ' + release.version + ' available; ' + reason);
+    this.emit('consent-required', { version: release.version, current: at.running, action: consent.action, denied: consent.denied });
+    return this.planned({ status: 'deferred', version: at.running, latest: release.version, reason }, 'done');
+  }
+
+  /**
+   * Runs a download while the protocol watches for the server withdrawing the release (hawkBit's
+   * cancel): then the download stops, as for {@link Updater.stop}, and the run ends `STOPPED`.
+   */
+  private async watched<T>(signal: StopSignal, work: (signal: StopSignal) => Promise<T>): Promise<T> {
+    if (!this.protocol.watch) return work(signal);
+    const inner = stopController();
+    let why: string | null = null;
+    const relay = () => inner.stop();
+    signal.addEventListener('abort', relay);
+    const unwatch = this.protocol.watch((reason) => {
+      why = reason;
+      inner.stop();
+    });
+    try {
+      return await work(inner.signal);
+    } catch (e) {
+      throw why !== null ? otaError('STOPPED', 'download', why) : e;
+    } finally {
+      unwatch();
+      signal.removeEventListener('abort', relay);
+    }
   }
 
   /** Marks the verified slot for a trial boot, reports, and reboots into it. */

@@ -25,5 +25,7 @@ export function readConfigFile(path: string): ConfigFile {
   const c = result.config;
   c.public_keys = c.public_keys.map(here);
   c.ca_file = here(c.ca_file);
+  c.client_cert = here(c.client_cert);
+  c.client_key = here(c.client_key);
   return Object.assign(result, { path, stateDir: here(c.state_dir) });
 }

@@ -19,6 +19,10 @@ export interface MqttSessionOptions {
   keepaliveSeconds: number;
   /** Longest wait for the broker's CONNACK. */
   connectTimeoutMs: number;
+  /** The client id (IoTaaP OS connects with its device id); a random one when empty. */
+  clientId?: string;
+  /** mqtts: a CA to trust instead of the system's, and a client certificate and key (PEM). */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
 }
 
 /** What a session reports. */
@@ -100,7 +104,7 @@ export function mqttSession(o: MqttSessionOptions, events: MqttSessionEvents): M
   let awaitingPong = false;
   const subscriptions: Record<number, (error: Error | null) => void> = {};
 
-  const socket: Socket = secure ? tlsConnect({ host, port, servername: host }) : netConnect({ host, port });
+  const socket: Socket = secure ? tlsConnect(Object.assign({ host, port, servername: host }, o.tls)) : netConnect({ host, port });
   const send = (b: Buffer) => {
     if (!socket.destroyed) socket.write(b);
   };
@@ -113,7 +117,7 @@ export function mqttSession(o: MqttSessionOptions, events: MqttSessionEvents): M
 
   socket.once(secure ? 'secureConnect' : 'connect', () => {
     const flags = 0x02 | (o.username ? 0x80 : 0) | (o.password ? 0x40 : 0); // clean session
-    const payload = [utf8('ota_' + randomBytes(6).toString('hex'))];
+    const payload = [utf8(o.clientId || 'ota_' + randomBytes(6).toString('hex'))];
     if (o.username) payload.push(utf8(o.username));
     if (o.password) payload.push(utf8(o.password));
     send(packet(CONNECT, 0, [utf8('MQTT'), Buffer.from([4, flags]), u16(o.keepaliveSeconds), ...payload]));

@@ -2,7 +2,11 @@
  * IoTaaP's remote "Flash" button over MQTT (mqtt-session.ts): any message on the trigger topic
  * asks for an update now; answers go to the response topic as `{"code": N}`. The connection is
  * separate from downloads, so it stays up during an update; it reconnects with exponential backoff.
+ * As IoTaaP OS (src/mqtt/mqtt_client.cpp), the client id is the device id and TLS trusts the CA
+ * file. Codes are published for every check, local ones included, so the console always shows
+ * the last result (IoTaaP OS answers remote requests only).
  */
+import { readFileSync } from 'node:fs';
 import type { OtaConfig } from '../../config/config.js';
 import { backoffDelay } from '../../schedule/backoff.js';
 import type { Logger, RemoteTrigger, StateStore } from '../interfaces.js';
@@ -12,6 +16,15 @@ import { networkErrorText } from './system-error.js';
 /** Where and how to listen. */
 export interface MqttTriggerOptions {
   url: string;
+  /** The MQTT client id: the device id, as IoTaaP OS connects. */
+  clientId: string;
+  /** CA certificate file (PEM) for mqtts://, instead of the system's. */
+  caFile?: string;
+  /** TLS client certificate and key files (PEM). */
+  clientCert?: string;
+  clientKey?: string;
+  /** Said when the connection fails: a TLS setting that does not match the port, if any. */
+  mismatch?: string;
   username: string;
   password: string;
   triggerTopic: string;
@@ -47,6 +60,11 @@ export function mqttOptions(c: OtaConfig): MqttTriggerOptions | undefined {
   const base = '/' + c.mqtt_user;
   return {
     url: (c.secure_conn ? 'mqtts://' : 'mqtt://') + c.mqtt_server + ':' + c.mqtt_port,
+    clientId: c.device_id,
+    caFile: c.ca_file || undefined,
+    clientCert: c.client_cert || undefined,
+    clientKey: c.client_key || undefined,
+    mismatch: tlsMismatch(c.secure_conn, c.mqtt_port),
     username: c.mqtt_user,
     password: c.mqtt_pass,
     triggerTopic: c.group_id ? base + '/groups/' + c.group_id + '/update-trigger' : base + '/devices/' + c.device_id + '/update-trigger',
@@ -54,10 +72,23 @@ export function mqttOptions(c: OtaConfig): MqttTriggerOptions | undefined {
   };
 }
 
+/**
+ * The TLS/port mismatch, if any: 8883 is MQTT over TLS and 1883 plain MQTT (IANA). IoTaaP OS's
+ * default.cfg has port 8883 and, before v5.0, no `secure_conn` key (TLS was always on); since
+ * v5.0 a missing `secure_conn` means plain MQTT, which a TLS port drops.
+ */
+export function tlsMismatch(secure: boolean, port: number): string | undefined {
+  if (!secure && port === 8883) return 'mqtt_port 8883 is the MQTT-over-TLS port but secure_conn is false: set "secure_conn": true (IoTaaP OS before 5.0 used TLS without that key), or use port 1883';
+  if (secure && port === 1883) return 'mqtt_port 1883 is the plain MQTT port but secure_conn is true: set "secure_conn": false, or use port 8883';
+  return undefined;
+}
+
 /** Creates the MQTT trigger; it connects on `start`, reconnects until `stop`, and records its connection state in `state`. */
 export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: StateStore): RemoteTrigger {
   let running = false;
   let session: MqttSession | null = null;
+  /** The session the broker accepted, if any. */
+  let live: MqttSession | null = null;
   let retry: NodeJS.Timeout | undefined;
   let failures = 0;
   let last = '';
@@ -70,10 +101,19 @@ export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: State
 
   const open = (onTrigger: Parameters<RemoteTrigger['start']>[0]) => {
     const s = mqttSession(
-      { url: o.url, username: o.username, password: o.password, keepaliveSeconds: KEEPALIVE_SECONDS, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+      {
+        url: o.url,
+        username: o.username,
+        password: o.password,
+        keepaliveSeconds: KEEPALIVE_SECONDS,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        clientId: o.clientId,
+        tls: { ca: o.caFile ? readFileSync(o.caFile) : undefined, cert: o.clientCert ? readFileSync(o.clientCert) : undefined, key: o.clientKey ? readFileSync(o.clientKey) : undefined },
+      },
       {
         connected() {
           failures = 0;
+          live = s;
           s.subscribe(o.triggerTopic, (e) => {
             // Said once the broker acknowledged the subscription: from then on no request is lost.
             if (e) logger.log('ERROR', 'MQTT subscribe to ' + o.triggerTopic + ' failed: ' + e.message);
@@ -88,6 +128,7 @@ export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: State
         },
         closed(e) {
           if (session === s) session = null;
+          if (live === s) live = null;
           if (!running) return;
           // Exponential backoff between reconnects, with jitter so a fleet does not return at once.
           // A broker refusing the credentials is retried too: the password may be fixed on its side.
@@ -97,7 +138,7 @@ export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: State
           // The network stack's codes (ECONNREFUSED, ENOTFOUND) are said in words; MQTT's own refusals keep their message.
           const why = e === null ? 'connection closed' : ((typeof code === 'string' ? networkErrorText(code) : null) ?? e.message);
           if (refused) logger.log('ERROR', 'MQTT broker ' + o.url + ' refused the connection: ' + why + ' (check mqtt_user and mqtt_pass); retrying in ' + Math.round(wait / 1000) + ' s');
-          else logger.log('WARNING', 'MQTT ' + o.url + ': ' + why + '; reconnecting in ' + Math.round(wait / 1000) + ' s');
+          else logger.log('WARNING', 'MQTT ' + o.url + ': ' + why + (o.mismatch ? ' (' + o.mismatch + ')' : '') + '; reconnecting in ' + Math.round(wait / 1000) + ' s');
           record(refused ? 'refused' : 'reconnecting', why);
           retry = setTimeout(() => open(onTrigger), wait);
         },
@@ -110,7 +151,12 @@ export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: State
     start(onTrigger) {
       if (running) return;
       running = true;
+      if (o.mismatch) logger.log('WARNING', 'MQTT ' + o.url + ': ' + o.mismatch);
       open(onTrigger);
+    },
+    announce(code) {
+      // Only on an accepted connection: nothing may precede CONNACK (MQTT 3.1.1, 3.1).
+      if (live) live.publish(o.responseTopic, JSON.stringify({ code }), 1);
     },
     async stop() {
       running = false;

@@ -100,7 +100,7 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     logFile: config.log_file ? { path: resolve(stateDir, config.log_file), maxBytes: config.log_max_size, keep: config.log_files } : undefined,
     mqtt: mqttOptions(config),
     publicKeys: config.public_keys,
-    tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256 },
+    tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256, clientCert: config.client_cert || undefined, clientKey: config.client_key || undefined },
     allowHttp: config.allow_http,
     secrets: SECRET_KEYS.map((k) => String(config[k as keyof OtaConfig])),
     logLevel: config.log_level,
@@ -114,10 +114,15 @@ function commandReboot(command: string): () => Promise<void> {
     });
 }
 
+/** A node:crypto hash, as the core's Hasher. */
+function nodeHasher(algorithm: 'sha256' | 'sha1' | 'md5'): Hasher {
+  const h = createHash(algorithm);
+  return { update: (d) => h.update(d), digest: () => h.digest('hex') };
+}
+
 /** SHA-256 with node:crypto, as the core's Hasher. */
 export function sha256Hasher(): Hasher {
-  const h = createHash('sha256');
-  return { update: (d) => h.update(d), digest: () => h.digest('hex') };
+  return nodeHasher('sha256');
 }
 
 /** Builds the Node platform for a device whose files live in `options.stateDir`. */
@@ -137,6 +142,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
     clock: systemClock,
     logger,
     sha256: sha256Hasher,
+    digest: nodeHasher,
     crc32: nativeCrc32 ?? crc32,
     reboot:
       options.reboot ??

@@ -30,6 +30,9 @@ export interface TlsOptions {
   caFile?: string;
   /** Base64 SHA-256 pins of the server's public key (SPKI): any other key is refused. */
   pins?: string[];
+  /** Client certificate and key files (PEM), for servers that authenticate devices by certificate (hawkBit behind a TLS proxy). */
+  clientCert?: string;
+  clientKey?: string;
 }
 
 const PIN_MISMATCH = 'ERR_OTA_PIN_MISMATCH';
@@ -37,9 +40,11 @@ const PIN_MISMATCH = 'ERR_OTA_PIN_MISMATCH';
 /** CA and pin checks for a TLS connection; empty (the system's CAs) when none are configured. */
 function tlsChecks(tls: TlsOptions): ConnectionOptions {
   const pins = tls.pins ?? [];
-  if (!tls.caFile && pins.length === 0) return {};
+  if (!tls.caFile && pins.length === 0 && !tls.clientCert) return {};
   return {
     ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
+    cert: tls.clientCert ? readFileSync(tls.clientCert) : undefined,
+    key: tls.clientKey ? readFileSync(tls.clientKey) : undefined,
     checkServerIdentity(host, cert) {
       const err = checkServerIdentity(host, cert);
       if (err || pins.length === 0) return err;
