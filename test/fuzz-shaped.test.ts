@@ -112,7 +112,7 @@ describe('shaped fuzzing (seed ' + opts.seed + ', ' + RUNS + ' runs each)', () =
     fc.assert(
       fc.property(version, (v) => {
         // Free text is taken (IoTaaP's and hawkBit's versions); semver is ordered, other text
-        // compared for equality: never refused at check time (docs/decisions.md rows 19-21).
+        // compared for equality: never refused at check time (docs/decisions.md rows 20-22).
         const { config } = resolveConfig({ device_id: 'd', firmware_version: v });
         const order = compareVersions(v, '1.0.0');
         const same = v === '' || compareVersions(config.firmware_version, v) === 'same';
