@@ -19,6 +19,8 @@ export type OtaErrorCode =
   | 'IMAGE_INVALID'
   | 'TRIAL_PENDING'
   | 'SLOT_IO'
+  | 'DISK_FULL'
+  | 'AGENT_RUNNING'
   | 'BOOT_STATE'
   | 'HEALTH_CHECK'
   | 'SIGNATURE_MISSING'

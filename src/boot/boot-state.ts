@@ -4,6 +4,7 @@
  */
 import { otaError } from '../errors.js';
 import type { SlotName } from '../install/slots.js';
+import type { LoaderView } from './boot-selector.js';
 
 /** The image a slot holds. */
 export interface SlotImage {
@@ -137,6 +138,40 @@ export function bootSelect(s: BootState): BootState {
   n.attempts++;
   n.booted = n.trial;
   n.state = 'trial';
+  return n;
+}
+
+/**
+ * The boot step on a board whose boot loader chose the slot (`view`): what it booted is what
+ * runs. A trial slot that came up starts (or retries) its trial as in {@link bootSelect}. One
+ * that did not come up is never recorded as running, so it cannot be confirmed: it used the tries
+ * the boot loader gave it, or, when the boot loader was never pointed at it (a cut before its
+ * environment was written), one attempt. When the boot loader gave up on the confirmed slot and
+ * fell back to the other, that one becomes the confirmed slot if its image may run.
+ */
+export function bootFromLoader(s: BootState, view: LoaderView): BootState {
+  if (s.trial !== null && view.slot === s.trial) {
+    const n = bootSelect(s);
+    n.booted = view.slot;
+    return n;
+  }
+  const n = copy(s);
+  n.booted = view.slot;
+  if (n.state === 'trial') n.state = 'confirmed';
+  if (s.trial !== null) {
+    const gaveUp = view.next === s.trial && view.left === 0;
+    n.attempts += gaveUp ? (view.triesPerApply ?? n.max_attempts - n.attempts) : 1;
+    if (n.attempts < n.max_attempts) return n;
+    const failed = n.slots[s.trial];
+    const why = gaveUp ? 'the boot loader gave up on it after its tries' : 'no boot reached it in ' + n.max_attempts + ' attempts';
+    return revert(n, 'slot ' + s.trial + ' (' + (failed ? failed.version : '?') + ') did not come up: ' + why + '; slot ' + view.slot + ' runs', false);
+  }
+  const image = n.slots[view.slot];
+  if (view.slot !== s.confirmed && view.next === s.confirmed && view.left === 0 && image !== null && n.rejected.indexOf(image.sha256) < 0) {
+    n.confirmed = view.slot;
+    n.state = 'reverted';
+    n.last_error = 'slot ' + s.confirmed + ' did not come up; the boot loader fell back to slot ' + view.slot;
+  }
   return n;
 }
 

@@ -49,6 +49,15 @@ export async function saveBootState(store: StateStore, selector: BootSelector, s
   n.seq = s.seq + 1;
   await store.write(BOOT_STATE, JSON.stringify(n, null, 2));
   const next = n.trial ?? n.confirmed;
-  await selector.apply({ booted: n.booted, next, trial: n.trial !== null, attemptsLeft: n.trial === null ? n.max_attempts : n.max_attempts - n.attempts, confirmed: n.confirmed });
+  const other = n.slots[next === 'a' ? 'b' : 'a'];
+  await selector.apply({
+    booted: n.booted,
+    next,
+    trial: n.trial !== null,
+    attemptsLeft: n.trial === null ? n.max_attempts : n.max_attempts - n.attempts,
+    confirmed: n.confirmed,
+    maxAttempts: n.max_attempts,
+    otherBootable: other !== null && n.rejected.indexOf(other.sha256) < 0,
+  });
   return n;
 }

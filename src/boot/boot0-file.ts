@@ -5,10 +5,9 @@ import type { BootSelector } from './boot-selector.js';
 const BOOT_PROGRAM = 'setTimeout(function(){require("ota-client").start();},1);';
 
 /** Makes sure `.boot0` runs the active slot (boot control itself lives in the state). */
-export function bootFile(): BootSelector {
+export function bootFile(storage: EspruinoStorage = require('Storage')): BootSelector {
   return {
     async apply() {
-      const storage = require('Storage');
       if (storage.read('.boot0') !== BOOT_PROGRAM) storage.write('.boot0', BOOT_PROGRAM);
     },
   };

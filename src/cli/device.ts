@@ -16,6 +16,8 @@ import { nodePlatform, platformOptions } from '../platform/node/platform.js';
 import type { Platform, RebootRequest, Transport } from '../platform/interfaces.js';
 import { Updater, type CheckResult } from '../updater/updater.js';
 import { hashSlot } from '../install/slots.js';
+import { lockAgent } from './lock-agent.js';
+import { runningAgent } from '../platform/node/state-lock.js';
 import { parseVersion } from '../check/version.js';
 import { cliError, guard } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
@@ -23,7 +25,6 @@ import { runHealthCheck } from './health-check.js';
 import { progressBar } from './progress-bar.js';
 import { oneOffProtocol, readOffer, type LocalOffer } from './local-release.js';
 import { fileTransport } from '../platform/node/file-transport.js';
-import { recordAgent, runningAgent } from '../platform/node/agent-pid.js';
 import { serviceNotifier } from '../platform/node/sd-notify.js';
 import { deviceStatus as statusOf, type UpdaterStatus } from '../updater/status.js';
 
@@ -200,6 +201,7 @@ async function finish(result: CheckResult, rebooted: Promise<DeviceStatus>, json
 /** `ota device`: runs the agent; with `once`, one check-and-update. Resolves to the exit code. */
 export async function runDevice(options: RunDeviceOptions): Promise<number> {
   const { file, stateDir } = await open(options);
+  lockAgent(stateDir); // held until the process ends
   const a = await agent(file, stateDir, options.verbose === true);
   await bootDevice(a.updater, a.platform, file.config.health_command, file.config.health_timeout);
   if (!options.once) return serveForever(options, stateDir, a);
@@ -213,7 +215,6 @@ export async function runDevice(options: RunDeviceOptions): Promise<number> {
  */
 async function serveForever(options: RunDeviceOptions, stateDir: string, first: Agent): Promise<number> {
   let current = first;
-  recordAgent(stateDir);
   const notify = serviceNotifier(current.platform.logger);
   current.updater.start();
   const running = await current.updater.status();

@@ -16,6 +16,7 @@ import { runHealthCheck } from './health-check.js';
 import { cliError } from './cli-error.js';
 import { serviceNotifier } from '../platform/node/sd-notify.js';
 import { EXIT } from './exit-codes.js';
+import { lockAgent } from './lock-agent.js';
 
 /** Options of `ota run`. */
 export interface RunAppOptions {
@@ -32,6 +33,7 @@ export async function runApp(options: RunAppOptions): Promise<number> {
   const file = readConfigFile(options.config);
   const { config } = file;
   const stateDir = options.stateDir ?? file.stateDir;
+  lockAgent(stateDir); // held until the process ends; the application's own confirm() takes no lock
   let child: ChildProcess | null = null;
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((r) => (finish = r));

@@ -69,8 +69,14 @@ export interface OtaConfig {
   /** Raw slot devices (or files) for boards booted by U-Boot; empty: file slots in state_dir. */
   slot_a: string;
   slot_b: string;
-  /** The U-Boot environment tool used with raw slots. */
+  /** The U-Boot environment tools used with raw slots, and their fw_env.config (empty: the tools' default). */
   fw_setenv: string;
+  fw_printenv: string;
+  fw_env_config: string;
+  /** GRUB environment block (e.g. /boot/grub/grubenv): raw slots are booted by GRUB through grub-editenv; empty: by U-Boot. */
+  grubenv: string;
+  /** Kernel command line where the boot loader names the booted slot (`rauc.slot=A`). */
+  kernel_cmdline: string;
   /** Seconds before the first retry after a failed check; doubles per failure up to check_interval. */
   retry_delay: number;
   /** Bounds, in seconds, for the interval a server suggests (Retry-After, hawkBit's sleep). */
@@ -147,6 +153,10 @@ const SPEC = {
   slot_a: { kind: 'string', value: '' },
   slot_b: { kind: 'string', value: '' },
   fw_setenv: { kind: 'string', value: 'fw_setenv' },
+  fw_printenv: { kind: 'string', value: 'fw_printenv' },
+  fw_env_config: { kind: 'string', value: '' },
+  grubenv: { kind: 'string', value: '' },
+  kernel_cmdline: { kind: 'string', value: '/proc/cmdline' },
   retry_delay: { kind: 'interval', value: 60 },
   min_check_interval: { kind: 'interval', value: 30 },
   max_check_interval: { kind: 'interval', value: 7 * 86400 },

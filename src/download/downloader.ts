@@ -115,11 +115,14 @@ class Download {
 
   async run(): Promise<string> {
     const { ctx, r } = this;
-    await saveJournal(ctx.state, this.journal);
-    if (this.next > 0) ctx.logger.log('INFO', 'Resuming download at byte ' + this.next * r.chunkSize + ' of ' + r.size);
     const writer = await openSlot(ctx.slots, this.job.slot, r.size);
     let sha256 = '';
     try {
+      // The chunks read back may have been only in the page cache (a crash that was not a power
+      // cut): made durable before the journal claims them.
+      if (this.next > 0) await syncSlot(writer);
+      await saveJournal(ctx.state, this.journal);
+      if (this.next > 0) ctx.logger.log('INFO', 'Resuming download at byte ' + this.next * r.chunkSize + ' of ' + r.size);
       this.progress(true);
       while (this.next < this.chunks) {
         this.checkStopped();
@@ -372,5 +375,6 @@ async function syncSlot(w: SlotWriter): Promise<void> {
 }
 
 function slotError(what: string, e: unknown): OtaError {
+  if (isOtaError(e)) return e; // the slot's own verdict (a full disk) says it best
   return otaError('SLOT_IO', 'download', what + ': ' + (e instanceof Error ? e.message : String(e)), { cause: e });
 }

@@ -14,7 +14,11 @@ export const JOURNAL = 'download.json';
 
 /** The journal document. */
 export interface Journal {
-  /** The image's SHA-256, or "unverified <version>" when the server published none. */
+  /**
+   * The release it belongs to: the image's SHA-256, or, when the server published none,
+   * "unverified <version> <url>" (a release republished under the same version elsewhere is
+   * another download). A journal naming another release is discarded.
+   */
   image: string;
   slot: SlotName;
   size: number;
@@ -25,7 +29,7 @@ export interface Journal {
 
 /** The journal of a new download of `r` into `slot`, with `synced` chunks durable. */
 export function journalFor(r: SizedRelease, slot: SlotName, synced: number): Journal {
-  return { image: r.sha256 ?? 'unverified ' + r.version, slot, size: r.size, chunk_size: r.chunkSize, synced };
+  return { image: r.sha256 ?? 'unverified ' + r.version + ' ' + r.url, slot, size: r.size, chunk_size: r.chunkSize, synced };
 }
 
 /** Reads the journal; null when there is none or it is unreadable (the download then starts over). */

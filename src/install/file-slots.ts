@@ -1,23 +1,24 @@
 /**
  * Slots on files for Node boards: `<dir>/a.bin` and `<dir>/b.bin`, resized to each image; or a
- * pair of raw block devices (partitions) of fixed size, written in place.
+ * pair of raw block devices (partitions) of fixed size, written in place. File I/O goes through
+ * the FileOps seam (src/platform/node/file-ops.ts), which the power-cut tests record.
  */
-import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, statfsSync, statSync, writeSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { otaError } from '../errors.js';
+import { nodeFileOps, type FileOps } from '../platform/node/file-ops.js';
 import type { SlotName, SlotStorage, SlotWriter } from './slots.js';
 
 /** Slot files in `dir` (created when first written); `capacity` bounds an image (unlimited when 0 or absent). */
-export function fileSlots(dir: string, capacity?: number): SlotStorage {
-  return pathSlots({ a: join(dir, 'a.bin'), b: join(dir, 'b.bin') }, capacity || undefined, true);
+export function fileSlots(dir: string, capacity?: number, ops: FileOps = nodeFileOps): SlotStorage {
+  return pathSlots({ a: join(dir, 'a.bin'), b: join(dir, 'b.bin') }, capacity || undefined, true, ops);
 }
 
 /**
  * Raw slots: two partitions (or, in tests, two files) of `capacity` bytes. They are never
  * created, truncated or resized: an image is written over the start of the partition.
  */
-export function blockSlots(paths: { a: string; b: string }, capacity: number): SlotStorage {
-  return pathSlots(paths, capacity, false);
+export function blockSlots(paths: { a: string; b: string }, capacity: number, ops: FileOps = nodeFileOps): SlotStorage {
+  return pathSlots(paths, capacity, false, ops);
 }
 
 /** Bytes kept free beside a file slot, for the state files and the log. */
@@ -28,76 +29,82 @@ const RESERVE_BYTES = 1024 * 1024;
  * slot file already holds, which is reused), less a reserve; within the configured capacity.
  * Known before anything is allocated, so a huge announced size is refused, not made sparse.
  */
-function roomFor(path: string, capacity: number | undefined): number {
-  let dir = dirname(path);
-  let fs: { bavail: number; bsize: number } | null = null;
-  // The slot directory is created on first write: measure the nearest directory that exists.
-  for (;;) {
-    try {
-      fs = statfsSync(dir);
-      break;
-    } catch (e) {
-      if (dirname(dir) === dir) throw e;
-      dir = dirname(dir);
-    }
-  }
-  let current = 0;
-  try {
-    current = statSync(path).size;
-  } catch {
-    // no slot file yet
-  }
-  const room = Math.max(0, fs.bavail * fs.bsize + current - RESERVE_BYTES);
+function roomFor(ops: FileOps, path: string, capacity: number | undefined): number {
+  const room = Math.max(0, ops.freeBytes(dirname(path)) + ops.size(path) - RESERVE_BYTES);
   return capacity === undefined ? room : Math.min(capacity, room);
 }
 
-function pathSlots(paths: { a: string; b: string }, capacity: number | undefined, resize: boolean): SlotStorage {
+function code(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException).code;
+}
+
+function diskFull(slot: SlotName, size: number, free: number) {
+  return otaError('DISK_FULL', 'download', 'the disk is full: slot ' + slot + ' needs ' + size + ' bytes for the image and ' + free + ' bytes are free; the partial image was removed and the next check tries again');
+}
+
+function pathSlots(paths: { a: string; b: string }, capacity: number | undefined, resize: boolean, ops: FileOps): SlotStorage {
+  /** A new slot file: its directory entry (and the directory's) made durable before any data, so a synced image is never lost with its name. */
+  const create = async (path: string) => {
+    ops.mkdir(dirname(path));
+    await ops.fsyncDir(dirname(dirname(path)));
+    const fd = ops.open(path, 'w+');
+    await ops.fsyncDir(dirname(path));
+    return fd;
+  };
   return {
     // Raw slots are partitions of a fixed size; file slots grow into the free space.
-    capacity: (slot) => (resize ? roomFor(paths[slot], capacity) : capacity),
+    capacity: (slot) => (resize ? roomFor(ops, paths[slot], capacity) : capacity),
     readSize: 1024 * 1024,
     locate: (slot) => paths[slot],
 
     async open(slot: SlotName, size: number): Promise<SlotWriter> {
+      const path = paths[slot];
       let fd: number;
       try {
-        fd = openSync(paths[slot], 'r+'); // keeps what an interrupted download left
+        fd = ops.open(path, 'r+'); // keeps what an interrupted download left
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || !resize) throw e;
-        mkdirSync(dirname(paths[slot]), { recursive: true });
-        fd = openSync(paths[slot], 'w+');
+        if (code(e) !== 'ENOENT' || !resize) throw e;
+        fd = await create(path);
       }
-      if (resize) ftruncateSync(fd, size);
+      /** Frees what the slot file holds (nothing to free in a partition) and says how much room there was. */
+      const full = (): never => {
+        if (resize) ops.truncate(fd, 0);
+        throw diskFull(slot, size, ops.freeBytes(dirname(path)));
+      };
+      if (resize) ops.truncate(fd, size);
       return {
         // Synchronous writes: a chunk lands in the page cache in tens of microseconds, where a
         // thread-pool round trip per chunk would cost more than the write and stall the socket.
         async write(offset, data) {
           if (capacity !== undefined && offset + data.length > capacity) throw new Error('write past the end of slot ' + slot + ' (' + capacity + ' bytes)');
-          let done = 0;
-          while (done < data.length) done += writeSync(fd, data, done, data.length - done, offset + done);
+          try {
+            ops.write(fd, data, offset);
+          } catch (e) {
+            if (code(e) === 'ENOSPC') full();
+            throw e;
+          }
         },
         // fsync runs on the thread pool, beside the download.
-        sync: () => new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve()))),
+        sync: () => ops.fsync(fd),
         async close() {
-          closeSync(fd);
+          ops.close(fd);
         },
       };
     },
 
     async read(slot: SlotName, offset: number, length: number): Promise<Uint8Array> {
-      let fh: FileHandle;
+      let fd: number;
       try {
-        fh = await open(paths[slot], 'r');
+        fd = ops.open(paths[slot], 'r');
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Uint8Array(0);
+        if (code(e) === 'ENOENT') return new Uint8Array(0);
         throw e;
       }
       try {
         const buf = Buffer.alloc(length);
-        const { bytesRead } = await fh.read(buf, 0, length, offset);
-        return buf.subarray(0, bytesRead);
+        return buf.subarray(0, ops.read(fd, buf, offset));
       } finally {
-        await fh.close();
+        ops.close(fd);
       }
     },
   };

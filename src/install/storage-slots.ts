@@ -8,8 +8,7 @@ import type { SlotName, SlotStorage } from './slots.js';
 const slotFile = (slot: SlotName) => 'ota.' + slot;
 
 /** The application slots. Flash cannot be written twice, so a torn chunk means starting over. */
-export function storageSlots(): SlotStorage {
-  const storage = require('Storage');
+export function storageSlots(storage: EspruinoStorage = require('Storage')): SlotStorage {
   return {
     capacity: () => undefined,
     readSize: 1024,

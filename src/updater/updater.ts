@@ -5,6 +5,7 @@
 import { EventEmitter } from 'eventemitter3';
 import {
   beginWrite,
+  bootFromLoader,
   bootSelect,
   confirmBooted,
   initialBootState,
@@ -28,7 +29,7 @@ import { discardJournal } from '../download/journal.js';
 import { probeSize } from '../download/size-probe.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from '../errors.js';
 import { ESP32_MAGIC, validateEsp32Image } from '../install/esp32-image.js';
-import type { SlotName } from '../install/slots.js';
+import { hashSlot, type SlotName } from '../install/slots.js';
 import { maskedError, masker, redacting, type Mask } from '../log/redact.js';
 import type { LogLevel, Platform, RebootRequest, StopSignal } from '../platform/interfaces.js';
 import { minuteOfDay, parseWindow } from '../schedule/maintenance-window.js';
@@ -315,15 +316,28 @@ export class Updater extends EventEmitter<UpdaterEvents> {
 
   /**
    * The boot step, run once when the device starts: starts or retries a pending trial, or brings
-   * the previous slot back when the trial used all its attempts.
+   * the previous slot back when the trial used all its attempts. Where the boot loader chooses
+   * the slot (U-Boot, GRUB), what it booted decides: a trial slot that did not come up counts a
+   * failed attempt and is never recorded as running.
    */
   async boot(): Promise<DeviceStatus> {
     this.memory.begin();
     const before = await this.bootState();
-    const after = await this.save(bootSelect(before));
-    if (after.state === 'reverted' && before.state !== 'reverted') {
+    const selector = this.platform.bootSelector;
+    const view = selector.booted ? await selector.booted() : null;
+    if (view !== null && before.trial !== null && view.slot !== before.trial) {
+      this.platform.logger.log('WARNING', 'Slot ' + before.trial + ' was to boot on trial but the boot loader booted slot ' + view.slot);
+    }
+    const after = await this.save(view === null ? bootSelect(before) : bootFromLoader(before, view));
+    if (before.trial !== null && after.trial === null && after.state === 'reverted') {
       this.platform.logger.log('ERROR', 'Update reverted: ' + after.last_error);
       await this.report(before, { stage: 'failed', reason: after.last_error, code: 'BOOT_STATE', reverted: true });
+    }
+    if (after.trial === null && after.booted !== after.confirmed) {
+      // The boot loader's environment was behind (a cut before it was written): it is now, so boot what it says.
+      const image = after.slots[after.confirmed];
+      this.platform.logger.log('WARNING', 'The boot loader booted slot ' + after.booted + ' but slot ' + after.confirmed + ' is the one to run');
+      await this.reboot({ slot: after.confirmed, version: image ? image.version : '', reason: 'revert' });
     }
     return this.status();
   }
@@ -331,13 +345,25 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /**
    * Confirms the slot running on trial: it becomes the known-good slot. Confirming a slot that is
    * already confirmed does nothing (the application and a health check may both confirm).
+   * Refused unless the boot loader (where it says) booted that slot and the slot's bytes hash to
+   * what was installed.
    */
   async confirm(): Promise<void> {
     this.memory.begin();
     const before = await this.bootState();
     if (before.state === 'confirmed' && before.booted === before.confirmed && before.trial === null) return;
+    const image = before.slots[before.booted];
+    const view = this.platform.bootSelector.booted ? await this.platform.bootSelector.booted() : null;
+    if (view !== null && view.slot !== before.booted) {
+      throw otaError('BOOT_STATE', 'boot', 'nothing to confirm: slot ' + before.booted + ' is recorded on trial but the boot loader booted slot ' + view.slot);
+    }
+    if (image !== null && image.sha256 !== '' && before.state === 'trial') {
+      const actual = await hashSlot(this.platform.slots, before.booted, image.size, this.platform.sha256());
+      if (actual !== image.sha256) {
+        throw otaError('BOOT_STATE', 'boot', 'slot ' + before.booted + ' does not hold the image installed there (' + image.version + ': SHA-256 ' + actual + ', expected ' + image.sha256 + '); not confirmed');
+      }
+    }
     const s = await this.save(confirmBooted(before));
-    const image = s.slots[s.booted];
     this.platform.logger.log('INFO', 'Slot ' + s.booted + ' (' + (image ? image.version : '?') + ') confirmed');
     await this.report(s, { stage: 'confirmed' });
   }

@@ -7,14 +7,16 @@ declare const E: {
   /** Reads and clears the interpreter's error flags ("MEMORY": an allocation failed). */
   getErrorFlags(): string[];
 };
-declare function require(name: 'Storage'): {
+/** Espruino's flash file store. */
+interface EspruinoStorage {
   read(name: string, offset?: number, length?: number): string | undefined;
   readJSON(name: string, noExceptions?: boolean): unknown;
   write(name: string, data: string | Uint8Array, offset?: number, size?: number): boolean;
   writeJSON(name: string, data: unknown): boolean;
   erase(name: string): void;
   getFree(): number;
-};
+}
+declare function require(name: 'Storage'): EspruinoStorage;
 declare function require(name: 'http'): {
   request(
     options: { host: string; port?: number; path: string; method: string; protocol: string; headers: Record<string, string> },

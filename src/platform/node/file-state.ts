@@ -3,48 +3,28 @@
  * fsync it, rename it over the old one, fsync the directory. A power cut leaves the old or the
  * new document, never a mix.
  */
-import { mkdirSync } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateStore } from '../interfaces.js';
+import { nodeFileOps, replaceFile, type FileOps } from './file-ops.js';
 
-/** Creates a state store in `dir` (created when first written). */
-export function fileState(dir: string): StateStore {
-  const syncDir = async () => {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  };
+/** Creates a state store in `dir` (created, and its creation made durable, when first written). */
+export function fileState(dir: string, ops: FileOps = nodeFileOps): StateStore {
+  let ready = false;
   return {
     async read(name) {
-      try {
-        return await readFile(join(dir, name), 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw e;
-      }
+      return ops.readFile(join(dir, name));
     },
     async write(name, text) {
-      mkdirSync(dir, { recursive: true });
-      // One temporary file per process: an application confirming itself while `ota run` confirms
-      // it too would otherwise truncate and rename the other's half-written file.
-      const tmp = join(dir, name + '.' + process.pid + '.tmp');
-      const fh = await open(tmp, 'w');
-      try {
-        await fh.writeFile(text);
-        await fh.sync();
-      } finally {
-        await fh.close();
+      if (!ready) {
+        ops.mkdir(dir);
+        await ops.fsyncDir(join(dir, '..'));
+        ready = true;
       }
-      await rename(tmp, join(dir, name));
-      await syncDir();
+      await replaceFile(ops, dir, name, Buffer.from(text));
     },
     async remove(name) {
-      await rm(join(dir, name), { force: true });
-      await syncDir().catch((e: NodeJS.ErrnoException) => {
+      ops.unlink(join(dir, name));
+      await ops.fsyncDir(dir).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'ENOENT') throw e; // no directory: nothing was there to remove
       });
     },

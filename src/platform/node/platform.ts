@@ -14,7 +14,8 @@ import { execFile } from 'node:child_process';
 import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
 import { masker, redacting } from '../../log/redact.js';
 import { currentLink } from '../../boot/current-link.js';
-import { ubootSelector } from '../../boot/uboot-env.js';
+import { grubSelector, type GrubOptions } from '../../boot/grub-env.js';
+import { ubootSelector, type UbootOptions } from '../../boot/uboot-env.js';
 import { blockSlots, fileSlots } from '../../install/file-slots.js';
 import { fileState } from './file-state.js';
 import { nodeTransport, type TlsOptions } from './transport.js';
@@ -32,10 +33,11 @@ export interface NodePlatformOptions {
   stateDir: string;
   /** Largest image a slot accepts, in bytes. */
   slotCapacity?: number;
-  /** Raw slots (partitions) instead of file slots; the boot selector is then U-Boot's environment. */
+  /** Raw slots (partitions) instead of file slots; the boot selector is then the boot loader's environment. */
   rawSlots?: { a: string; b: string };
-  /** The fw_setenv tool for raw slots. */
-  fwSetenv?: string;
+  /** With raw slots: U-Boot's environment tools (the default), or GRUB's environment block. */
+  uboot?: UbootOptions;
+  grub?: GrubOptions;
   /** Shell command that reboots the device (e.g. "systemctl reboot") instead of exiting with 75. */
   rebootCommand?: string;
   /** Also append log lines to this file, rotated by size. */
@@ -95,7 +97,8 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     stateDir,
     slotCapacity: config.slot_size || undefined,
     rawSlots: config.slot_a ? { a: config.slot_a, b: config.slot_b } : undefined,
-    fwSetenv: config.fw_setenv,
+    uboot: { fwSetenv: config.fw_setenv, fwPrintenv: config.fw_printenv, config: config.fw_env_config, cmdline: config.kernel_cmdline },
+    grub: config.grubenv ? { grubenv: config.grubenv, cmdline: config.kernel_cmdline } : undefined,
     rebootCommand: config.reboot_command || undefined,
     logFile: config.log_file ? { path: resolve(stateDir, config.log_file), maxBytes: config.log_max_size, keep: config.log_files } : undefined,
     mqtt: mqttOptions(config),
@@ -137,7 +140,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
   return {
     transport: nodeTransport(options.tls, options.allowHttp),
     slots,
-    bootSelector: worded(raw ? ubootSelector(options.fwSetenv) : currentLink(options.stateDir, slots)),
+    bootSelector: worded(!raw ? currentLink(options.stateDir, slots) : options.grub ? grubSelector(options.grub) : ubootSelector(options.uboot)),
     state,
     clock: systemClock,
     logger,

@@ -1,0 +1,70 @@
+/**
+ * One agent per state directory: a second `ota device` on the same directory says which process
+ * holds it and exits with its own code; a lock left by a crashed agent (its process gone, or its
+ * pid reused by another process) is taken over.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../src/cli/exit-codes.js';
+import { LOCK_FILE, lockStateDir, runningAgent } from '../src/platform/node/state-lock.js';
+import { CLI, configFile, device, image, onCleanup, releaseDir, runCli, serve, tempDir, testUpdater, until } from './helpers/fixtures.js';
+
+describe('the state directory lock', () => {
+  it('refuses a second agent, naming the pid of the first, with exit code ' + EXIT.LOCKED, async () => {
+    const server = await serve((await releaseDir('1.0.0', image(1000))).dir);
+    const stateDir = await device('1.0.0');
+    // Automatic checks keep the first agent running (its first check an hour away).
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 3600 });
+    const first = spawn(process.execPath, [CLI, 'device', '--config', cfg, '--state-dir', stateDir], { stdio: 'ignore' });
+    onCleanup(() => first.kill('SIGKILL'));
+    await until('the first agent holds the lock', () => existsSync(join(stateDir, LOCK_FILE)));
+    const second = await runCli(['device', '--once', '--config', cfg, '--state-dir', stateDir]);
+    expect(second.code).toBe(EXIT.LOCKED);
+    expect(runningAgent(stateDir)).toBe(first.pid);
+    expect(second.stderr).toContain('another ota agent runs on the state directory ' + stateDir + ' (pid ' + first.pid + ')');
+    // Killed without a chance to clean up: the next agent takes the directory over.
+    first.kill('SIGKILL');
+    await new Promise((r) => first.on('exit', r));
+    expect(runningAgent(stateDir)).toBeNull();
+    const third = await runCli(['device', '--once', '--config', cfg, '--state-dir', stateDir]);
+    expect(third.code, third.stderr).toBe(0);
+  });
+
+  it('takes over a lock whose pid now belongs to another process (another start time)', () => {
+    const dir = tempDir();
+    // Our own parent runs, but it started at another time than the lock says.
+    writeFileSync(join(dir, LOCK_FILE), process.ppid + ' 1\n');
+    const release = lockStateDir(dir);
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8').split(' ')[0]).toBe(String(process.pid));
+    release();
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('takes over a torn or empty lock file, and a lock of a process that exited', () => {
+    const dir = tempDir();
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    for (const text of ['', '12ab', gone + '\n']) {
+      writeFileSync(join(dir, LOCK_FILE), text);
+      lockStateDir(dir)();
+    }
+  });
+});
+
+describe('what is confirmed', () => {
+  it('nothing is confirmed whose bytes do not hash to what was installed (a slot written over by someone else)', async () => {
+    const fw = image(20_000, 46);
+    const server = await serve((await releaseDir('1.1.0', fw)).dir);
+    const stateDir = await device('1.0.0');
+    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0' }, stateDir);
+    expect((await updater.checkForUpdates()).status).toBe('updated');
+    await updater.boot();
+    const slot = join(stateDir, 'slots/b.bin');
+    const bytes = readFileSync(slot);
+    bytes[12345]! ^= 0xff;
+    writeFileSync(slot, bytes);
+    await expect(updater.confirm()).rejects.toThrow('slot b does not hold the image installed there (1.1.0');
+    expect((await updater.status()).state).toBe('trial');
+  });
+});
