@@ -77,7 +77,7 @@ export function lockStateDir(dir: string): () => void {
       } finally {
         closeSync(fd);
       }
-      return () => {
+      const release = () => {
         let text = '';
         try {
           text = readFileSync(path, 'utf8');
@@ -86,6 +86,9 @@ export function lockStateDir(dir: string): () => void {
         }
         if (text === mine) rmSync(path, { force: true });
       };
+      // Gone with the process when it exits normally; a crash leaves a lock the next agent takes over.
+      process.once('exit', release);
+      return release;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
