@@ -43,7 +43,7 @@ describe('U-Boot boards (RAUC contrib/uboot.sh, real fw_setenv)', () => {
     const run = await powerOn(board, { server, panics: ['1.1.0'] });
     expect(run.boots).toEqual(['1.0.0', '-', '-', '-', '1.0.0']);
     expect(run.status).toMatchObject({ slot: 'a', version: '1.0.0', state: 'reverted' });
-    expect(run.status.last_error).toContain('did not come up');
+    expect(run.lines.join('\n')).toContain('Update reverted: slot b (1.1.0) did not come up');
     expect(board.loader!.env()).toMatchObject({ BOOT_ORDER: 'A', BOOT_B_LEFT: '0' });
     expect(run.lines.join('\n')).not.toContain('confirmed');
   });
