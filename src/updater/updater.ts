@@ -36,7 +36,7 @@ import { minuteOfDay, parseWindow } from '../schedule/maintenance-window.js';
 import { Scheduler, type RunOutcome } from '../schedule/scheduler.js';
 import { decide, type Decision, type Hold } from './decide.js';
 import { stopController } from './stop-controller.js';
-import { allocationGuard, type AllocationGuard } from './allocation-guard.js';
+import { allocationGuard, outOfMemory, type AllocationGuard } from './allocation-guard.js';
 import { isoTime, saveCheckRecord } from './check-record.js';
 import { deviceStatus, type UpdaterStatus } from './status.js';
 import { progressLog } from '../log/progress-log.js';
@@ -410,35 +410,51 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     return this.save(initial);
   }
 
-  /** One check: the steps of the pipeline, each a method below; a failure becomes a result. */
+  /** One check: the steps of the pipeline; a failure becomes a result. */
   private async run(force: boolean, signal: StopSignal): Promise<CheckResult> {
     const at: RunState = { stage: 'check', boot: null, running: this.config.firmware_version, target: null, offered: '' };
     this.memory.begin();
+    let result: CheckResult | undefined;
+    let error: OtaError | null = null;
+    try {
+      result = await this.steps(force, signal, at);
+    } catch (e) {
+      error = toOtaError(e, at.stage);
+    }
+    // Out of memory on Espruino throws nothing: the steps it cut short went on with `undefined`,
+    // so whatever they returned is no result (see allocation-guard.ts). A timer tick first lets
+    // the interpreter unwind them and collect what they held, or the report runs out too.
+    const ranOut = this.memory.ranOut() || (error === null ? result === undefined : error.code === 'OUT_OF_MEMORY');
+    if (ranOut) {
+      await new Promise<void>((resolve) => this.platform.clock.setTimer(resolve, 0));
+      if (error === null || error.code !== 'OUT_OF_MEMORY') error = outOfMemory(at.stage, error === null ? 'at the ' + at.stage + ' stage' : error.message);
+    }
+    return error === null ? result! : this.failed(error, at);
+  }
+
+  /** The steps of one check, each a method below. */
+  private async steps(force: boolean, signal: StopSignal, at: RunState): Promise<CheckResult> {
     this.emit('checking');
     this.platform.logger.log('INFO', 'Checking for updates');
-    try {
-      at.boot = await this.bootState();
-      at.running = this.runningVersion(at.boot);
-      const release = await this.protocol.check({ version: at.running });
-      if (release === null) return this.noFirmware(at);
-      const decision = decide(this.facts(at, release, release.sha256, force));
-      if (decision.kind !== 'install') return await this.notInstalling(decision, release, at);
-      if (release.consent) return this.awaitingConsent(release, release.consent, at);
-      if (decision.downgrade) this.platform.logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + at.running + ': a signed, explicit downgrade allowed by allow_downgrade');
-      at.offered = release.version;
-      at.stage = 'install';
-      const sized = await this.prepare(release, at);
-      at.stage = 'download';
-      const sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s));
-      // Decided again: the image's hash is known now, and the application may have become busy.
-      const after = decide(this.facts(at, release, sha256, force));
-      if (after.kind !== 'install') return await this.notInstalling(after, release, at);
-      if (after.hold !== null) return await this.deferred(release, after.hold, at);
-      at.stage = 'install';
-      return await this.install(sized, sha256, at);
-    } catch (e) {
-      return this.failed(toOtaError(e, at.stage), at);
-    }
+    at.boot = await this.bootState();
+    at.running = this.runningVersion(at.boot);
+    const release = await this.protocol.check({ version: at.running });
+    if (release === null) return this.noFirmware(at);
+    const decision = decide(this.facts(at, release, release.sha256, force));
+    if (decision.kind !== 'install') return await this.notInstalling(decision, release, at);
+    if (release.consent) return this.awaitingConsent(release, release.consent, at);
+    if (decision.downgrade) this.platform.logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + at.running + ': a signed, explicit downgrade allowed by allow_downgrade');
+    at.offered = release.version;
+    at.stage = 'install';
+    const sized = await this.prepare(release, at);
+    at.stage = 'download';
+    const sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s));
+    // Decided again: the image's hash is known now, and the application may have become busy.
+    const after = decide(this.facts(at, release, sha256, force));
+    if (after.kind !== 'install') return await this.notInstalling(after, release, at);
+    if (after.hold !== null) return await this.deferred(release, after.hold, at);
+    at.stage = 'install';
+    return this.install(sized, sha256, at);
   }
 
   /**
@@ -554,6 +570,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       },
     });
     const digest = release.digest ? await this.checkDigest(target, release, release.digest) : '';
+    // A download cut short by running out of memory resolves with nothing to show for it.
+    if (this.memory.ranOut() || typeof sha256 !== 'string') throw outOfMemory('download', 'downloading into slot ' + target);
     const checked = await this.checkFormat(target, release);
     logger.log('INFO', 'Image verified: ' + (digest || 'SHA-256 ' + sha256 + (release.sha256 === null ? ' (computed; the server published none)' : '')) + checked);
     this.emit('verified', { version: release.version, sha256, slot: target });

@@ -20,7 +20,7 @@ import { fakeClock } from './fake-clock.js';
 /** What the scripted server answers to a check: a release, none, or an error status. */
 export type Answer = { version: string } | 'none' | { status: number; retryAfterMs?: number };
 
-export function memoryDevice(settings: Record<string, unknown>, answers: () => Answer, options: { epoch?: number; suggestMs?: number } = {}) {
+export function memoryDevice(settings: Record<string, unknown>, answers: () => Answer, options: { epoch?: number; suggestMs?: number; allocationFailed?: () => boolean } = {}) {
   const clock = fakeClock(options.epoch);
   const image = Buffer.alloc(4096, 7);
   const lines: string[] = [];
@@ -67,8 +67,9 @@ export function memoryDevice(settings: Record<string, unknown>, answers: () => A
     crc32,
     reboot: async (r) => void reboots.push(r.version),
     random: () => 0.5,
+    allocationFailed: options.allocationFailed,
   };
   const { config } = resolveConfig({ device_id: 'dev1', firmware_version: '1.0.0', ...settings });
   const updater = new Updater({ config, platform, protocol });
-  return { updater, clock, lines, checks, reboots, downloads: () => downloads };
+  return { updater, platform, clock, lines, checks, reboots, downloads: () => downloads };
 }

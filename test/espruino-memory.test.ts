@@ -1,0 +1,135 @@
+/**
+ * Out of memory at each stage of an update, in Espruino's interpreter built with a board's fixed
+ * variable count (`ESPRUINO_BOARDS=esp32:/path,wifi:/path`, see docs/espruino.md). On a board an
+ * allocation that fails throws nothing: the interpreter stops the code running and what awaited it
+ * goes on with `undefined`. Each case takes all free memory (a ballast) just before one stage's
+ * own allocation, by wrapping the board function that stage calls, and expects: the update fails
+ * with OUT_OF_MEMORY (never `updated`), the state files stay whole, the old application starts at
+ * the next boot, and the next check installs the update.
+ * Skipped without a board interpreter in $ESPRUINO_BOARDS.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { releaseDir, serve, tempDir } from './helpers/fixtures.js';
+
+/** `name:path` pairs of $ESPRUINO_BOARDS. */
+function boards(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (process.env.ESPRUINO_BOARDS ?? '').split(',')) {
+    const i = pair.indexOf(':');
+    if (i > 0) out[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return out;
+}
+const BOARDS = boards();
+/** The smallest layout given: the Espruino WiFi's when there. */
+const BIN = BOARDS.wifi ?? BOARDS.esp32 ?? Object.values(BOARDS)[0];
+
+/**
+ * One boot in `dir` (its espruino.flash persists). stdin stays open: at EOF these builds' console
+ * reads garbage. The script ends with quit(), or the interpreter waits for console input.
+ */
+function boot(dir: string, script: string): Promise<string> {
+  writeFileSync(join(dir, 'run.js'), script);
+  return new Promise((resolve) => {
+    const child = spawn(BIN!, ['run.js'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill(), 60_000);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+/** An application of several 512-byte chunks that prints its version. */
+function app(version: string): Buffer {
+  return Buffer.from('console.log("APP ' + version + '");\nvar PADDING = "' + 'data '.repeat(500) + '";\n');
+}
+
+/**
+ * Wraps board functions so that the stage named by STAGE takes all free memory first: `exhaust()`
+ * fills a ballast until an allocation fails (which stops that code), and frees it at the next timer
+ * tick, as when a large allocation of the update itself fails.
+ */
+const HOOKS = `
+var B = null;
+function exhaust() {
+  setTimeout(function () { B = null; }, 0);
+  B = [];
+  for (;;) B.push(0);
+}
+function wrap(o, name, when) {
+  var f = o[name];
+  o[name] = function () {
+    if (when.apply(null, arguments)) { STAGE = ""; exhaust(); }
+    return f.apply(o, arguments);
+  };
+}
+var S = require("Storage");
+var crcs = 0;
+wrap(S, "read", function (n) { return STAGE === "buffer" && n === "ota-download.json"; });
+wrap(E, "CRC32", function () { return STAGE === "chunk" && ++crcs === 3; });
+wrap(S, "write", function (n, d, off) { return (STAGE === "slot" && n === "ota.b" && off > 0) || (STAGE === "state" && n === "ota-boot.json" && d.indexOf('"2.0.0"') > 0); });
+wrap(require("crypto"), "SHA256", function () { return STAGE === "hash"; });
+var stringify = JSON.stringify;
+JSON.stringify = function (v, r, s) {
+  if (STAGE === "stringify" && v && v.trial === "b" && v.slots && v.slots.b && v.slots.b.version === "2.0.0") { STAGE = ""; exhaust(); }
+  return stringify(v, r, s);
+};
+`;
+
+const check = (url: string, stage: string) => `
+var STAGE = "${stage}";
+${HOOKS}
+require("Storage").writeJSON("default.cfg", { ota_domain: "${url}", device_id: "esp1", firmware_version: "1.0.0" });
+var u = require("ota-client").defaultUpdater({ reboot: function () { return Promise.resolve(); } });
+u.checkForUpdates().then(function (r) {
+  console.log("RESULT " + (r ? r.status + " " + (r.error ? r.error.code + " " + r.error.message : r.version) : r));
+  setTimeout(quit, 10);
+});
+setTimeout(function () { console.log("RESULT timeout"); quit(); }, 30000);`;
+
+/** Prints each state file and whether it parses. */
+const files = `
+["ota-boot.json", "ota-download.json"].forEach(function (n) {
+  var t = require("Storage").read(n);
+  var ok = true;
+  try { if (t !== undefined) JSON.parse(t); } catch (e) { ok = false; }
+  console.log("FILE " + n + " " + (t === undefined ? "absent" : ok ? "whole" : "torn " + JSON.stringify(t)));
+});
+quit();`;
+
+describe.skipIf(!BIN)('Espruino out of memory, on a board layout ($ESPRUINO_BOARDS)', () => {
+  const stages = ['buffer', 'chunk', 'slot', 'hash', 'stringify', 'state'];
+
+  it.each(stages)('running out at stage "%s" fails the update with OUT_OF_MEMORY, keeps the state whole, boots the old application, and the retry installs', { timeout: 120_000 }, async (stage) => {
+    const dir = tempDir();
+    const release = await releaseDir('2.0.0', app('2.0.0'), { device: 'esp1' }, 512);
+    const server = await serve(release.dir);
+    copyFileSync('dist/espruino/ota-client.js', join(dir, 'ota-client.js'));
+    // The device: the module and application 1.0.0 in Storage (slot a).
+    await boot(dir, `require("Storage").write("ota-client", require("fs").readFileSync("ota-client.js"));
+require("Storage").write("ota.a", 'console.log("APP 1.0.0");');
+quit();`);
+
+    const first = await boot(dir, check(server.url, stage));
+    const result = first.split('RESULT ')[1]?.split('\n')[0] ?? first.slice(-800);
+    expect(result, first.slice(-1500)).toMatch(/^failed OUT_OF_MEMORY /);
+    expect(first).toContain('OUT OF MEMORY'); // the interpreter's own report: the stage really ran out
+    const after = await boot(dir, files);
+    expect(after).toContain('FILE ota-boot.json whole');
+    expect(after).not.toContain('torn');
+
+    const rebooted = await boot(dir, 'setTimeout(quit, 500);');
+    expect(rebooted).toContain('APP 1.0.0');
+
+    const retry = await boot(dir, check(server.url, ''));
+    expect(retry).toContain('RESULT updated 2.0.0');
+    expect(await boot(dir, 'setTimeout(quit, 500);')).toContain('APP 2.0.0');
+  });
+});
