@@ -10,7 +10,9 @@ import { nativeProtocol } from '../../check/native.js';
 import type { Protocol } from '../../check/protocol.js';
 
 export function protocolFor(config: OtaConfig, platform: Platform): Protocol {
-  if (config.protocol !== 'native') {
+  // "auto", the default, tells IoTaaP's API from the native protocol; with only the native one
+  // here, it is the native one.
+  if (config.protocol !== 'native' && config.protocol !== 'auto') {
     throw otaError('CONFIG_INVALID', 'config', 'protocol "' + config.protocol + '" is not in the Espruino build (only "native"); nothing was changed');
   }
   return nativeProtocol(config, platform);
