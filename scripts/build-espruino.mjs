@@ -14,10 +14,11 @@ const BUDGET = 32 * 1024; // issue 17: what real boards hold beside an applicati
 
 /**
  * Core modules the Espruino build replaces with its own (`src/platform/espruino/<name>`): the protocol
- * table (native only) and the ESP32 image check (no firmware images on Espruino).
+ * table (native only), the ESP32 image check (no firmware images on Espruino) and the transfer
+ * stage (whole images only, for now: no delta decoder or gzip in the module).
  */
 function espruinoModules() {
-  const SUBSTITUTES = { 'check/select.js': 'protocols.ts', 'install/esp32-image.js': 'esp32-image.ts' };
+  const SUBSTITUTES = { 'check/select.js': 'protocols.ts', 'install/esp32-image.js': 'esp32-image.ts', 'download/transfers.js': 'transfers.ts' };
   const names = Object.keys(SUBSTITUTES);
   return {
     name: 'espruino-modules',

@@ -17,6 +17,7 @@ export type OtaErrorCode =
   | 'IMAGE_TOO_LARGE'
   | 'IMAGE_REJECTED'
   | 'IMAGE_INVALID'
+  | 'DELTA_INVALID'
   | 'TRIAL_PENDING'
   | 'SLOT_IO'
   | 'DISK_FULL'

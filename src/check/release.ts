@@ -32,10 +32,38 @@ export interface Release {
   digest?: { algorithm: 'sha1' | 'md5'; hex: string };
   /** The server waits for the user's consent before this release is downloaded (hawkBit's confirmationBase). */
   consent?: { action: string; denied: boolean };
+  /** `"tar"`: the image is a tar archive of an application directory, unpacked into the slot. */
+  format?: 'tar';
+  /** The same image gzip-compressed: the bytes that travel, checked by their own chunk CRCs. */
+  gzip?: Transfer;
+  /** VCDIFF patches to this image from earlier ones, for devices running one of those. */
+  patches?: Patch[];
 }
 
 /** A release whose size is known: what the downloader works on. */
 export type SizedRelease = Release & { size: number };
+
+/**
+ * A file that travels instead of the image (its gzip, or a patch): downloaded like an image,
+ * chunk-verified and resumable, then decoded into the image. A SizedRelease, so the downloader
+ * takes it as it is.
+ */
+export type Transfer = SizedRelease & { sha256: string; chunkCrc32: number[] };
+
+/** A patch from the image whose SHA-256 is `baseSha256`. */
+export type Patch = Transfer & { baseSha256: string };
+
+/** Entries of `patches` a manifest may list. */
+export const MAX_PATCHES = 16;
+
+/** The wire form of a {@link Transfer}: the image fields of a manifest, for another file. */
+export interface ManifestTransfer {
+  size: number;
+  sha256: string;
+  chunk_size: number;
+  chunk_crc32: number[];
+  url: string;
+}
 
 /** Chunk size used when the server does not choose one. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -62,6 +90,12 @@ export interface Manifest {
   rollout?: number;
   /** Ed25519 signature (base64) over the bound fields (`signedPayload` in src/check/trust.ts). */
   signature?: string;
+  /** `"tar"`: a bundle (a directory as a tar archive). */
+  format?: 'tar';
+  /** The image gzip-compressed. */
+  gzip?: ManifestTransfer;
+  /** Patches from earlier images (`base_sha256`), made with `xdelta3 -S none`. */
+  patches?: (ManifestTransfer & { base_sha256: string })[];
 }
 
 /** Number.MAX_SAFE_INTEGER, which Espruino lacks. */
@@ -99,45 +133,79 @@ function resolveUrl(base: string, url: string): string {
   return base + (url.charAt(0) === '/' ? '' : '/') + url;
 }
 
-/**
- * Validates a native manifest (parsed JSON) and turns it into a {@link Release}.
- * Throws `MANIFEST_INVALID` (or `VERSION_INVALID`) naming the field that is wrong.
- */
-export function parseManifest(data: unknown, baseUrl: string): Release {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw otaError('MANIFEST_INVALID', 'check', 'manifest is not a JSON object');
-  }
-  const m = data as { [key: string]: unknown };
-  if (m.ver === undefined || m.ver === '') bad('ver', 'is missing; expected the release version');
-  if (typeof m.ver !== 'string') bad('ver', 'is ' + JSON.stringify(m.ver) + ', not a string; expected a version such as "1.0.4"');
-  const version = parseVersion(m.ver);
-  if (version === null) {
-    throw otaError('VERSION_INVALID', 'check', 'manifest field "ver" is ' + JSON.stringify(m.ver) + ', which is not a semantic version (expected e.g. "1.0.3")');
-  }
-  if (!isWholeNumber(m.size, 1, MAX_SAFE)) bad('size', 'must be a whole number of bytes above 0');
-  if (typeof m.sha256 !== 'string' || !isHex64(m.sha256.toLowerCase())) bad('sha256', 'must be 64 hexadecimal characters');
+/** Checks the fields an image and a transfer share (`size` … `url`), naming them after `prefix`. */
+function parseFile(m: { [key: string]: unknown }, prefix: string, version: string, baseUrl: string): Transfer {
+  if (!isWholeNumber(m.size, 1, MAX_SAFE)) bad(prefix + 'size', 'must be a whole number of bytes above 0');
+  if (typeof m.sha256 !== 'string' || !isHex64(m.sha256.toLowerCase())) bad(prefix + 'sha256', 'must be 64 hexadecimal characters');
   if (!isWholeNumber(m.chunk_size, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE)) {
-    bad('chunk_size', 'must be a whole number of bytes from ' + MIN_CHUNK_SIZE + ' to ' + MAX_CHUNK_SIZE);
+    bad(prefix + 'chunk_size', 'must be a whole number of bytes from ' + MIN_CHUNK_SIZE + ' to ' + MAX_CHUNK_SIZE);
   }
   const chunks = Math.ceil(m.size / m.chunk_size);
   const crcs = m.chunk_crc32;
-  if (!Array.isArray(crcs) || crcs.length !== chunks) bad('chunk_crc32', 'must list ' + chunks + ' CRC-32 values (one per chunk)');
+  if (!Array.isArray(crcs) || crcs.length !== chunks) bad(prefix + 'chunk_crc32', 'must list ' + chunks + ' CRC-32 values (one per chunk)');
   for (let i = 0; i < crcs.length; i++) {
-    if (!isWholeNumber(crcs[i], 0, 4294967295)) bad('chunk_crc32', 'entry ' + i + ' is not an unsigned 32-bit number');
+    if (!isWholeNumber(crcs[i], 0, 4294967295)) bad(prefix + 'chunk_crc32', 'entry ' + i + ' is not an unsigned 32-bit number');
   }
-  if (typeof m.url !== 'string' || m.url === '') bad('url', 'is missing; expected the image download URL');
-  if (m.override_rejected !== undefined && typeof m.override_rejected !== 'boolean') bad('override_rejected', 'must be true or false');
-  if (m.rollout !== undefined && !isWholeNumber(m.rollout, 0, 100)) bad('rollout', 'must be a whole percentage from 0 to 100');
-  const release: Release = {
+  if (typeof m.url !== 'string' || m.url === '') bad(prefix + 'url', 'is missing; expected the download URL');
+  return {
     version,
     size: m.size,
     sha256: m.sha256.toLowerCase(),
     chunkSize: m.chunk_size,
     chunkCrc32: crcs as number[],
     url: resolveUrl(baseUrl, m.url),
-    overrideRejected: m.override_rejected === true,
-    downgrade: m.downgrade === true,
+    overrideRejected: false,
   };
+}
+
+function isObject(v: unknown): v is { [key: string]: unknown } {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The optional `format`, `gzip` and `patches` fields (devices from before them ignore them). */
+function parseAlternatives(m: { [key: string]: unknown }, version: string, baseUrl: string): Pick<Release, 'format' | 'gzip' | 'patches'> {
+  const out: Pick<Release, 'format' | 'gzip' | 'patches'> = {};
+  if (m.format !== undefined) {
+    if (m.format !== 'tar') bad('format', 'must be "tar" (a bundle) when present');
+    out.format = 'tar';
+  }
+  if (m.gzip !== undefined) {
+    if (!isObject(m.gzip)) bad('gzip', 'must be an object');
+    out.gzip = parseFile(m.gzip, 'gzip.', version, baseUrl);
+  }
+  if (m.patches !== undefined) {
+    const list = m.patches;
+    if (!Array.isArray(list) || list.length > MAX_PATCHES) bad('patches', 'must be a list of at most ' + MAX_PATCHES + ' patches');
+    const patches: Patch[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const p: unknown = list[i];
+      const prefix = 'patches[' + i + '].';
+      if (!isObject(p)) bad('patches', 'entry ' + i + ' must be an object');
+      if (typeof p.base_sha256 !== 'string' || !isHex64(p.base_sha256.toLowerCase())) bad(prefix + 'base_sha256', 'must be 64 hexadecimal characters');
+      patches.push(Object.assign(parseFile(p, prefix, version, baseUrl), { baseSha256: p.base_sha256.toLowerCase() }));
+    }
+    out.patches = patches;
+  }
+  return out;
+}
+
+/**
+ * Validates a native manifest (parsed JSON) and turns it into a {@link Release}.
+ * Throws `MANIFEST_INVALID` (or `VERSION_INVALID`) naming the field that is wrong.
+ */
+export function parseManifest(data: unknown, baseUrl: string): Release {
+  if (!isObject(data)) throw otaError('MANIFEST_INVALID', 'check', 'manifest is not a JSON object');
+  const m = data;
+  if (m.ver === undefined || m.ver === '') bad('ver', 'is missing; expected the release version');
+  if (typeof m.ver !== 'string') bad('ver', 'is ' + JSON.stringify(m.ver) + ', not a string; expected a version such as "1.0.4"');
+  const version = parseVersion(m.ver);
+  if (version === null) {
+    throw otaError('VERSION_INVALID', 'check', 'manifest field "ver" is ' + JSON.stringify(m.ver) + ', which is not a semantic version (expected e.g. "1.0.3")');
+  }
+  const image = parseFile(m, '', version, baseUrl);
+  if (m.override_rejected !== undefined && typeof m.override_rejected !== 'boolean') bad('override_rejected', 'must be true or false');
+  if (m.rollout !== undefined && !isWholeNumber(m.rollout, 0, 100)) bad('rollout', 'must be a whole percentage from 0 to 100');
+  const release: Release = Object.assign(image, { overrideRejected: m.override_rejected === true, downgrade: m.downgrade === true }, parseAlternatives(m, version, baseUrl));
   if (m.rollout !== undefined) release.rollout = m.rollout as number;
   return release;
 }

@@ -4,8 +4,8 @@
  * counts as a boot; the simulated reboot boots the new slot on trial, runs the health check and
  * confirms it or reverts.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describeBoot, initialBootState, type DeviceStatus } from '../boot/boot-state.js';
 import { loadBootState, saveBootState } from '../boot/boot-store.js';
@@ -18,6 +18,7 @@ import { Updater, type CheckResult } from '../updater/updater.js';
 import { hashSlot } from '../install/slots.js';
 import { lockAgent } from './lock-agent.js';
 import { runningAgent } from '../platform/node/state-lock.js';
+import { packBundle } from '../platform/node/bundle.js';
 import { parseVersion } from '../check/version.js';
 import { cliError, guard } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
@@ -35,18 +36,29 @@ function syntheticImage(version: string): Buffer {
 }
 
 /** `ota device init`: slot a holds the image of `version` (confirmed), slot b is empty. */
-export async function initDevice(stateDir: string, version: string, file?: string, force = false): Promise<DeviceStatus> {
+export async function initDevice(stateDir: string, version: string, file?: string, force = false, bundle?: string): Promise<DeviceStatus> {
   // Semver is normalised ("v1.0.2" -> "1.0.2"); other text is kept, as servers without semver compare it.
   if (version === '') throw cliError(EXIT.USAGE, '--version is empty; expected the running version, e.g. 1.0.2');
   const v = parseVersion(version) ?? version;
   const platform = nodePlatform({ stateDir });
   const existing = await guard(EXIT.STATE, 'cannot create the device in ' + stateDir, () => platform.state.read('boot.json'));
   if (!force && existing !== null) throw cliError(EXIT.STATE, stateDir + ' already holds a device (use --force to start over)');
-  const image = file ? await readFile(file) : syntheticImage(v);
+  const packed = bundle !== undefined ? join(stateDir, 'bundle.tar.tmp') : null;
+  if (packed !== null) {
+    await mkdir(stateDir, { recursive: true });
+    await guard(EXIT.CONFIG, '--bundle', () => packBundle(bundle!, packed));
+  }
+  const image = packed !== null ? await readFile(packed) : file ? await readFile(file) : syntheticImage(v);
   return guard(EXIT.STATE, 'cannot create the device in ' + stateDir, async () => {
+    // Old bundle directories go first, so that `locate` names the image files below.
+    for (const slot of ['a', 'b'] as const) await platform.slots.prepare!(slot, undefined);
     await mkdir(dirname(platform.slots.locate('a')), { recursive: true });
     await writeFile(platform.slots.locate('a'), image);
     await writeFile(platform.slots.locate('b'), Buffer.alloc(0));
+    if (packed !== null) {
+      await rm(packed, { force: true });
+      await platform.slots.prepare!('a', 'tar');
+    }
     await platform.state.remove('download.json');
     const sha256 = createHash('sha256').update(image).digest('hex');
     const boot = await saveBootState(platform.state, platform.bootSelector, initialBootState({ version: v, sha256, size: image.length }, 3));

@@ -59,7 +59,8 @@ const COMMANDS: Command[] = [
     summary: 'Adds a release to a release directory: size, SHA-256 and a CRC-32 per chunk; signed with --key.',
     flags: [
       { name: 'dir', value: '<releases>', help: 'the release directory (created when missing)', required: true },
-      { name: 'file', value: '<firmware.bin>', help: 'the firmware image to publish', required: true },
+      { name: 'file', value: '<firmware.bin>', help: 'the firmware image to publish (give --file or --bundle)' },
+      { name: 'bundle', value: '<app dir>', help: 'publish this application directory as a bundle (a tar archive, unpacked into the slot)' },
       { name: 'version', value: '<semver>', help: 'its version, e.g. 1.0.3', required: true },
       { name: 'device', value: '<id>', help: 'publish for this device (give --device or --group)' },
       { name: 'group', value: '<id>', help: 'publish for this group (give --device or --group)' },
@@ -69,21 +70,26 @@ const COMMANDS: Command[] = [
       { name: 'expires', value: '<30d|ISO time>', help: 'a signed manifest expires after this long or at this time (default 30d)' },
       { name: 'downgrade', help: 'sign the manifest as an explicit downgrade (devices with allow_downgrade accept it)' },
       { name: 'rollout', value: '<percent>', help: "with --group: the percentage of the group's devices that install it (a staged rollout)" },
+      { name: 'compress', value: 'gzip', help: 'also publish the image gzip-compressed' },
+      { name: 'delta-from', value: '<old version|image|app dir>', help: 'also publish a patch from this release (made with xdelta3 -S none)' },
       JSON_FLAG,
     ],
     async run(v) {
       if ((v.device === undefined) === (v.group === undefined)) usage('give exactly one of --device <id> or --group <id>');
+      if ((v.file === undefined) === (v.bundle === undefined)) usage('give exactly one of --file <image> or --bundle <directory>');
+      if (v.compress !== undefined && v.compress !== 'gzip') usage('--compress takes "gzip"');
       const audience: Audience = text(v, 'device') !== undefined ? { device: text(v, 'device')! } : { group: text(v, 'group')! };
-      const file = text(v, 'file')!;
-      await guard(EXIT.CONFIG, '--file', () => readFileSync(file).length);
+      const file = text(v, 'file') ?? '';
+      if (file !== '') await guard(EXIT.CONFIG, '--file', () => readFileSync(file).length);
+      const deltaFrom = text(v, 'delta-from');
       const key = text(v, 'key');
       if (key !== undefined) await readInput('key', key);
       const { publish } = await import('../server/release-store.js');
       const m = await guard(EXIT.FAILED, 'cannot write the release into ' + text(v, 'dir'), () =>
-        publish({ dir: text(v, 'dir')!, file, version: text(v, 'version')!, audience, chunkSize: whole(v, 'chunk-size', 1, 2 ** 31), overrideRejected: v['override-rejected'] === true, key, expires: expiry(text(v, 'expires')), downgrade: v.downgrade === true, rollout: whole(v, 'rollout', 0, 2 ** 31) }),
+        publish({ dir: text(v, 'dir')!, file, bundle: text(v, 'bundle'), compress: text(v, 'compress') as 'gzip' | undefined, deltaFrom: deltaFrom === undefined ? undefined : [deltaFrom], version: text(v, 'version')!, audience, chunkSize: whole(v, 'chunk-size', 1, 2 ** 31), overrideRejected: v['override-rejected'] === true, key, expires: expiry(text(v, 'expires')), downgrade: v.downgrade === true, rollout: whole(v, 'rollout', 0, 2 ** 31) }),
       );
       if (v.json) printJson(m);
-      else console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (m.rollout !== undefined ? ' (' + m.rollout + ' % of it)' : '') + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size);
+      else console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (m.rollout !== undefined ? ' (' + m.rollout + ' % of it)' : '') + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size + (m.gzip ? '; gzip ' + m.gzip.size + ' bytes' : '') + (m.patches ?? []).map((p) => '; delta from ' + p.base_sha256.slice(0, 12) + ' ' + p.size + ' bytes').join(''));
       return EXIT.OK;
     },
   },
@@ -186,12 +192,13 @@ const COMMANDS: Command[] = [
       { name: 'state-dir', value: '<dir>', help: 'the state directory to create', required: true },
       { name: 'version', value: '<semver>', help: 'the running version', required: true },
       { name: 'file', value: '<image>', help: 'the running image (default: a placeholder)' },
+      { name: 'bundle', value: '<app dir>', help: 'the running application directory, as a bundle (instead of --file)' },
       { name: 'force', help: 'start over where a device exists' },
     ],
     async run(v) {
       const file = text(v, 'file');
       if (file !== undefined) await guard(EXIT.CONFIG, '--file', () => readFileSync(file).length);
-      printJson(await initDevice(text(v, 'state-dir')!, text(v, 'version')!, file, v.force === true));
+      printJson(await initDevice(text(v, 'state-dir')!, text(v, 'version')!, file, v.force === true, text(v, 'bundle')));
       return EXIT.OK;
     },
   },
@@ -254,10 +261,9 @@ const COMMANDS: Command[] = [
   {
     words: ['run'],
     summary: "Boots the device (trial, confirm, revert) and runs the application from the active slot; exits with the application's code.",
-    operands: '-- <command> [args...]',
+    operands: "[-- <command> [args...]] (none: the bundle's package.json bin or main)",
     flags: [CONFIG, STATE_DIR, VERBOSE],
     run: async (v, operands) => {
-      if (operands.length === 0) usage('give the application command after --');
       const { runApp } = await import('./run.js');
       return runApp({ config: text(v, 'config')!, stateDir: text(v, 'state-dir'), command: operands, verbose: v.verbose === true });
     },

@@ -6,7 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { resolve } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { loadBootState } from '../boot/boot-store.js';
 import { toOtaError } from '../errors.js';
 import { readConfigFile } from '../platform/node/config-file.js';
@@ -22,7 +23,10 @@ import { lockAgent } from './lock-agent.js';
 export interface RunAppOptions {
   config: string;
   stateDir?: string;
-  /** The application command; it gets OTA_SLOT_PATH, OTA_VERSION, OTA_BOOT_STATE, OTA_CONFIG. */
+  /**
+   * The application command; it gets OTA_SLOT_PATH, OTA_VERSION, OTA_BOOT_STATE, OTA_CONFIG.
+   * Empty: the running bundle's entry (see {@link bundleEntry}).
+   */
   command: string[];
   /** Log DEBUG lines too. */
   verbose?: boolean;
@@ -52,11 +56,14 @@ export async function runApp(options: RunAppOptions): Promise<number> {
   const status = await updater.boot();
   platform.logger.log('INFO', 'Starting slot ' + status.slot + ' (' + status.version + ', ' + status.state + ')');
 
-  const [command, ...args] = options.command;
+  const slotPath = platform.slots.locate(status.slot);
+  const [command, ...args] = options.command.length > 0 ? options.command : bundleEntry(slotPath);
   child = spawn(command!, args, {
     stdio: 'inherit',
+    // A bundle's application runs in its own directory.
+    cwd: options.command.length > 0 ? undefined : slotPath,
     env: Object.assign({}, process.env, {
-      OTA_SLOT_PATH: platform.slots.locate(status.slot),
+      OTA_SLOT_PATH: slotPath,
       OTA_VERSION: status.version,
       OTA_BOOT_STATE: status.state,
       OTA_CONFIG: resolve(options.config),
@@ -102,4 +109,22 @@ export async function runApp(options: RunAppOptions): Promise<number> {
   notify.stopping();
   cancelTimer();
   return code;
+}
+
+/**
+ * The command that starts a bundle: Node on its `package.json` `bin` (the first, when several)
+ * or `main`, else `index.js`.
+ */
+export function bundleEntry(dir: string): string[] {
+  let pkg: { bin?: string | Record<string, string>; main?: string } = {};
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as typeof pkg;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new Error('the running slot (' + dir + ') is not a bundle with a readable package.json (' + (e as Error).message + '); give the command after --');
+    }
+  }
+  const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin ? Object.values(pkg.bin)[0] : undefined;
+  return [process.execPath, join(dir, bin ?? pkg.main ?? 'index.js')];
 }

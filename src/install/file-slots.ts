@@ -1,16 +1,30 @@
 /**
- * Slots on files for Node boards: `<dir>/a.bin` and `<dir>/b.bin`, resized to each image; or a
- * pair of raw block devices (partitions) of fixed size, written in place. File I/O goes through
- * the FileOps seam (src/platform/node/file-ops.ts), which the power-cut tests record.
+ * Slots on files for Node boards: `<dir>/a.bin` and `<dir>/b.bin`, resized to each image, with a
+ * bundle unpacked into `<dir>/a/` or `<dir>/b/`; or a pair of raw block devices (partitions) of
+ * fixed size, written in place. File I/O goes through the FileOps seam
+ * (src/platform/node/file-ops.ts), which the power-cut tests record; a bundle's directory is made
+ * by platform/node/bundle.ts (fsynced, then renamed into place).
  */
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { otaError } from '../errors.js';
+import { unpackBundle } from '../platform/node/bundle.js';
 import { nodeFileOps, type FileOps } from '../platform/node/file-ops.js';
 import type { SlotName, SlotStorage, SlotWriter } from './slots.js';
 
 /** Slot files in `dir` (created when first written); `capacity` bounds an image (unlimited when 0 or absent). */
 export function fileSlots(dir: string, capacity?: number, ops: FileOps = nodeFileOps): SlotStorage {
-  return pathSlots({ a: join(dir, 'a.bin'), b: join(dir, 'b.bin') }, capacity || undefined, true, ops);
+  const slots = pathSlots({ a: join(dir, 'a.bin'), b: join(dir, 'b.bin') }, capacity || undefined, true, ops);
+  const image = slots.locate;
+  // A bundle's directory, beside the archive it was unpacked from (kept: the base of the next delta).
+  const bundle = (slot: SlotName) => join(dir, slot);
+  return Object.assign(slots, {
+    locate: (slot: SlotName) => (existsSync(bundle(slot)) ? bundle(slot) : image(slot)),
+    async prepare(slot: SlotName, format: 'tar' | undefined) {
+      if (format === 'tar') await unpackBundle(image(slot), bundle(slot));
+      else rmSync(bundle(slot), { recursive: true, force: true });
+    },
+  });
 }
 
 /**

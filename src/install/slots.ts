@@ -30,6 +30,12 @@ export interface SlotStorage {
    * SHA-256 would hold the whole image in RAM.
    */
   sha256?(slot: SlotName, size: number): Promise<string>;
+  /**
+   * Makes a verified image runnable before the switch: `"tar"` unpacks the bundle into the slot's
+   * directory (then `locate` names that directory); a plain image removes a directory left by an
+   * earlier bundle. Platforms without it install plain images only.
+   */
+  prepare?(slot: SlotName, format: 'tar' | undefined): Promise<void>;
 }
 
 /** SHA-256 (hex) of the first `size` bytes of a slot, read back. */

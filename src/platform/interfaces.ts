@@ -86,6 +86,21 @@ export interface Logger {
   flush?(): Promise<void>;
 }
 
+/** What fetching an image as a patch or gzip-compressed takes from the platform. */
+export interface Transfers {
+  /** Where a patch or compressed image is staged (under the slot being written) before it is decoded into that slot. */
+  staging: SlotStorage;
+  /** A gzip decompressor, for images published gzip-compressed. */
+  gunzip?(): Inflater;
+}
+
+/** A streaming decompressor: the output of what is pushed goes to `onOutput`, in order. */
+export interface Inflater {
+  push(data: Uint8Array, onOutput: (piece: Uint8Array) => Promise<void>): Promise<void>;
+  /** Flushes the rest; throws when the compressed stream is incomplete or corrupt. */
+  end(onOutput: (piece: Uint8Array) => Promise<void>): Promise<void>;
+}
+
 /** An incremental hash (SHA-256 unless said otherwise). */
 export interface Hasher {
   update(data: Uint8Array): void;
@@ -136,4 +151,6 @@ export interface Platform {
    * with `undefined`); see `updater/allocation-guard.ts`.
    */
   allocationFailed?(): boolean;
+  /** Fetching images as patches or gzip-compressed; without it, only whole images are downloaded. */
+  transfers?: Transfers;
 }

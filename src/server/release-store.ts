@@ -6,7 +6,7 @@
  *   firmware/<sha256>.bin              images, content-addressed (immutable, cacheable)
  */
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { crc32 } from '../download/crc32.js';
@@ -14,6 +14,8 @@ import type { Manifest } from '../check/release.js';
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../check/release.js';
 import { signWith } from '../platform/node/trust.js';
 import { signedPayload } from '../check/trust.js';
+import { packBundle } from '../platform/node/bundle.js';
+import { gzipTransfer, patchTransfer } from './transfers.js';
 import { parseVersion } from '../check/version.js';
 import { writeAtomic } from './atomic-file.js';
 
@@ -27,6 +29,7 @@ export type Audience = { device: string } | { group: string };
 /** Options of {@link publish}. */
 export interface PublishOptions {
   dir: string;
+  /** The image; ignored with `bundle`. */
   file: string;
   version: string;
   audience: Audience;
@@ -39,6 +42,17 @@ export interface PublishOptions {
   expires?: Date;
   /** Mark the release as an explicit downgrade (devices with allow_downgrade accept it signed). */
   downgrade?: boolean;
+  /** `"tar"`: `file` is a bundle, unpacked into the slot on the device. */
+  format?: 'tar';
+  /** An application directory to publish as a bundle (a tar archive), instead of `file`. */
+  bundle?: string;
+  /** Also publish the image gzip-compressed. */
+  compress?: 'gzip';
+  /**
+   * Also publish patches from these earlier releases: the version the directory holds now for
+   * the same device or group, an image file, or (for bundles) an application directory.
+   */
+  deltaFrom?: string[];
   /** Staged rollout of a group release: the percentage of the group's devices that install it. */
   rollout?: number;
 }
@@ -93,6 +107,12 @@ export async function describeImage(file: string, chunkSize: number): Promise<{ 
 
 /** Adds a release to the directory and makes it the latest for its device or group. */
 export async function publish(options: PublishOptions): Promise<Manifest> {
+  if (options.bundle !== undefined) {
+    const tar = join(options.dir, 'firmware', 'bundle.tar.tmp');
+    await mkdir(dirname(tar), { recursive: true });
+    await packBundle(options.bundle, tar);
+    return publish(Object.assign({}, options, { bundle: undefined, file: tar, format: 'tar' as const })).finally(() => rm(tar, { force: true }));
+  }
   const version = parseVersion(options.version);
   if (version === null) throw new Error('--version ' + JSON.stringify(options.version) + ' is not a semantic version (e.g. 1.0.3)');
   const id = 'device' in options.audience ? options.audience.device : options.audience.group;
@@ -123,6 +143,17 @@ export async function publish(options: PublishOptions): Promise<Manifest> {
     url: 'firmware/' + info.sha256 + '.bin',
     published: new Date().toISOString(),
   };
+  if (options.format) manifest.format = options.format;
+  const describe = Object.assign((file: string) => describeImage(file, chunkSize), { chunkSize });
+  if (options.compress === 'gzip') {
+    const gzip = await gzipTransfer(options.dir, image, info.sha256, info.size, describe);
+    if (gzip) manifest.gzip = gzip;
+  }
+  for (const from of options.deltaFrom ?? []) {
+    const base = await deltaBase(options, from);
+    const patch = await patchTransfer(options.dir, base, image, info.sha256, info.size, describe).finally(() => base.packed && rm(base.file, { force: true }));
+    if (patch) (manifest.patches = manifest.patches ?? []).push(patch);
+  }
   if (options.overrideRejected) manifest.override_rejected = true;
   if ('device' in options.audience) manifest.device = id;
   else manifest.group = id;
@@ -161,4 +192,28 @@ export async function setRollout(dir: string, group: string, percent: number, ke
   if (manifest.signature !== undefined) sign(manifest, key!);
   await writeAtomic(join(dir, manifestPath({ group })), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;
+}
+
+/**
+ * The base image `--delta-from` names: the release the directory holds now for the same device or
+ * group (by version), an image file, or an application directory (packed as `--bundle` packs it).
+ */
+async function deltaBase(options: PublishOptions, from: string): Promise<{ file: string; sha256: string; packed: boolean }> {
+  let file = from;
+  let packed = false;
+  if (parseVersion(from) !== null) {
+    const current = await readManifest(options.dir, options.audience);
+    if (current === null || current.ver !== parseVersion(from)) {
+      throw new Error('--delta-from ' + from + ': the release directory holds ' + (current ? current.ver : 'nothing') + ' for this ' + ('device' in options.audience ? 'device' : 'group') + '; give the old image (or bundle directory) instead');
+    }
+    file = join(options.dir, current.url);
+  } else if (await stat(from).then((s) => s.isDirectory(), () => false)) {
+    file = join(options.dir, 'firmware', 'delta-base.tar.tmp');
+    await packBundle(from, file);
+    packed = true;
+  }
+  const info = await describeImage(file, MAX_CHUNK_SIZE).catch((e: Error) => {
+    throw new Error('--delta-from ' + from + ': ' + e.message);
+  });
+  return { file, sha256: info.sha256, packed };
 }

@@ -24,9 +24,10 @@ import { giveConsent } from '../check/consent.js';
 import { SECRET_KEYS, type OtaConfig } from '../config/config.js';
 import { formatDuration } from '../config/durations.js';
 import { isPlainRemote } from '../config/url-policy.js';
-import { download, type DownloadProgress } from '../download/downloader.js';
+import type { DownloadProgress } from '../download/downloader.js';
 import { discardJournal } from '../download/journal.js';
 import { probeSize } from '../download/size-probe.js';
+import { fetchImage, type RunningImage } from '../download/transfers.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from '../errors.js';
 import { ESP32_MAGIC, validateEsp32Image } from '../install/esp32-image.js';
 import { hashSlot, type SlotName } from '../install/slots.js';
@@ -448,7 +449,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     at.stage = 'install';
     const sized = await this.prepare(release, at);
     at.stage = 'download';
-    const sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s));
+    const sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s, runningImage(at.boot)));
     // Decided again: the image's hash is known now, and the application may have become busy.
     const after = decide(this.facts(at, release, sha256, force));
     if (after.kind !== 'install') return await this.notInstalling(after, release, at);
@@ -534,6 +535,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       release.size === null
         ? Object.assign({}, release, { size: await probeSize(this.platform.transport, release.url, this.protocol.downloadHeaders(release.url), this.config.download_timeout * 1000) })
         : (release as SizedRelease);
+    if (release.format === 'tar' && !this.platform.slots.prepare) {
+      throw otaError('IMAGE_INVALID', 'install', 'release ' + release.version + ' is a bundle (a directory as a tar archive), which these slots cannot hold');
+    }
     const capacity = this.platform.slots.capacity(target);
     if (capacity !== undefined && sized.size > capacity) {
       throw otaError('IMAGE_TOO_LARGE', 'install', 'release ' + release.version + ' is ' + sized.size + ' bytes but slot ' + target + ' holds ' + capacity);
@@ -549,14 +553,15 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   }
 
   /**
-   * Downloads `release` into `target` and verifies it: chunk CRCs and SHA-256 where published,
-   * the image format checked. Resolves to the image's SHA-256.
+   * Downloads `release` into `target` (as a patch from the `running` image or gzip-compressed
+   * when published so) and verifies it: chunk CRCs and SHA-256 where published, the image format
+   * checked. Resolves to the image's SHA-256.
    */
-  private async fetchInto(release: SizedRelease, target: SlotName, signal: StopSignal): Promise<string> {
+  private async fetchInto(release: SizedRelease, target: SlotName, signal: StopSignal, running: RunningImage | null): Promise<string> {
     const { logger } = this.platform;
     logger.log('INFO', 'Downloading ' + release.size + ' bytes into slot ' + target + ' (chunks of ' + release.chunkSize + ')');
     const logProgress = progressLog((line) => logger.log('INFO', line), () => this.platform.clock.now());
-    const sha256 = await download(this.platform, {
+    const sha256 = await fetchImage(this.platform, {
       release,
       slot: target,
       headers: this.protocol.downloadHeaders(release.url),
@@ -568,7 +573,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         this.emit('download-progress', p);
         if (this.protocol.progress) this.protocol.progress(p.received, p.total);
       },
-    });
+    }, running);
     const digest = release.digest ? await this.checkDigest(target, release, release.digest) : '';
     // A download cut short by running out of memory resolves with nothing to show for it.
     if (this.memory.ranOut() || typeof sha256 !== 'string') throw outOfMemory('download', 'downloading into slot ' + target);
@@ -662,6 +667,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** Marks the verified slot for a trial boot, reports, and reboots into it. */
   private async install(release: SizedRelease, sha256: string, at: RunState): Promise<CheckResult> {
     const target = at.target!;
+    // A bundle is unpacked (a plain image clears an old bundle's directory) before the switch.
+    if (this.platform.slots.prepare) await this.platform.slots.prepare(target, release.format);
     at.boot = await this.save(markInstalled(at.boot!, target, { version: release.version, sha256, size: release.size }, this.config.boot_attempts));
     await discardJournal(this.platform.state);
     this.emit('installed', { version: release.version, slot: target });
@@ -759,4 +766,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (this.platform.logger.flush) await this.platform.logger.flush();
     await this.platform.reboot(request);
   }
+}
+
+/** The image running now, the base a delta patch must match; null when its hash is unknown. */
+function runningImage(boot: BootState | null): RunningImage | null {
+  const image = boot === null ? null : boot.slots[boot.booted];
+  return boot !== null && image && image.sha256 !== '' ? { slot: boot.booted, sha256: image.sha256, size: image.size } : null;
 }

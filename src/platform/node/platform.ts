@@ -18,6 +18,7 @@ import { grubSelector, type GrubOptions } from '../../boot/grub-env.js';
 import { ubootSelector, type UbootOptions } from '../../boot/uboot-env.js';
 import { blockSlots, fileSlots } from '../../install/file-slots.js';
 import { fileState } from './file-state.js';
+import { nodeGunzip } from './gunzip.js';
 import { nodeTransport, type TlsOptions } from './transport.js';
 import { nodeTrust } from './trust.js';
 
@@ -157,5 +158,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
     random: Math.random,
     trigger: options.mqtt ? mqttTrigger(options.mqtt, logger, state) : undefined,
     trust: options.publicKeys && options.publicKeys.length > 0 ? nodeTrust(options.publicKeys) : undefined,
+    // Patches and compressed images are staged beside the state before they are decoded into a slot.
+    transfers: { staging: fileSlots(join(options.stateDir, 'transfers')), gunzip: nodeGunzip },
   };
 }

@@ -1,20 +1,22 @@
-// A small application that lives in an ota-client slot and keeps itself up to date.
-// It is published as the "firmware" (`ota publish --file app.cjs ...`) and started by
-// `ota run ... -- node /var/lib/ota/current`, which sets OTA_BOOT_STATE, OTA_VERSION, OTA_CONFIG.
+// A small application that lives in an ota-client slot and keeps itself up to date. The whole
+// directory, node_modules included, is published as a bundle (`ota publish --bundle app ...`) and
+// unpacked into a slot directory on the board; `ota run` starts this package's `main` there with
+// OTA_BOOT_STATE, OTA_VERSION, OTA_CONFIG and OTA_SLOT_PATH set.
 const http = require('node:http');
-const { defaultUpdater } = require('ota-client');
+const semver = require('semver'); // a dependency shipped in the bundle's node_modules
+const { defaultUpdater } = require('ota-client'); // installed once on the board (NODE_PATH)
 
 const version = process.env.OTA_VERSION;
 const updater = defaultUpdater();
 
 const server = http.createServer((req, res) => {
   res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify({ ok: true, version }));
+  res.end(JSON.stringify({ ok: true, version, line: semver.major(version) + '.x' }));
 });
 
 server.listen(Number(process.env.APP_PORT ?? 3000), '127.0.0.1', async () => {
   const { port } = server.address();
-  console.log(`app ${version} listening on ${port} (${process.env.OTA_BOOT_STATE})`);
+  console.log(`app ${version} (${semver.major(version)}.x line) listening on ${port} (${process.env.OTA_BOOT_STATE}) from ${process.env.OTA_SLOT_PATH}`);
 
   if (process.env.OTA_BOOT_STATE === 'trial') {
     // Our own health check: only a version that serves its endpoint is kept.

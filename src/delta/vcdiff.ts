@@ -1,0 +1,369 @@
+/**
+ * A streaming VCDIFF (RFC 3284) decoder for the patches Debian's `xdelta3 -S none` makes.
+ *
+ * The patch is pushed in pieces as it arrives; each target window is decoded once its whole
+ * encoding is buffered, checked, and handed on, so memory is one window's encoding plus one target
+ * window (bounded by `maxWindow`) plus two source blocks, never the whole image. Copies from the
+ * source (the running slot) are read on demand through a small block cache.
+ *
+ * What real xdelta3 output holds (read in jmacd/xdelta, xdelta3/xdelta3-decode.h and xdelta3.c):
+ * - header indicator bit 2 (VCD_APPHEADER): an application header (file names), skipped here;
+ * - header bit 0 (VCD_SECONDARY): secondary compression (lzma by default on Debian), refused here:
+ *   patches must be made with `-S none`; bit 1 (VCD_CODETABLE) is refused, as xdelta3 does;
+ * - window indicator bit 2 (VCD_ADLER32): a 4-byte big-endian Adler-32 of the target window after
+ *   the three section lengths, checked here;
+ * - VCD_SOURCE windows only (xdelta3 never encodes VCD_TARGET), with the RFC's default code table
+ *   and address caches (near 4, same 3), both reset at each window.
+ *
+ * Windows are independent, so a decode can restart at any window boundary (`resumeAt`).
+ */
+import { otaError, type OtaError } from '../errors.js';
+
+/** Reads `length` bytes at `offset` of the source; may return fewer only at its end. */
+export type SourceReader = (offset: number, length: number) => Promise<Uint8Array>;
+
+/** Where a decode stands between two windows: bytes of patch consumed and of target produced. */
+export interface VcdiffPosition {
+  patch: number;
+  target: number;
+}
+
+/** Options of {@link vcdiffDecoder}. */
+export interface VcdiffOptions {
+  /** The source (base) image the patch was made against. */
+  source: SourceReader;
+  sourceSize: number;
+  /** Bytes read from the source at a time (two such blocks are cached): the slot's efficient read size. */
+  sourceBlock: number;
+  /** Largest target window accepted, in bytes: the decoder's memory bound. */
+  maxWindow: number;
+  /**
+   * Receives each decoded window's bytes (valid until the returned promise settles), the target
+   * offset they start at, and the position after the window (a resume point).
+   */
+  onWindow(target: Uint8Array, targetOffset: number, after: VcdiffPosition): Promise<void>;
+  /** Continue from a window boundary recorded earlier; the pushed bytes then start at `resumeAt.patch`. */
+  resumeAt?: VcdiffPosition;
+}
+
+/** A decoder fed with the patch bytes in order. */
+export interface VcdiffDecoder {
+  /** Decodes every window `data` completes; rejects with `DELTA_INVALID` on a bad patch. */
+  push(data: Uint8Array): Promise<void>;
+  /** Bytes of target produced so far; throws `DELTA_INVALID` when the patch stopped inside a window or before its header. */
+  finish(): number;
+}
+
+// Header indicator bits (RFC 3284 4.1; VCD_APPHEADER is xdelta3's, xdelta3.c).
+const VCD_SECONDARY = 1;
+const VCD_CODETABLE = 2;
+const VCD_APPHEADER = 4;
+// Window indicator bits (RFC 3284 4.2; VCD_ADLER32 is xdelta3's).
+const VCD_SOURCE = 1;
+const VCD_TARGET = 2;
+const VCD_ADLER32 = 4;
+// Instruction types, and the sizes of the default address caches (RFC 3284 5.1, 5.3).
+const NOOP = 0;
+const ADD = 1;
+const RUN = 2;
+const COPY = 3;
+const NEAR_SIZE = 4;
+const SAME_SIZE = 3;
+/** Source blocks kept: xdelta3's copies run forward through the source, so two cover a copy across a block boundary. */
+const SOURCE_BLOCKS = 2;
+
+/** The RFC 3284 default instruction code table (section 5.6), one entry per opcode. */
+interface CodeTable {
+  type1: Uint8Array;
+  size1: Uint8Array;
+  mode1: Uint8Array;
+  type2: Uint8Array;
+  size2: Uint8Array;
+  mode2: Uint8Array;
+}
+
+let defaultTable: CodeTable | null = null;
+
+function codeTable(): CodeTable {
+  if (defaultTable !== null) return defaultTable;
+  const t: CodeTable = {
+    type1: new Uint8Array(256),
+    size1: new Uint8Array(256),
+    mode1: new Uint8Array(256),
+    type2: new Uint8Array(256),
+    size2: new Uint8Array(256),
+    mode2: new Uint8Array(256),
+  };
+  const one = (i: number, type: number, size: number, mode: number) => {
+    t.type1[i] = type;
+    t.size1[i] = size;
+    t.mode1[i] = mode;
+  };
+  const two = (i: number, ta: number, sa: number, ma: number, tb: number, sb: number, mb: number) => {
+    one(i, ta, sa, ma);
+    t.type2[i] = tb;
+    t.size2[i] = sb;
+    t.mode2[i] = mb;
+  };
+  let i = 0;
+  one(i++, RUN, 0, 0);
+  for (let size = 0; size <= 17; size++) one(i++, ADD, size, 0);
+  for (let mode = 0; mode < 9; mode++) {
+    one(i++, COPY, 0, mode);
+    for (let size = 4; size <= 18; size++) one(i++, COPY, size, mode);
+  }
+  for (let mode = 0; mode < 6; mode++) {
+    for (let add = 1; add <= 4; add++) for (let copy = 4; copy <= 6; copy++) two(i++, ADD, add, 0, COPY, copy, mode);
+  }
+  for (let mode = 6; mode < 9; mode++) for (let add = 1; add <= 4; add++) two(i++, ADD, add, 0, COPY, 4, mode);
+  for (let mode = 0; mode < 9; mode++) two(i++, COPY, 4, mode, ADD, 1, 0);
+  defaultTable = t;
+  return t;
+}
+
+function invalid(message: string): OtaError {
+  return otaError('DELTA_INVALID', 'install', 'delta patch is invalid: ' + message);
+}
+
+/** Adler-32 of `data` (RFC 1950), as xdelta3 puts it in a window. */
+export function adler32(data: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  let i = 0;
+  while (i < data.length) {
+    // 5552 bytes is the longest run before the sums can overflow 2^53 (zlib uses the same bound for 32 bits).
+    const end = Math.min(i + 5552, data.length);
+    for (; i < end; i++) {
+      a += data[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return b * 65536 + a;
+}
+
+/** A cursor over a section of bytes, reading RFC 3284 integers. */
+interface Cursor {
+  bytes: Uint8Array;
+  pos: number;
+  end: number;
+}
+
+/** Reads a base-128 integer; returns -1 when `c` ends first (more input needed). */
+function readInt(c: Cursor, what: string): number {
+  let value = 0;
+  for (let n = 0; n < 8; n++) {
+    if (c.pos >= c.end) return -1;
+    const b = c.bytes[c.pos++]!;
+    value = value * 128 + (b & 127);
+    if (b < 128) {
+      if (value > 9007199254740991) throw invalid(what + ' is too large');
+      return value;
+    }
+  }
+  throw invalid(what + ' is longer than 8 bytes');
+}
+
+/** Reads an integer that must be inside its section. */
+function sectionInt(c: Cursor, what: string): number {
+  const v = readInt(c, what);
+  if (v < 0) throw invalid(what + ' runs past the end of its section');
+  return v;
+}
+
+/** Creates a decoder that writes the target through `options.onWindow`. */
+export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
+  const table = codeTable();
+  let buf = new Uint8Array(0);
+  let start = 0; // first unparsed byte in buf
+  let end = 0; // bytes filled in buf
+  let patchAt = options.resumeAt ? options.resumeAt.patch : 0; // patch offset of buf[start]
+  let targetAt = options.resumeAt ? options.resumeAt.target : 0;
+  let headerDone = options.resumeAt !== undefined;
+  let target = new Uint8Array(0);
+  const near = [0, 0, 0, 0];
+  const same: number[] = [];
+  const blocks: { at: number; data: Uint8Array }[] = [];
+  /** Longest window encoding accepted: sections can exceed the target only by their varints. */
+  const maxEncoding = 4 * options.maxWindow + 4096;
+
+  function append(data: Uint8Array): void {
+    if (end + data.length > buf.length) {
+      const keep = end - start;
+      const grown = keep + data.length > buf.length ? new Uint8Array(Math.max(keep + data.length, buf.length * 2)) : buf;
+      grown.set(buf.subarray(start, end), 0);
+      buf = grown;
+      start = 0;
+      end = keep;
+    }
+    buf.set(data, end);
+    end += data.length;
+  }
+
+  /** Parses the file header; false when more bytes are needed. */
+  function header(): boolean {
+    const c: Cursor = { bytes: buf, pos: start, end };
+    if (end - start < 5) return false;
+    if (buf[start] !== 0xd6 || buf[start + 1] !== 0xc3 || buf[start + 2] !== 0xc4) throw invalid('it does not start with the VCDIFF magic bytes');
+    if (buf[start + 3] !== 0) throw invalid('VCDIFF version ' + buf[start + 3] + ' is not supported');
+    const indicator = buf[start + 4]!;
+    if (indicator > 7) throw invalid('unknown header indicator bits ' + indicator);
+    if (indicator & VCD_SECONDARY) throw invalid('it uses secondary compression; make it with `xdelta3 -S none`');
+    if (indicator & VCD_CODETABLE) throw invalid('it carries its own code table, which xdelta3 no longer supports either');
+    c.pos = start + 5;
+    if (indicator & VCD_APPHEADER) {
+      const length = readInt(c, 'application header length');
+      if (length < 0 || c.pos + length > end) return false;
+      if (length > 65536) throw invalid('application header of ' + length + ' bytes');
+      c.pos += length;
+    }
+    consume(c.pos);
+    headerDone = true;
+    return true;
+  }
+
+  function consume(to: number): void {
+    patchAt += to - start;
+    start = to;
+  }
+
+  async function sourceBytes(out: Uint8Array, at: number, from: number, length: number): Promise<void> {
+    while (length > 0) {
+      const blockAt = from - (from % options.sourceBlock);
+      let block: Uint8Array | null = null;
+      for (let i = 0; i < blocks.length; i++) if (blocks[i]!.at === blockAt) block = blocks[i]!.data;
+      if (block === null) {
+        const want = Math.min(options.sourceBlock, options.sourceSize - blockAt);
+        block = await options.source(blockAt, want);
+        if (block.length !== want) throw otaError('SLOT_IO', 'install', 'the running slot returned ' + block.length + ' bytes at ' + blockAt + ' instead of ' + want);
+        // The reader may reuse its buffer: keep a copy.
+        block = new Uint8Array(block);
+        if (blocks.length === SOURCE_BLOCKS) blocks.shift();
+        blocks.push({ at: blockAt, data: block });
+      }
+      const take = Math.min(length, blockAt + block.length - from);
+      out.set(block.subarray(from - blockAt, from - blockAt + take), at);
+      at += take;
+      from += take;
+      length -= take;
+    }
+  }
+
+  /** Parses and decodes one window; false when its encoding is not all buffered yet. */
+  async function window(): Promise<boolean> {
+    const c: Cursor = { bytes: buf, pos: start, end };
+    if (c.pos >= end) return false;
+    const indicator = buf[c.pos++]!;
+    if (indicator > 7) throw invalid('unknown window indicator bits ' + indicator + ' at patch byte ' + patchAt);
+    if (indicator & VCD_TARGET) throw invalid('window at patch byte ' + patchAt + ' copies from the target (VCD_TARGET), which xdelta3 never writes');
+    let copyLength = 0;
+    let copyOffset = 0;
+    if (indicator & VCD_SOURCE) {
+      copyLength = readInt(c, 'source segment length');
+      if (copyLength < 0) return false;
+      copyOffset = readInt(c, 'source segment offset');
+      if (copyOffset < 0) return false;
+      if (copyOffset + copyLength > options.sourceSize) {
+        throw invalid('it copies source bytes up to ' + (copyOffset + copyLength) + ' but the base image has ' + options.sourceSize + ' (made from another base?)');
+      }
+    }
+    const encoding = readInt(c, 'delta encoding length');
+    if (encoding < 0) return false;
+    if (encoding > maxEncoding) throw invalid('window at patch byte ' + patchAt + ' has a ' + encoding + '-byte encoding, over the limit for ' + options.maxWindow + '-byte windows');
+    if (c.pos + encoding > end) return false;
+    const windowEnd = c.pos + encoding;
+    c.end = windowEnd;
+    const targetLength = sectionInt(c, 'target window length');
+    if (targetLength > options.maxWindow) throw invalid('target window of ' + targetLength + ' bytes is larger than the ' + options.maxWindow + ' allowed');
+    if (c.pos >= c.end) throw invalid('window ends before its delta indicator');
+    const deltaIndicator = buf[c.pos++];
+    if (deltaIndicator !== 0) throw invalid('window sections are compressed (delta indicator ' + deltaIndicator + '); make the patch with `xdelta3 -S none`');
+    const dataLength = sectionInt(c, 'data section length');
+    const instLength = sectionInt(c, 'instruction section length');
+    const addrLength = sectionInt(c, 'address section length');
+    let checksum = -1;
+    if (indicator & VCD_ADLER32) {
+      if (c.pos + 4 > c.end) throw invalid('window ends inside its checksum');
+      checksum = ((buf[c.pos]! * 256 + buf[c.pos + 1]!) * 256 + buf[c.pos + 2]!) * 256 + buf[c.pos + 3]!;
+      c.pos += 4;
+    }
+    if (c.pos + dataLength + instLength + addrLength !== windowEnd) throw invalid('section lengths do not add up to the window encoding length at patch byte ' + patchAt);
+    const data: Cursor = { bytes: buf, pos: c.pos, end: c.pos + dataLength };
+    const inst: Cursor = { bytes: buf, pos: data.end, end: data.end + instLength };
+    const addr: Cursor = { bytes: buf, pos: inst.end, end: windowEnd };
+
+    if (target.length < targetLength) target = new Uint8Array(targetLength);
+    const out = target.subarray(0, targetLength);
+    let pos = 0;
+    let nextNear = 0;
+    for (let i = 0; i < NEAR_SIZE; i++) near[i] = 0;
+    for (let i = 0; i < SAME_SIZE * 256; i++) same[i] = 0;
+
+    const half = async (type: number, size: number, mode: number) => {
+      if (size === 0) size = sectionInt(inst, 'instruction size');
+      if (pos + size > targetLength) throw invalid('an instruction writes past the end of its ' + targetLength + '-byte window');
+      if (type === ADD) {
+        if (data.pos + size > data.end) throw invalid('an ADD reads past the data section');
+        out.set(buf.subarray(data.pos, data.pos + size), pos);
+        data.pos += size;
+      } else if (type === RUN) {
+        if (data.pos >= data.end) throw invalid('a RUN reads past the data section');
+        out.fill(buf[data.pos++]!, pos, pos + size);
+      } else {
+        const here = copyLength + pos;
+        let a: number;
+        if (mode === 0) a = sectionInt(addr, 'address');
+        else if (mode === 1) a = here - sectionInt(addr, 'address');
+        else if (mode < 2 + NEAR_SIZE) a = near[mode - 2]! + sectionInt(addr, 'address');
+        else {
+          if (addr.pos >= addr.end) throw invalid('address runs past the end of its section');
+          a = same[(mode - 2 - NEAR_SIZE) * 256 + buf[addr.pos++]!]!;
+        }
+        if (a < 0 || a >= here) throw invalid('a COPY refers to address ' + a + ', not yet decoded');
+        near[nextNear] = a;
+        nextNear = (nextNear + 1) % NEAR_SIZE;
+        same[a % (SAME_SIZE * 256)] = a;
+        if (a < copyLength) {
+          if (a + size > copyLength) throw invalid('a COPY runs past the end of the source segment');
+          await sourceBytes(out, pos, copyOffset + a, size);
+        } else {
+          // Byte by byte: a copy from the target may overlap what it writes (a repeating pattern).
+          for (let from = a - copyLength, k = 0; k < size; k++) out[pos + k] = out[from + k]!;
+        }
+      }
+      pos += size;
+    };
+
+    while (inst.pos < inst.end) {
+      const op = buf[inst.pos++]!;
+      if (table.type1[op] !== NOOP) await half(table.type1[op]!, table.size1[op]!, table.mode1[op]!);
+      if (table.type2[op] !== NOOP) await half(table.type2[op]!, table.size2[op]!, table.mode2[op]!);
+    }
+    if (pos !== targetLength) throw invalid('window decodes to ' + pos + ' bytes instead of ' + targetLength);
+    if (data.pos !== data.end || addr.pos !== addr.end) throw invalid('window at patch byte ' + patchAt + ' has unused data or addresses');
+    if (checksum >= 0 && adler32(out) !== checksum) {
+      throw invalid('window at target byte ' + targetAt + ' fails its Adler-32 check: the patch is corrupt or was made from another base');
+    }
+    const targetOffset = targetAt;
+    consume(windowEnd);
+    targetAt += targetLength;
+    await options.onWindow(out, targetOffset, { patch: patchAt, target: targetAt });
+    return true;
+  }
+
+  return {
+    async push(data) {
+      append(data);
+      if (!headerDone && !header()) return;
+      while (await window()) {
+        // each pass decodes one complete window
+      }
+    },
+    finish() {
+      if (!headerDone) throw invalid('it ends inside its header (' + (patchAt + end - start) + ' bytes)');
+      if (end > start) throw invalid('it ends inside a window (' + (end - start) + ' bytes left over at patch byte ' + patchAt + ')');
+      return targetAt;
+    },
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * Which bytes travel for an image: a patch from the running image, else the image
+ * gzip-compressed, else the image itself.
+ *
+ * A patch or a gzip is downloaded exactly like an image (chunk CRCs on the bytes that travel, its
+ * own SHA-256, the resume journal) into the staging storage, then decoded into the slot while the
+ * SHA-256 of the image that lands is computed and checked against the release's. Staging first
+ * keeps the downloader as it is and makes the decode repeatable: after a power cut the downloader
+ * finds the staged file complete (nothing is downloaded again), and a patch's decode resumes at
+ * the last window boundary its journal recorded (a gzip's starts again). A patch that does not fit
+ * the running image, a corrupt patch or gzip, or a result with the wrong SHA-256 falls back to the
+ * next way by itself; only faults worth retrying (network, server trouble) end the attempt,
+ * keeping what was downloaded.
+ */
+import { vcdiffDecoder, type VcdiffPosition } from '../delta/vcdiff.js';
+import { otaError, toOtaError } from '../errors.js';
+import type { Patch, Transfer } from '../check/release.js';
+import { hashSlot, type SlotName, type SlotStorage } from '../install/slots.js';
+import type { Platform } from '../platform/interfaces.js';
+import { download, type DownloadContext, type DownloadJob } from './downloader.js';
+
+/** What {@link fetchImage} needs from the platform. */
+export type FetchContext = DownloadContext & Pick<Platform, 'transfers'>;
+
+/** The image the device runs now: the base a patch must have been made from. */
+export interface RunningImage {
+  slot: SlotName;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * Largest delta window a device decodes, and the `-W` that `ota publish` gives xdelta3: the decoder
+ * holds one window's encoding and one target window, so this bounds its memory (about 2 MiB more
+ * than a full update; xdelta3's default 8 MiB measured 7 MiB more peak RSS). Smaller windows cost
+ * only a few bytes of patch per MiB: xdelta3 still finds matches anywhere in the base.
+ */
+export const MAX_DELTA_WINDOW = 1024 * 1024;
+
+/** Where a patch's decode stands, recorded at window boundaries once the slot is synced. */
+interface DecodeJournal {
+  /** SHA-256 of the patch and of the image it makes. */
+  patch: string;
+  image: string;
+  slot: SlotName;
+  at: VcdiffPosition;
+}
+
+/** Name of the decode journal in the state store. */
+const DECODE_JOURNAL = 'decode.json';
+/** Image bytes decoded between two syncs of the slot and journal updates: each costs an fsync or two. */
+const DECODE_SYNC_BYTES = 16 * 1024 * 1024;
+
+/** Receives decoded image bytes in order; `after` is a resume point when the piece ends a window. */
+type Emit = (piece: Uint8Array, after: VcdiffPosition | null) => Promise<void>;
+
+/** A decoder fed with the staged file in order. */
+interface Decoder {
+  push(data: Uint8Array): Promise<void>;
+  end(): Promise<void>;
+}
+
+/**
+ * Fetches `job.release` into `job.slot` the cheapest way the release and the platform allow and
+ * resolves to the SHA-256 of the image that landed; rejects like {@link download}.
+ */
+export async function fetchImage(ctx: FetchContext, job: DownloadJob, running: RunningImage | null): Promise<string> {
+  const r = job.release;
+  const t = ctx.transfers;
+  if (t) {
+    const staging = t.staging;
+    const patch = running === null ? null : patchFrom(r.patches, running.sha256);
+    if (patch !== null && running !== null) {
+      ctx.logger.log('INFO', 'Fetching a ' + patch.size + '-byte delta from the running image instead of the ' + r.size + '-byte image');
+      const makeDecoder = (emit: Emit, resumeAt: VcdiffPosition | null): Decoder => {
+        const d = vcdiffDecoder({
+          source: (offset, length) => ctx.slots.read(running.slot, offset, length),
+          sourceSize: running.size,
+          sourceBlock: ctx.slots.readSize,
+          maxWindow: MAX_DELTA_WINDOW,
+          resumeAt: resumeAt ?? undefined,
+          onWindow: (target, _offset, after) => emit(target, after),
+        });
+        return { push: (data) => d.push(data), end: async () => void d.finish() };
+      };
+      const sha256 = await orFallBack(ctx, 'delta update', () => viaTransfer(ctx, staging, job, patch, makeDecoder, true));
+      if (sha256 !== null) return sha256;
+    }
+    const gunzip = t.gunzip;
+    if (r.gzip && gunzip) {
+      const gzip = r.gzip;
+      ctx.logger.log('INFO', 'Fetching the image gzip-compressed (' + gzip.size + ' bytes instead of ' + r.size + ')');
+      const makeDecoder = (emit: Emit): Decoder => {
+        const inflater = gunzip();
+        const out = (piece: Uint8Array) => emit(piece, null);
+        return { push: (data) => inflater.push(data, out), end: () => inflater.end(out) };
+      };
+      const sha256 = await orFallBack(ctx, 'compressed download', () => viaTransfer(ctx, staging, job, gzip, makeDecoder, false));
+      if (sha256 !== null) return sha256;
+    }
+  }
+  return download(ctx, job);
+}
+
+function patchFrom(patches: Patch[] | undefined, base: string): Patch | null {
+  if (!patches) return null;
+  for (let i = 0; i < patches.length; i++) if (patches[i]!.baseSha256 === base) return patches[i]!;
+  return null;
+}
+
+/**
+ * Runs one way of fetching; resolves to null (after a warning) when it failed in a way the next
+ * way may avoid: a bad patch or gzip, a wrong result, a file the server no longer has.
+ */
+async function orFallBack(ctx: FetchContext, what: string, attempt: () => Promise<string>): Promise<string | null> {
+  try {
+    return await attempt();
+  } catch (e) {
+    const error = toOtaError(e, 'download');
+    if (error.retryable && error.code !== 'SHA256_MISMATCH') throw error;
+    await ctx.state.remove(DECODE_JOURNAL);
+    ctx.logger.log('WARNING', what + ' failed (' + error.code + ': ' + error.message + '); falling back to the full image');
+    return null;
+  }
+}
+
+/** The recorded resume point of this patch's decode into this slot, or null. */
+async function resumePoint(ctx: FetchContext, transfer: Transfer, image: string, slot: SlotName): Promise<VcdiffPosition | null> {
+  const text = await ctx.state.read(DECODE_JOURNAL);
+  if (text === null) return null;
+  try {
+    const j = JSON.parse(text) as DecodeJournal;
+    const at = j.at;
+    const fits = typeof at === 'object' && at !== null && typeof at.patch === 'number' && typeof at.target === 'number' && at.patch <= transfer.size;
+    return j.patch === transfer.sha256 && j.image === image && j.slot === slot && fits ? { patch: at.patch, target: at.target } : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+/**
+ * Downloads `transfer` into the staging storage, then decodes it into the slot. A `resumable`
+ * decode (a patch) records its position at window boundaries and continues from there next time,
+ * the image's hash rebuilt from the slot's bytes already decoded.
+ */
+async function viaTransfer(
+  ctx: FetchContext,
+  staging: SlotStorage,
+  job: DownloadJob,
+  transfer: Transfer,
+  makeDecoder: (emit: Emit, resumeAt: VcdiffPosition | null) => Decoder,
+  resumable: boolean,
+): Promise<string> {
+  await download(Object.assign({}, ctx, { slots: staging }), Object.assign({}, job, { release: transfer }));
+  const r = job.release;
+  const image = r.sha256 ?? 'unverified ' + r.version;
+  const resumeAt = resumable ? await resumePoint(ctx, transfer, image, job.slot) : null;
+  const writer = await ctx.slots.open(job.slot, r.size);
+  const hasher = ctx.sha256();
+  let written = 0;
+  if (resumeAt !== null && resumeAt.target <= r.size) {
+    // hashSlot ends with digest(): a wrapper keeps our hasher open for the bytes still to come.
+    await hashSlot(ctx.slots, job.slot, resumeAt.target, { update: (d) => hasher.update(d), digest: () => '' });
+    written = resumeAt.target;
+    ctx.logger.log('INFO', 'Resuming the decode at byte ' + written + ' of ' + r.size + ' (patch byte ' + resumeAt.patch + ')');
+  }
+  let unsynced = 0;
+  const decoder = makeDecoder(async (piece, after) => {
+    if (written + piece.length > r.size) throw otaError('IMAGE_INVALID', 'download', 'the decoded image is larger than the ' + r.size + ' bytes the release announced');
+    await writer.write(written, piece);
+    hasher.update(piece);
+    written += piece.length;
+    unsynced += piece.length;
+    if (resumable && after !== null && unsynced >= DECODE_SYNC_BYTES) {
+      unsynced = 0;
+      await writer.sync();
+      const journal: DecodeJournal = { patch: transfer.sha256, image, slot: job.slot, at: after };
+      await ctx.state.write(DECODE_JOURNAL, JSON.stringify(journal));
+    }
+  }, written > 0 ? resumeAt : null);
+  let sha256 = '';
+  try {
+    const from = written > 0 && resumeAt !== null ? resumeAt.patch : 0;
+    for (let at = from; at < transfer.size; at += staging.readSize) {
+      const data = await staging.read(job.slot, at, Math.min(staging.readSize, transfer.size - at));
+      if (data.length === 0) throw otaError('SLOT_IO', 'download', 'the staged file ends at byte ' + at + ' of ' + transfer.size);
+      await decoder.push(data);
+    }
+    await decoder.end();
+    if (written !== r.size) throw otaError('IMAGE_INVALID', 'download', 'the decoded image has ' + written + ' bytes but the release announced ' + r.size);
+    sha256 = hasher.digest();
+    if (r.sha256 !== null && sha256 !== r.sha256) {
+      throw otaError('SHA256_MISMATCH', 'verify', 'the decoded image has SHA-256 ' + sha256 + ' but the release announced ' + r.sha256);
+    }
+    await writer.sync();
+  } finally {
+    await writer.close();
+  }
+  await ctx.state.remove(DECODE_JOURNAL);
+  ctx.logger.log('INFO', 'Decoded ' + transfer.size + ' transferred bytes into the ' + r.size + '-byte image');
+  return sha256;
+}

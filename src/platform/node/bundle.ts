@@ -1,0 +1,126 @@
+/**
+ * Bundles on Node: a release that is a tar archive of an application directory. The verified
+ * archive stays in the slot file (it is the base of the next delta); it is unpacked into a fresh
+ * directory beside it with every entry checked, fsynced, and only then renamed into place, so a
+ * power cut leaves either the old directory or the complete new one.
+ */
+import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { isAbsolute, join, posix } from 'node:path';
+import { create, extract, type ReadEntry } from 'tar';
+import { otaError } from '../../errors.js';
+
+/** Entry types a bundle may hold; devices, FIFOs and the like are refused. */
+const ALLOWED = ['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link'];
+
+/** Why `entry` may not be unpacked into a slot, or null when it may. */
+export function entryProblem(path: string, type: string, linkpath: string | undefined): string | null {
+  if (ALLOWED.indexOf(type) < 0) return 'is a ' + type + ' (only files, directories and links inside the bundle are allowed)';
+  if (path.indexOf('\0') >= 0 || isAbsolute(path) || path.charAt(0) === '/') return 'has an absolute path';
+  if (escapes(path)) return 'has a path that leaves the bundle (..)';
+  if (type === 'SymbolicLink' || type === 'Link') {
+    const target = linkpath ?? '';
+    if (target === '' || target.charAt(0) === '/') return 'links to an absolute path ' + JSON.stringify(target);
+    // Symbolic links resolve from the entry's directory, hard links from the archive's root.
+    const resolved = type === 'SymbolicLink' ? posix.join(posix.dirname(path), target) : target;
+    if (escapes(resolved)) return 'links outside the bundle (' + JSON.stringify(target) + ')';
+  }
+  return null;
+}
+
+function escapes(path: string): boolean {
+  const n = posix.normalize(path);
+  return n === '..' || n.indexOf('../') === 0;
+}
+
+/** Fsyncs every file and directory under `dir` (links are not followed). */
+function syncTree(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    if (st.isDirectory()) syncTree(path);
+    else if (st.isFile()) syncPath(path);
+  }
+  syncPath(dir);
+}
+
+function syncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Unpacks the tar archive `file` into `dir`, replacing what is there. Throws `IMAGE_INVALID`
+ * naming the first entry that breaks a rule; `dir` is then untouched.
+ */
+export async function unpackBundle(file: string, dir: string): Promise<void> {
+  const fresh = dir + '.new';
+  rmSync(fresh, { recursive: true, force: true });
+  await mkdir(fresh, { recursive: true });
+  let refused: string | null = null;
+  try {
+    await extract({
+      file,
+      cwd: fresh,
+      strict: true,
+      preserveOwner: false,
+      filter: (path: string, entry: ReadEntry | import('node:fs').Stats) => {
+        const e = entry as ReadEntry;
+        const problem = entryProblem(path, e.type, e.linkpath);
+        if (problem !== null && refused === null) refused = 'bundle entry ' + JSON.stringify(path) + ' ' + problem;
+        return problem === null;
+      },
+    });
+  } catch (e) {
+    rmSync(fresh, { recursive: true, force: true });
+    throw otaError('IMAGE_INVALID', 'install', 'cannot unpack the bundle: ' + (e as Error).message, { cause: e });
+  }
+  if (refused !== null) {
+    rmSync(fresh, { recursive: true, force: true });
+    throw otaError('IMAGE_INVALID', 'install', refused);
+  }
+  syncTree(fresh);
+  const old = dir + '.old';
+  rmSync(old, { recursive: true, force: true });
+  try {
+    renameSync(dir, old);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  renameSync(fresh, dir);
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** Every path under `dir`, relative, sorted, directories before what they hold. */
+function listTree(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(dir, prefix)).sort()) {
+    const path = prefix === '' ? name : prefix + '/' + name;
+    out.push(path);
+    if (lstatSync(join(dir, path)).isDirectory()) out.push(...listTree(dir, path));
+  }
+  return out;
+}
+
+/**
+ * Packs the directory `dir` into the tar archive `file`, reproducibly: entries sorted, no owners,
+ * no times. The same tree gives the same bytes, so a patch between two versions holds only what
+ * changed.
+ */
+export async function packBundle(dir: string, file: string): Promise<void> {
+  if (!lstatSync(dir).isDirectory()) throw new Error(dir + ' is not a directory');
+  const entries = listTree(dir);
+  if (entries.length === 0) throw new Error(dir + ' is empty');
+  // What devices would refuse is refused here, before anything is published.
+  for (const path of entries) {
+    const st = lstatSync(join(dir, path));
+    const type = st.isFile() ? 'File' : st.isDirectory() ? 'Directory' : st.isSymbolicLink() ? 'SymbolicLink' : 'special file';
+    const problem = entryProblem(path, type, type === 'SymbolicLink' ? readlinkSync(join(dir, path)) : undefined);
+    if (problem !== null) throw new Error(join(dir, path) + ' ' + problem + '; devices refuse such bundles');
+  }
+  await create({ cwd: dir, file, portable: true, noMtime: true, noDirRecurse: true }, entries);
+}
