@@ -98,7 +98,7 @@ describe('ota: documented errors, exit codes and words', () => {
       [['frobnicate'], 2, 'unknown command "frobnicate"'],
       [['publish', '--dir', dir, '--file', fw, '--version', '1.0.0', '--device', 'd', '--colour'], 2, 'unknown option --colour for `ota publish`'],
       [['publish', '--dir', dir, '--file'], 2, '--file needs a value'],
-      [['publish', '--dir', dir, '--version', '1.0.0', '--device', 'd'], 2, '--file is required'],
+      [['publish', '--dir', dir, '--version', '1.0.0', '--device', 'd'], 2, 'give exactly one of --file <image> or --bundle <directory>'],
       [['device', 'frobnicate'], 2, 'unknown command `ota device frobnicate`'],
       [['serve', '--dir', dir, '--port', '70000'], 2, '--port must be a whole number from 0 to 65535'],
       [['publish', '--dir', dir, '--file', join(dir, 'nothere.bin'), '--version', '1.0.0', '--device', 'd'], 3, 'nothere.bin does not exist'],
