@@ -562,6 +562,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       headers: this.protocol.downloadHeaders(release.url),
       idleTimeoutMs: this.config.download_timeout * 1000,
       retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
+      minRate: { bytesPerSecond: this.config.download_min_rate, windowMs: this.config.download_rate_window * 1000 },
       signal,
       onProgress: (p) => {
         logProgress(p.received, p.total, p.bytesPerSecond);
