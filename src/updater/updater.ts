@@ -158,6 +158,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private nextCheckAt: number | null = null;
   /** True while a remote trigger's check runs: it answers its own codes. */
   private triggered = false;
+  /** An image downloaded and verified whose install was deferred: later checks install it as it is. */
+  private ready: { version: string; sha256: string; size: number; slot: SlotName } | null = null;
 
   constructor(options: UpdaterOptions) {
     super();
@@ -445,14 +447,28 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (release.consent) return this.awaitingConsent(release, release.consent, at);
     if (decision.downgrade) this.platform.logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + at.running + ': a signed, explicit downgrade allowed by allow_downgrade');
     at.offered = release.version;
-    at.stage = 'install';
-    const sized = await this.prepare(release, at);
-    at.stage = 'download';
-    const sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s));
+    const ready = this.readyFor(release, at.boot);
+    this.ready = null;
+    let sized: SizedRelease;
+    let sha256: string;
+    if (ready !== null) {
+      // Deferred before: no second boot-state write, "downloading" report or hashing.
+      at.target = ready.slot;
+      sized = Object.assign({}, release, { size: ready.size });
+      sha256 = ready.sha256;
+    } else {
+      at.stage = 'install';
+      sized = await this.prepare(release, at);
+      at.stage = 'download';
+      sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s));
+    }
     // Decided again: the image's hash is known now, and the application may have become busy.
     const after = decide(this.facts(at, release, sha256, force));
     if (after.kind !== 'install') return await this.notInstalling(after, release, at);
-    if (after.hold !== null) return await this.deferred(release, after.hold, at);
+    if (after.hold !== null) {
+      this.ready = { version: release.version, sha256, size: sized.size, slot: at.target! };
+      return await this.deferred(release, after.hold, at);
+    }
     at.stage = 'install';
     return this.install(sized, sha256, at);
   }
@@ -468,6 +484,13 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const result: CheckResult = { status: 'no-firmware', version: at.running };
     if (url) result.url = url;
     return this.planned(result, 'done');
+  }
+
+  /** The deferred image, when `release` is still it and its slot was not touched since. */
+  private readyFor(release: Release, boot: BootState): { version: string; sha256: string; size: number; slot: SlotName } | null {
+    const r = this.ready;
+    if (r === null || r.version !== release.version || (release.sha256 !== null && release.sha256 !== r.sha256)) return null;
+    return boot.booted !== r.slot && boot.trial === null && boot.slots[r.slot] === null ? r : null;
   }
 
   private runningVersion(boot: BootState): string {
@@ -748,7 +771,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (r.status === 'updated') {
       const request: RebootRequest = { slot: r.slot, version: r.version, reason: 'update' };
       this.platform.clock.setTimer(() => {
-        this.reboot(request).catch((e) => this.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message));
+        // A reboot that failed is tried again by the next check (the slot waits for its trial).
+        this.reboot(request).catch((e) => {
+          const delay = this.planNext(this.scheduler.reschedule('retry'));
+          this.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message + (delay === null ? '' : '; trying again with the next check, in ' + formatDuration(delay)));
+        });
       }, 0);
     }
     return r;
