@@ -158,6 +158,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private nextCheckAt: number | null = null;
   /** True while a remote trigger's check runs: it answers its own codes. */
   private triggered = false;
+  /** True from an offer's `update-available` to the end of its run. */
+  private updating = false;
   /** An image downloaded and verified whose install was deferred: later checks install it as it is. */
   private ready: { version: string; sha256: string; size: number; slot: SlotName } | null = null;
 
@@ -204,6 +206,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       const done = () => {
         this.running = null;
         this.stopRun = null;
+        this.updating = false;
       };
       this.stopRun = stopper.stop;
       this.running = this.run(options.force === true, stopper.signal).then((r) => this.finish(r));
@@ -297,7 +300,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private async onTrigger(respond: (code: number) => void): Promise<void> {
     this.platform.logger.log('INFO', 'Update requested remotely');
     respond(TRIGGER_CODES.received);
-    let updating = false;
+    // An update already under way (a scheduled check downloading) is this request's answer too.
+    let updating = this.running !== null && this.updating;
+    if (updating) respond(TRIGGER_CODES.updating);
     const onAvailable = () => {
       updating = true;
       respond(TRIGGER_CODES.updating);
@@ -563,6 +568,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
     const { logger } = this.platform;
     logger.log('INFO', 'New update available! ' + at.running + ' -> ' + release.version);
+    this.updating = true;
     this.emit('update-available', { version: release.version, current: at.running, size: sized.size });
     logger.log('INFO', 'Starting update process...');
     at.target = target;
