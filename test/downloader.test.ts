@@ -2,11 +2,12 @@
  * The downloader against a fault-injecting server on 127.0.0.1: every fault, alone and mixed,
  * ends in the published image or a clear error with the running slot untouched.
  */
+import { createServer } from 'node:http';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { faultServer, type Fault } from './helpers/fault-server.js';
-import { compressedClock, device, image, manifestFor, sha256, testUpdater } from './helpers/fixtures.js';
+import { compressedClock, device, image, listenLocal, manifestFor, sha256, testUpdater } from './helpers/fixtures.js';
 
 const SIZE = 200_000;
 const CHUNK = 4096;
@@ -177,4 +178,30 @@ describe('downloader faults, mixed', () => {
       expect(r.result.status).toBe('updated'); // every schedule here is recoverable within 10 retries
     });
   }
+});
+
+describe('the progress rule (issue 13, slow drip)', () => {
+  it('drops a connection that drips bytes below download_min_rate, and gives up after the retries', async () => {
+    const data = image(50_000, 21);
+    const m = await manifestFor(data, CHUNK);
+    let connections = 0;
+    const url = await listenLocal(
+      createServer((req, res) => {
+        if (!req.url!.endsWith('image.bin')) return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(m));
+        connections++;
+        res.writeHead(200, { 'Content-Length': data.length });
+        // One byte every 20 ms, for ever: each byte would reset an idle timer.
+        let at = 0;
+        const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(data.subarray(at, ++at))), 20);
+        res.on('close', () => clearInterval(drip));
+      }),
+    );
+    const stateDir = await device('1.0.2');
+    const { updater } = testUpdater({ ota_domain: url, device_id: 'dev1', download_min_rate: 1000, download_rate_window: 0.3, download_retries: 1, download_retry_delay: 0.01 }, stateDir);
+    const t0 = Date.now();
+    const r = await updater.checkForUpdates();
+    expect(r.status === 'failed' && r.error).toMatchObject({ code: 'NETWORK', retryable: true, message: expect.stringContaining('below download_min_rate (1000 bytes/s)') });
+    expect(connections).toBe(2);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
 });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { agent } from './helpers/agent.js';
-import { configFile, device, freePort, image, onCleanup, releaseDir, runCli, serve, tempDir, until } from './helpers/fixtures.js';
+import { faultServer } from './helpers/fault-server.js';
+import { configFile, device, freePort, image, manifestFor, onCleanup, releaseDir, runCli, serve, tempDir, until } from './helpers/fixtures.js';
 import { MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
 
 // CI installs mosquitto, so there these tests must run; elsewhere they are skipped without it.
@@ -89,6 +90,21 @@ describeIt('remote trigger over MQTT', () => {
     expect(a.output()).not.toContain('wrong-password');
     const s = await status(stateDir);
     expect(s.trigger).toMatchObject({ state: 'refused', reason: 'Connection refused: Not authorized', url: 'mqtt://127.0.0.1:' + broker.port });
+  });
+
+  it('answers 201 at once when a scheduled update is already downloading (issue 13)', async () => {
+    const broker = await startMosquitto();
+    const data = image(2_000_000, 9);
+    const server = await faultServer(await manifestFor(data), data, { stallAfter: 200_000 });
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', mqtt_server: '127.0.0.1', mqtt_port: broker.port, mqtt_user: 'acme', auto_update: true, first_check_delay: 0, download_timeout: '10m' });
+    const operator = await console_(broker.port, '/acme/devices/dev1/update-response');
+    const a = agent(cfg, stateDir);
+    await until('the agent to subscribe', () => a.output().includes('waiting for update requests'));
+    await until('the download to stall', () => server.bytesSent >= 200_000);
+    await operator.flash('/acme/devices/dev1/update-trigger');
+    await until('two answers', () => operator.codes.length >= 2, 3000);
+    expect(operator.codes).toEqual([200, 201]);
   });
 
   it('reconnects when the broker comes up after the agent', async () => {

@@ -2,6 +2,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../src/config/config.js';
 import { nodeTransport } from '../src/platform/node/transport.js';
@@ -10,7 +11,7 @@ import { hawkbitProtocol, parseSleep } from '../src/check/hawkbit.js';
 import { memoryState } from '../src/platform/memory-state.js';
 import { esp32Image } from './helpers/esp32.js';
 import { faultServer } from './helpers/fault-server.js';
-import { configFile, device, image, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';
+import { configFile, device, image, listenLocal, releaseDir, runCli, serve, sha256, testUpdater } from './helpers/fixtures.js';
 import { hawkbitServer } from './helpers/hawkbit-server.js';
 
 async function status(stateDir: string) {
@@ -52,6 +53,23 @@ describe('IoTaaP mode against ota serve', () => {
     for (const form of encoded) for (const [where, text] of Object.entries({ stderr: r.stderr, log, handedOut })) expect(text, where + ' holds ' + form).not.toContain(form);
   });
 
+  it('probes the size with HEAD: a server without Range does not push the image twice (issue 13)', async () => {
+    const data = image(4_000_000, 13);
+    let written = 0;
+    const server = createServer((req, res) => {
+      if (req.url!.includes('/latest/')) return void res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"ver":"1.0.1"}');
+      // This server ignores Range: every GET answers the whole image.
+      res.writeHead(200, { 'Content-Length': data.length });
+      res.end(req.method === 'HEAD' ? undefined : data);
+    });
+    server.on('connection', (socket) => socket.once('close', () => (written += socket.bytesWritten)));
+    const url = await listenLocal(server);
+    const { updater } = testUpdater({ protocol: 'iotaap', ota_domain: url, device_id: 'dev1' }, await device('1.0.0'));
+    expect(await updater.checkForUpdates()).toMatchObject({ status: 'updated', version: '1.0.1' });
+    await new Promise<void>((r) => server.close(() => r()));
+    expect(written).toBeLessThan(data.length + 16_384);
+  });
+
   it('updates a group member from the group endpoints', async () => {
     const fw = image(60_000, 3);
     const server = await serve((await releaseDir('2.1.0', fw, { group: 'lights' })).dir);
@@ -76,8 +94,8 @@ describe('IoTaaP mode against ota serve', () => {
     const server = await faultServer({ ver: '1.0.1' }, fw, [{}, { cutAfter: 70_000 }]);
     const { updater } = testUpdater({ protocol: 'iotaap', ota_domain: server.url, device_id: 'dev1', device_token: 'tok' }, await device('1.0.0'));
     expect((await updater.checkForUpdates()).status).toBe('updated');
-    // The size probe, the cut download, the resume from the last whole chunk.
-    expect(server.ranges).toEqual(['bytes=0-0', 'bytes=0-', 'bytes=65536-']);
+    // The size probe (HEAD, no Range), the cut download, the resume from the last whole chunk.
+    expect(server.ranges).toEqual([undefined, 'bytes=0-', 'bytes=65536-']);
     const odd = await faultServer({ version: '1.0.1' }, fw);
     const r = await testUpdater({ protocol: 'iotaap', ota_domain: odd.url, device_id: 'dev1' }, await device('1.0.0')).updater.checkForUpdates();
     expect(r.status === 'failed' && r.error.message).toContain('expected {"ver": "<version>"}');

@@ -168,6 +168,14 @@ describe('Node transport: image reads', () => {
     }
   });
 
+  it('takes an idle timeout past 24.8 days as a long one, not as none (issue 13: "30d")', async () => {
+    const url = await rawServer((s) => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n');
+      setTimeout(() => s.end('abc'), 50);
+    });
+    expect((await fetchBody({ url, timeoutMs: 30 * 86400 * 1000 })).body.toString()).toBe('abc');
+  });
+
   it('refuses a header value that would inject another header', async () => {
     const url = await rawServer((s) => s.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
     const e = await failure(fetchBody({ url, headers: { Authorization: 'Bearer x\r\nX-Evil: 1' } }));

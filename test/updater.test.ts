@@ -1,10 +1,10 @@
 /** The library API: events, results, concurrency, the module-level checkForUpdates. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JOURNAL } from '../src/download/journal.js';
 import { faultServer } from './helpers/fault-server.js';
-import { device, image, manifestFor, releaseDir, serve, sha256, tempDir, testUpdater } from './helpers/fixtures.js';
+import { device, image, manifestFor, onCleanup, releaseDir, serve, sha256, tempDir, testUpdater, until } from './helpers/fixtures.js';
 
 describe('createUpdater', () => {
   it('emits the stages in order and reboots into the new slot after resolving', async () => {
@@ -113,6 +113,41 @@ describe('createUpdater', () => {
     const { updater } = testUpdater({ ota_domain: plain.url, device_id: 'dev1' }, stateDir);
     expect((await updater.checkForUpdates()).status).toBe('updated');
     expect(await updater.boot()).toMatchObject({ sha256: m.sha256, state: 'trial' });
+  });
+});
+
+describe('issue 13: later checks', () => {
+  it('a deferred install is not prepared, downloaded, hashed or reported again by the next check', async () => {
+    const { dir } = await releaseDir('1.0.3', image(100_000, 5));
+    const server = await serve(dir);
+    const stateDir = await device('1.0.2');
+    const { updater, lines } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir);
+    const lift = updater.inhibit('recording');
+    expect(await updater.checkForUpdates()).toMatchObject({ status: 'deferred', latest: '1.0.3' });
+    const bootJson = readFileSync(join(stateDir, 'boot.json'), 'utf8');
+    const before = lines.length;
+    expect(await updater.checkForUpdates()).toMatchObject({ status: 'deferred', latest: '1.0.3' });
+    const again = lines.slice(before).map((l) => l.message);
+    expect(again.filter((m) => /Starting update|Downloading|Resuming|Image verified/.test(m))).toEqual([]);
+    expect(readFileSync(join(stateDir, 'boot.json'), 'utf8')).toBe(bootJson);
+    expect(server.reports.filter((r) => (r.report as { stage: string }).stage === 'downloading').length).toBe(1);
+    lift();
+    expect(await updater.checkForUpdates()).toMatchObject({ status: 'updated', version: '1.0.3', slot: 'b' });
+  });
+
+  it('goes on checking after a reboot that failed, and reboots again', async () => {
+    const { dir } = await releaseDir('1.0.3', image(20_000, 6));
+    const server = await serve(dir);
+    let reboots = 0;
+    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 0, retry_delay: 0.05, check_jitter: 0 }, await device('1.0.2'), {
+      reboot: async () => {
+        reboots++;
+        throw new Error('reboot command failed');
+      },
+    });
+    updater.start();
+    onCleanup(() => updater.stop());
+    await until('a second reboot', () => reboots >= 2, 5000);
   });
 });
 

@@ -218,7 +218,23 @@ export async function runDevice(options: RunDeviceOptions): Promise<number> {
   await bootDevice(a.updater, a.platform, file.config.health_command, file.config.health_timeout);
   if (!options.once) return serveForever(options, stateDir, a);
   const rebooted = a.nextBoot();
-  return finish(await a.updater.checkForUpdates(), rebooted, options.json);
+  return finish(await stoppable(a.updater, () => a.updater.checkForUpdates()), rebooted, options.json);
+}
+
+/**
+ * A one-off check that SIGINT/SIGTERM stop as they stop the long-running agent: the download ends
+ * at a chunk boundary, its journal kept for the next start, and the process exits at once.
+ */
+async function stoppable(updater: Updater, check: () => Promise<CheckResult>): Promise<CheckResult> {
+  const stop = () => void updater.stop();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await check();
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
 }
 
 /**
@@ -313,7 +329,7 @@ export async function installOnDevice(options: InstallOptions): Promise<number> 
   const { file, stateDir } = await open(options);
   const a = await agent(file, stateDir, options.verbose === true, (transport) => readOffer(options.source, options.version, transport));
   const rebooted = a.nextBoot();
-  return finish(await a.updater.checkForUpdates({ force: true }), rebooted, options.json);
+  return finish(await stoppable(a.updater, () => a.updater.checkForUpdates({ force: true })), rebooted, options.json);
 }
 
 /** Options of `ota device mark-good | mark-bad | rollback`. */

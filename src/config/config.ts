@@ -56,6 +56,10 @@ export interface OtaConfig {
   download_timeout: number;
   /** Connection faults in a row (without progress) before a download attempt gives up. */
   download_retries: number;
+  /** Bytes per second a download connection must bring over each `download_rate_window` (0: no rule). */
+  download_min_rate: number;
+  /** Seconds over which `download_min_rate` is measured. */
+  download_rate_window: number;
   /** Seconds of the first backoff after a fault; doubles with each fault in a row. */
   download_retry_delay: number;
   /** Seconds a slot on trial has to be confirmed under `ota run` (0: no limit, boot attempts only). */
@@ -145,6 +149,8 @@ const SPEC = {
   state_dir: { kind: 'string', value: 'ota-state' },
   download_timeout: { kind: 'interval', value: 30 },
   download_retries: { kind: 'count', value: 5 },
+  download_min_rate: { kind: 'bytes', value: 1024 },
+  download_rate_window: { kind: 'interval', value: 60 },
   download_retry_delay: { kind: 'duration', value: 1 },
   confirm_timeout: { kind: 'duration', value: 300 },
   reboot_command: { kind: 'string', value: '' },

@@ -47,6 +47,12 @@ export interface DownloadJob {
   onProgress?: (p: DownloadProgress) => void;
   /** Stops the download at the next chunk boundary (or at once while waiting); the journal is kept. */
   signal?: StopSignal;
+  /**
+   * The progress rule: a connection bringing fewer than `bytesPerSecond` × `windowMs` body bytes
+   * in any window is dropped as a fault, however steadily it drips (each byte would reset an idle
+   * timer). Absent or 0: no rule.
+   */
+  minRate?: { bytesPerSecond: number; windowMs: number };
 }
 
 /** Bytes written between two background syncs of the slot (and journal updates). */
@@ -97,6 +103,9 @@ class Download {
   private readonly startedAt: number;
   private readonly startedBytes: number;
   private lastProgressAt = -Infinity;
+  /** Body bytes of the current attempt in the current window of the progress rule, and when it began. */
+  private windowBytes = 0;
+  private windowStart = 0;
 
   constructor(
     private readonly ctx: DownloadContext,
@@ -151,12 +160,15 @@ class Download {
     this.skip = 0;
     let live = true;
     let handling: Promise<unknown> = Promise.resolve();
+    this.windowStart = this.ctx.clock.now();
+    this.windowBytes = 0;
     try {
       await this.ctx.transport.stream(
         { url: r.url, headers: Object.assign({ Range: 'bytes=' + first + '-' }, job.headers), timeoutMs: job.idleTimeoutMs, signal: job.signal },
         {
           onResponse: (status, headers) => this.onResponse(status, headers, first),
           onData: (piece) => {
+            this.checkRate(piece.length, first);
             const taking = this.take(piece, writer, () => live);
             handling = taking.then(noop, noop);
             return taking;
@@ -172,6 +184,25 @@ class Download {
     if (this.next < this.chunks) {
       throw otaError('DOWNLOAD_TRUNCATED', 'download', 'download ended at byte ' + (this.next * r.chunkSize + this.filled) + ' of ' + r.size, { retryable: true });
     }
+  }
+
+  /**
+   * The progress rule, weighed as bytes arrive (total silence is the transport's idle timeout):
+   * once a window has passed, it must have brought its share of bytes, else the connection is a
+   * fault. Throwing here ends the exchange.
+   */
+  private checkRate(bytes: number, first: number): void {
+    const rule = this.job.minRate;
+    if (!rule || rule.bytesPerSecond <= 0) return;
+    this.windowBytes += bytes;
+    const now = this.ctx.clock.now();
+    if (now - this.windowStart < rule.windowMs) return;
+    const s = (now - this.windowStart) / 1000;
+    if (this.windowBytes < rule.bytesPerSecond * s) {
+      throw otaError('NETWORK', 'download', 'the connection from byte ' + first + ' brought ' + this.windowBytes + ' bytes in ' + s.toFixed(1) + ' s, below download_min_rate (' + rule.bytesPerSecond + ' bytes/s)', { retryable: true });
+    }
+    this.windowStart = now;
+    this.windowBytes = 0;
   }
 
   private onResponse(status: number, headers: Record<string, string>, first: number): boolean {

@@ -5,11 +5,15 @@ import { parseContentRange } from './http-headers.js';
 import { parseWhole } from '../text/numbers.js';
 
 /**
- * Asks for the image's first byte and reads the total from Content-Range (or Content-Length when
- * Range is ignored).
+ * Asks with HEAD, which brings no body: a GET to a server that ignores Range answers with the
+ * whole image, pushed at the agent only to be thrown away. Where HEAD gives no length, asks for
+ * the image's first byte and reads the total from Content-Range (or Content-Length when Range is
+ * ignored).
  */
 export async function probeSize(transport: Transport, url: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
-  let size = -1;
+  const head = await transport.request({ url, method: 'HEAD', headers, timeoutMs });
+  let size = head.status === 200 ? parseWhole(head.headers['content-length'] ?? '') : -1;
+  if (size > 0) return size;
   await transport.stream(
     { url, headers: Object.assign({ Range: 'bytes=0-0' }, headers), timeoutMs },
     {

@@ -6,7 +6,7 @@
 import type { Clock } from '../platform/interfaces.js';
 
 /** Longest delay one `setTimeout` takes (a signed 32-bit number of milliseconds). */
-const MAX_TIMER_MS = 2147483647;
+export const MAX_TIMER_MS = 2147483647;
 
 /** Runs `fn` after `ms` (any length; negative or NaN is 0); returns a function that cancels it. */
 export function setLongTimeout(fn: () => void, ms: number): () => void {

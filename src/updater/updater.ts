@@ -159,6 +159,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private nextCheckAt: number | null = null;
   /** True while a remote trigger's check runs: it answers its own codes. */
   private triggered = false;
+  /** True from an offer's `update-available` to the end of its run. */
+  private updating = false;
+  /** An image downloaded and verified whose install was deferred: later checks install it as it is. */
+  private ready: { version: string; sha256: string; size: number; slot: SlotName } | null = null;
 
   constructor(options: UpdaterOptions) {
     super();
@@ -203,6 +207,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       const done = () => {
         this.running = null;
         this.stopRun = null;
+        this.updating = false;
       };
       this.stopRun = stopper.stop;
       this.running = this.run(options.force === true, stopper.signal).then((r) => this.finish(r));
@@ -296,7 +301,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private async onTrigger(respond: (code: number) => void): Promise<void> {
     this.platform.logger.log('INFO', 'Update requested remotely');
     respond(TRIGGER_CODES.received);
-    let updating = false;
+    // An update already under way (a scheduled check downloading) is this request's answer too.
+    let updating = this.running !== null && this.updating;
+    if (updating) respond(TRIGGER_CODES.updating);
     const onAvailable = () => {
       updating = true;
       respond(TRIGGER_CODES.updating);
@@ -446,14 +453,28 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (release.consent) return this.awaitingConsent(release, release.consent, at);
     if (decision.downgrade) this.platform.logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + at.running + ': a signed, explicit downgrade allowed by allow_downgrade');
     at.offered = release.version;
-    at.stage = 'install';
-    const sized = await this.prepare(release, at);
-    at.stage = 'download';
-    const sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s, runningImage(at.boot)));
+    const ready = this.readyFor(release, at.boot);
+    this.ready = null;
+    let sized: SizedRelease;
+    let sha256: string;
+    if (ready !== null) {
+      // Deferred before: no second boot-state write, "downloading" report or hashing.
+      at.target = ready.slot;
+      sized = Object.assign({}, release, { size: ready.size });
+      sha256 = ready.sha256;
+    } else {
+      at.stage = 'install';
+      sized = await this.prepare(release, at);
+      at.stage = 'download';
+      sha256 = await this.watched(signal, (s) => this.fetchInto(sized, at.target!, s, runningImage(at.boot)));
+    }
     // Decided again: the image's hash is known now, and the application may have become busy.
     const after = decide(this.facts(at, release, sha256, force));
     if (after.kind !== 'install') return await this.notInstalling(after, release, at);
-    if (after.hold !== null) return await this.deferred(release, after.hold, at);
+    if (after.hold !== null) {
+      this.ready = { version: release.version, sha256, size: sized.size, slot: at.target! };
+      return await this.deferred(release, after.hold, at);
+    }
     at.stage = 'install';
     return this.install(sized, sha256, at);
   }
@@ -469,6 +490,13 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const result: CheckResult = { status: 'no-firmware', version: at.running };
     if (url) result.url = url;
     return this.planned(result, 'done');
+  }
+
+  /** The deferred image, when `release` is still it and its slot was not touched since. */
+  private readyFor(release: Release, boot: BootState): { version: string; sha256: string; size: number; slot: SlotName } | null {
+    const r = this.ready;
+    if (r === null || r.version !== release.version || (release.sha256 !== null && release.sha256 !== r.sha256)) return null;
+    return boot.booted !== r.slot && boot.trial === null && boot.slots[r.slot] === null ? r : null;
   }
 
   private runningVersion(boot: BootState): string {
@@ -544,6 +572,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     }
     const { logger } = this.platform;
     logger.log('INFO', 'New update available! ' + at.running + ' -> ' + release.version);
+    this.updating = true;
     this.emit('update-available', { version: release.version, current: at.running, size: sized.size });
     logger.log('INFO', 'Starting update process...');
     at.target = target;
@@ -567,6 +596,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       headers: this.protocol.downloadHeaders(release.url),
       idleTimeoutMs: this.config.download_timeout * 1000,
       retry: { retries: this.config.download_retries, baseDelayMs: this.config.download_retry_delay * 1000 },
+      minRate: { bytesPerSecond: this.config.download_min_rate, windowMs: this.config.download_rate_window * 1000 },
       signal,
       onProgress: (p) => {
         logProgress(p.received, p.total, p.bytesPerSecond);
@@ -754,7 +784,11 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (r.status === 'updated') {
       const request: RebootRequest = { slot: r.slot, version: r.version, reason: 'update' };
       this.platform.clock.setTimer(() => {
-        this.reboot(request).catch((e) => this.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message));
+        // A reboot that failed is tried again by the next check (the slot waits for its trial).
+        this.reboot(request).catch((e) => {
+          const delay = this.planNext(this.scheduler.reschedule('retry'));
+          this.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message + (delay === null ? '' : '; trying again with the next check, in ' + formatDuration(delay)));
+        });
       }, 0);
     }
     return r;

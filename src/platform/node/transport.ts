@@ -16,6 +16,7 @@ import { networkErrorText } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
 import { fixedBufferCanTake, fixedBufferRequest } from './fixed-buffer-get.js';
 import { checkHop } from './url-guard.js';
+import { MAX_TIMER_MS } from '../../schedule/timer-clock.js';
 
 const load = createRequire(import.meta.url);
 
@@ -183,7 +184,8 @@ export function nodeTransport(tls: TlsOptions = {}, allowHttp = false): Transpor
     },
 
     async stream(req: HttpRequest, handlers: StreamHandlers): Promise<void> {
-      const idleMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+      // Within setTimeout's range (a longer delay fires at once): download_timeout "30d" means "no limit".
+      const idleMs = Math.min(req.timeoutMs ?? DEFAULT_TIMEOUT_MS, MAX_TIMER_MS);
       if (fixedBufferCanTake(req)) {
         try {
           return await fixedBufferRequest(req, handlers, { tls: checks, idleMs, allowHttp, stage: 'download', stalled: () => stalled(req, idleMs) });
