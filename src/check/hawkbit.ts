@@ -154,115 +154,237 @@ function authHeader(config: OtaConfig): Record<string, string> {
 
 /** Creates the hawkBit adapter. */
 export function hawkbitProtocol(config: OtaConfig, io: HawkbitIo, agentVersion: string): Protocol {
-  const base = config.ota_domain + '/' + encodeURIComponent(config.hawkbit_tenant) + '/controller/v1/' + encodeURIComponent(config.device_id);
-  const auth = authHeader(config);
-  let sleepMs: number | null = null;
-  let lastStep = -1;
-  // The open action, cached: progress callbacks and reports must not race on the state file.
-  let cached: OpenAction | null | undefined;
+  return new HawkbitClient(config, io, agentVersion);
+}
 
-  const openAction = async (): Promise<OpenAction | null> => {
-    if (cached !== undefined) return cached;
-    const text = await io.state.read(ACTION);
-    cached = null;
+/**
+ * A DDI client: polls the controller base and follows the links it gets (configData,
+ * cancelAction, confirmationBase, deploymentBase), and keeps the open action's feedback.
+ */
+class HawkbitClient implements Protocol {
+  private readonly base: string;
+  private readonly auth: Record<string, string>;
+  private sleepMs: number | null = null;
+  private lastStep = -1;
+  /** The open action, cached: progress callbacks and reports must not race on the state file. */
+  private cached: OpenAction | null | undefined;
+
+  constructor(
+    private readonly config: OtaConfig,
+    private readonly io: HawkbitIo,
+    private readonly agentVersion: string,
+  ) {
+    this.base = config.ota_domain + '/' + encodeURIComponent(config.hawkbit_tenant) + '/controller/v1/' + encodeURIComponent(config.device_id);
+    this.auth = authHeader(config);
+  }
+
+  check(running: { version: string }): Promise<Release | null> {
+    return this.poll(running, false);
+  }
+
+  async declined(offered: Release, runningVersion: string): Promise<void> {
+    const a = await this.openAction();
+    // On trial, the offered version is the one running: the action closes at confirmation or rollback.
+    if (a === null || a.phase === 'installed') return;
+    const same = compareVersions(offered.version, runningVersion) === 'same';
+    await this.feedback(a, 'closed', same ? 'success' : 'failure', [same ? offered.version + ' is already running' : 'refused: ' + offered.version + ' is older than the running ' + runningVersion]);
+  }
+
+  downloadHeaders(url: string): Record<string, string> {
+    return mayCarryCredentials(url, this.config.ota_domain, this.config.trusted_origins) ? this.auth : {};
+  }
+
+  progress(received: number, total: number): void {
+    const step = Math.floor((received / total) * 10);
+    if (step === this.lastStep) return;
+    this.lastStep = step;
+    this.openAction()
+      .then((a) => a && this.intermediate(a, 'downloading: ' + step * 10 + '%', { cnt: step, of: 10 }))
+      .catch((e) => this.io.logger.log('WARNING', 'hawkBit progress feedback failed: ' + (e as Error).message));
+  }
+
+  /** Polls the controller base while a download runs; `cancelled` is called when the server cancels the action. */
+  watch(cancelled: (why: string) => void): () => void {
+    let stop = false;
+    let timer: () => void = () => undefined;
+    const tick = () => {
+      timer = this.io.clock.setTimer(() => {
+        this.cancelDuringDownload(() => stop)
+          .then((id) => {
+            if (id === null) return;
+            stop = true;
+            cancelled('hawkBit cancelled action ' + id + ' during the download');
+          })
+          .catch((e) => this.io.logger.log('WARNING', 'hawkBit poll during the download failed: ' + (e as Error).message))
+          .then(() => {
+            if (!stop) tick();
+          });
+      }, Math.min(this.sleepMs ?? WATCH_MAX_MS, WATCH_MAX_MS));
+    };
+    tick();
+    return () => {
+      stop = true;
+      timer();
+    };
+  }
+
+  async report(r: StatusReport): Promise<void> {
+    const a = await this.openAction();
+    if (a === null) return;
+    this.lastStep = -1;
+    if (r.stage === 'downloading') await this.intermediate(a, 'downloading ' + r.version);
+    else if (r.stage === 'downloaded') await this.intermediate(a, r.version + ' downloaded and verified; installing it waits: ' + (r.reason ?? ''), undefined, 'downloaded', 'success');
+    else if (r.stage === 'installed') {
+      a.phase = 'installed';
+      await this.keep(a);
+      await this.feedback(a, 'proceeding', 'none', [r.version + ' installed; rebooting into it on trial']);
+    } else if (r.stage === 'confirmed') await this.feedback(a, 'closed', 'success', [r.version + ' running and confirmed']);
+    else await this.feedback(a, 'closed', 'failure', [(r.reverted ? 'rolled back: ' : '') + (r.reason ?? 'failed')]);
+  }
+
+  suggestedIntervalMs(): number | null {
+    return this.sleepMs;
+  }
+
+  private async poll(running: { version: string }, again: boolean): Promise<Release | null> {
+    const { io, config, auth, base } = this;
+    const p = obj(await getJson(io, base, auth));
+    if (p === null) throw otaError('HTTP_STATUS', 'check', 'hawkBit does not know controller ' + config.device_id + ' (404 from ' + base + ')', { status: 404 });
+    this.sleepMs = parseSleep(obj(obj(p.config)?.polling)?.sleep);
+    const links = p._links;
+    const configData = href(links, 'configData');
+    if (configData !== null) {
+      await sendJson(io, 'PUT', configData, auth, { mode: 'merge', data: { firmware_version: running.version, ota_client: this.agentVersion } });
+    }
+    const cancel = href(links, 'cancelAction');
+    if (cancel !== null) {
+      await this.cancelAction(cancel);
+      return null;
+    }
+    const confirm = href(links, 'confirmationBase');
+    if (confirm !== null) {
+      const r = await this.consent(confirm);
+      // Consent given: the deployment is offered from the next poll on; take it now.
+      return r === 'confirmed' ? (again ? null : this.poll(running, true)) : r;
+    }
+    const dep = href(links, 'deploymentBase');
+    return dep === null ? null : this.deployment(dep);
+  }
+
+  /** One poll during a download: the id of the open action when the server cancelled it, else null. */
+  private async cancelDuringDownload(stopped: () => boolean): Promise<string | null> {
+    const p = await getJson(this.io, this.base, this.auth);
+    const link = href(obj(p)?._links, 'cancelAction');
+    if (stopped() || link === null) return null;
+    const a = await this.openAction();
+    await this.cancelAction(link);
+    return a !== null && (await this.openAction()) === null ? a.id : null;
+  }
+
+  private async openAction(): Promise<OpenAction | null> {
+    if (this.cached !== undefined) return this.cached;
+    const text = await this.io.state.read(ACTION);
+    this.cached = null;
     if (text !== null) {
       try {
         const a = JSON.parse(text) as OpenAction;
-        if (typeof a.id === 'string' && typeof a.feedback === 'string') cached = Object.assign({ phase: 'download', downloadOnly: false, sent: [] }, a);
+        if (typeof a.id === 'string' && typeof a.feedback === 'string') this.cached = Object.assign({ phase: 'download', downloadOnly: false, sent: [] }, a);
       } catch (e) {
-        io.logger.log('WARNING', 'hawkBit: ' + ACTION + ' is unreadable; the open action is forgotten');
+        this.io.logger.log('WARNING', 'hawkBit: ' + ACTION + ' is unreadable; the open action is forgotten');
       }
     }
-    return cached;
-  };
-  const keep = async (a: OpenAction | null) => {
-    cached = a;
-    if (a === null) await io.state.remove(ACTION);
-    else await io.state.write(ACTION, JSON.stringify(a));
-  };
+    return this.cached;
+  }
+
+  private async keep(a: OpenAction | null): Promise<void> {
+    this.cached = a;
+    if (a === null) await this.io.state.remove(ACTION);
+    else await this.io.state.write(ACTION, JSON.stringify(a));
+  }
 
   /** POSTs a DdiActionFeedback: `time` for hawkBit before 0.7, `timestamp` for 0.7 and later (each ignores the other). */
-  const post = (url: string, id: string, execution: string, finished: string, details: string[], progress?: { cnt: number; of: number }) => {
+  private post(url: string, id: string, execution: string, finished: string, details: string[], progress?: { cnt: number; of: number }): Promise<number> {
     const result: Json = { finished };
     if (progress) result.progress = progress;
-    const now = io.clock.date();
-    return sendJson(io, 'POST', url, auth, { id, time: legacyTime(now), timestamp: now, status: { execution, result, details } }, [410]);
-  };
+    const now = this.io.clock.date();
+    return sendJson(this.io, 'POST', url, this.auth, { id, time: legacyTime(now), timestamp: now, status: { execution, result, details } }, [410]);
+  }
 
   /** Feedback on the open action; 410 (no longer active) forgets it, as does `closed`. */
-  const feedback = async (a: OpenAction, execution: string, finished: string, details: string[], progress?: { cnt: number; of: number }) => {
-    const status = await post(a.feedback, a.id, execution, finished, details, progress);
-    if (status === 410) io.logger.log('WARNING', 'hawkBit action ' + a.id + ' is no longer active (410); forgetting it');
-    if (status === 410 || execution === 'closed' || (execution === 'downloaded' && a.downloadOnly)) await keep(null);
-  };
+  private async feedback(a: OpenAction, execution: string, finished: string, details: string[], progress?: { cnt: number; of: number }): Promise<void> {
+    const status = await this.post(a.feedback, a.id, execution, finished, details, progress);
+    if (status === 410) this.io.logger.log('WARNING', 'hawkBit action ' + a.id + ' is no longer active (410); forgetting it');
+    if (status === 410 || execution === 'closed' || (execution === 'downloaded' && a.downloadOnly)) await this.keep(null);
+  }
 
   /**
    * An intermediate feedback (`proceeding`, `downloaded`), unless it was sent on this action
    * before or the action had its share: each is a status entry hawkBit keeps.
    */
-  const intermediate = async (a: OpenAction, detail: string, progress?: { cnt: number; of: number }, execution = 'proceeding', finished = 'none') => {
+  private async intermediate(a: OpenAction, detail: string, progress?: { cnt: number; of: number }, execution = 'proceeding', finished = 'none'): Promise<void> {
     if (a.sent.indexOf(detail) >= 0 || a.sent.length >= MAX_PROCEEDING) return;
     a.sent.push(detail);
-    await keep(a);
-    await feedback(a, execution, finished, [detail], progress);
-  };
+    await this.keep(a);
+    await this.feedback(a, execution, finished, [detail], progress);
+  }
 
   /**
    * The release a deployment offers. One this device cannot take is refused with `refuse`, which
    * tells the server why (an action left open would stay open for good), and the error is thrown.
    */
-  const release = async (dep: Json, refuse: (why: string) => Promise<unknown>): Promise<Release> => {
+  private async release(dep: Json, refuse: (why: string) => Promise<unknown>): Promise<Release> {
     try {
       return parseDeployment(dep);
     } catch (e) {
       const why = (e as Error).message;
-      await refuse(why).catch((f: Error) => io.logger.log('WARNING', 'hawkBit: could not refuse the deployment: ' + f.message));
+      await refuse(why).catch((f: Error) => this.io.logger.log('WARNING', 'hawkBit: could not refuse the deployment: ' + f.message));
       throw e;
     }
-  };
+  }
 
   /** Remembers `id` as the open action (keeping what was already sent on it). */
-  const track = async (id: string, feedbackUrl: string, version: string, downloadOnly: boolean) => {
-    const old = await openAction();
+  private async track(id: string, feedbackUrl: string, version: string, downloadOnly: boolean): Promise<void> {
+    const old = await this.openAction();
     if (old !== null && old.id === id) return;
-    await keep({ id, feedback: feedbackUrl, version, phase: 'download', downloadOnly, sent: [] });
-  };
+    await this.keep({ id, feedback: feedbackUrl, version, phase: 'download', downloadOnly, sent: [] });
+  }
 
-  const deployment = async (url: string): Promise<Release | null> => {
-    const d = obj(await getJson(io, url, auth));
+  private async deployment(url: string): Promise<Release | null> {
+    const d = obj(await getJson(this.io, url, this.auth));
     if (d === null) return null; // 404: the action is being cancelled or waits for consent
     if (typeof d.id !== 'string' && typeof d.id !== 'number') bad('id', 'is missing');
     const id = String(d.id);
     const dep = obj(d.deployment) ?? bad('deployment', 'is missing');
     if (dep.download === 'skip') return null; // the server wants nothing done yet
     const feedbackUrl = withoutQuery(url) + '/feedback';
-    const r = await release(dep, async (why) => {
-      await post(feedbackUrl, id, 'closed', 'failure', [why]);
-      if ((await openAction())?.id === id) await keep(null);
+    const r = await this.release(dep, async (why) => {
+      await this.post(feedbackUrl, id, 'closed', 'failure', [why]);
+      if ((await this.openAction())?.id === id) await this.keep(null);
     });
-    await track(id, feedbackUrl, r.version, dep.update === 'skip' && dep.maintenanceWindow === undefined);
+    await this.track(id, feedbackUrl, r.version, dep.update === 'skip' && dep.maintenanceWindow === undefined);
     return r;
-  };
+  }
 
   /** A cancel the server asks for: accepted before the install, `rejected` once it has started. */
-  const cancelAction = async (url: string): Promise<void> => {
-    const c = obj(await getJson(io, url, auth));
+  private async cancelAction(url: string): Promise<void> {
+    const c = obj(await getJson(this.io, url, this.auth));
     if (c === null) return;
     const stopId = String(obj(c.cancelAction)?.stopId ?? c.id ?? '');
     const feedbackUrl = withoutQuery(url) + '/feedback';
-    const a = await openAction();
+    const a = await this.openAction();
     if (a !== null && a.id === stopId && a.phase === 'installed') {
-      io.logger.log('WARNING', 'hawkBit asks to cancel action ' + stopId + ', but ' + a.version + ' is already installed: cancel rejected');
-      await post(feedbackUrl, stopId, 'rejected', 'success', [a.version + ' is installed and on trial; the update can no longer be cancelled']);
+      this.io.logger.log('WARNING', 'hawkBit asks to cancel action ' + stopId + ', but ' + a.version + ' is already installed: cancel rejected');
+      await this.post(feedbackUrl, stopId, 'rejected', 'success', [a.version + ' is installed and on trial; the update can no longer be cancelled']);
       return;
     }
-    io.logger.log('INFO', 'hawkBit cancelled action ' + stopId + '; nothing is installed for it');
-    await post(feedbackUrl, stopId, 'closed', 'success', ['cancelled before the install; nothing was installed']);
-    if (a !== null && a.id === stopId) await keep(null);
-  };
+    this.io.logger.log('INFO', 'hawkBit cancelled action ' + stopId + '; nothing is installed for it');
+    await this.post(feedbackUrl, stopId, 'closed', 'success', ['cancelled before the install; nothing was installed']);
+    if (a !== null && a.id === stopId) await this.keep(null);
+  }
 
   /** An action that needs the user's consent: answered from the consent store, or offered as pending. */
-  const consent = async (url: string): Promise<Release | 'confirmed' | null> => {
+  private async consent(url: string): Promise<Release | 'confirmed' | null> {
+    const { io, config, auth } = this;
     const c = obj(await getJson(io, url, auth));
     if (c === null) return null;
     const id = String(c.id ?? '');
@@ -270,7 +392,7 @@ export function hawkbitProtocol(config: OtaConfig, io: HawkbitIo, agentVersion: 
     const answer = (confirmation: string, why: string) => sendJson(io, 'POST', feedbackUrl, auth, { confirmation, details: [why] }, [404, 410]);
     const dep = obj(c.confirmation) ?? bad('confirmation', 'is missing');
     // One this device cannot install is denied, with why: hawkBit takes no other feedback while it waits.
-    const r = await release(dep, (why) => answer('denied', why));
+    const r = await this.release(dep, (why) => answer('denied', why));
     const given = config.hawkbit_auto_consent ? { answer: 'confirmed' as const, action: id } : await readConsent(io.state);
     if (given === null || (given.action !== undefined && given.action !== id) || (given.answer === 'denied' && given.action === id)) {
       return Object.assign(r, { consent: { action: id, denied: given !== null && given.action === id } });
@@ -280,97 +402,5 @@ export function hawkbitProtocol(config: OtaConfig, io: HawkbitIo, agentVersion: 
     if (given.answer === 'denied') await keepDenial(io.state, id);
     else if (!config.hawkbit_auto_consent) await clearConsent(io.state);
     return given.answer === 'confirmed' ? 'confirmed' : Object.assign(r, { consent: { action: id, denied: true } });
-  };
-
-  const poll = async (running: { version: string }, again: boolean): Promise<Release | null> => {
-    const p = obj(await getJson(io, base, auth));
-    if (p === null) throw otaError('HTTP_STATUS', 'check', 'hawkBit does not know controller ' + config.device_id + ' (404 from ' + base + ')', { status: 404 });
-    sleepMs = parseSleep(obj(obj(p.config)?.polling)?.sleep);
-    const links = p._links;
-    const configData = href(links, 'configData');
-    if (configData !== null) {
-      await sendJson(io, 'PUT', configData, auth, { mode: 'merge', data: { firmware_version: running.version, ota_client: agentVersion } });
-    }
-    const cancel = href(links, 'cancelAction');
-    if (cancel !== null) {
-      await cancelAction(cancel);
-      return null;
-    }
-    const confirm = href(links, 'confirmationBase');
-    if (confirm !== null) {
-      const r = await consent(confirm);
-      // Consent given: the deployment is offered from the next poll on; take it now.
-      return r === 'confirmed' ? (again ? null : poll(running, true)) : r;
-    }
-    const dep = href(links, 'deploymentBase');
-    return dep === null ? null : deployment(dep);
-  };
-
-  return {
-    check: (running) => poll(running, false),
-
-    async declined(offered, runningVersion) {
-      const a = await openAction();
-      // On trial, the offered version is the one running: the action closes at confirmation or rollback.
-      if (a === null || a.phase === 'installed') return;
-      const same = compareVersions(offered.version, runningVersion) === 'same';
-      await feedback(a, 'closed', same ? 'success' : 'failure', [same ? offered.version + ' is already running' : 'refused: ' + offered.version + ' is older than the running ' + runningVersion]);
-    },
-
-    downloadHeaders: (url) => (mayCarryCredentials(url, config.ota_domain, config.trusted_origins) ? auth : {}),
-
-    progress(received, total) {
-      const step = Math.floor((received / total) * 10);
-      if (step === lastStep) return;
-      lastStep = step;
-      openAction()
-        .then((a) => a && intermediate(a, 'downloading: ' + step * 10 + '%', { cnt: step, of: 10 }))
-        .catch((e) => io.logger.log('WARNING', 'hawkBit progress feedback failed: ' + (e as Error).message));
-    },
-
-    watch(cancelled) {
-      let stop = false;
-      let timer: () => void = () => undefined;
-      const tick = () => {
-        timer = io.clock.setTimer(() => {
-          getJson(io, base, auth)
-            .then(async (p) => {
-              const link = href(obj(p)?._links, 'cancelAction');
-              if (stop || link === null) return;
-              const a = await openAction();
-              await cancelAction(link);
-              if (a !== null && (await openAction()) === null) {
-                stop = true;
-                cancelled('hawkBit cancelled action ' + a.id + ' during the download');
-              }
-            })
-            .catch((e) => io.logger.log('WARNING', 'hawkBit poll during the download failed: ' + (e as Error).message))
-            .then(() => {
-              if (!stop) tick();
-            });
-        }, Math.min(sleepMs ?? WATCH_MAX_MS, WATCH_MAX_MS));
-      };
-      tick();
-      return () => {
-        stop = true;
-        timer();
-      };
-    },
-
-    async report(r: StatusReport) {
-      const a = await openAction();
-      if (a === null) return;
-      lastStep = -1;
-      if (r.stage === 'downloading') await intermediate(a, 'downloading ' + r.version);
-      else if (r.stage === 'downloaded') await intermediate(a, r.version + ' downloaded and verified; installing it waits: ' + (r.reason ?? ''), undefined, 'downloaded', 'success');
-      else if (r.stage === 'installed') {
-        a.phase = 'installed';
-        await keep(a);
-        await feedback(a, 'proceeding', 'none', [r.version + ' installed; rebooting into it on trial']);
-      } else if (r.stage === 'confirmed') await feedback(a, 'closed', 'success', [r.version + ' running and confirmed']);
-      else await feedback(a, 'closed', 'failure', [(r.reverted ? 'rolled back: ' : '') + (r.reason ?? 'failed')]);
-    },
-
-    suggestedIntervalMs: () => sleepMs,
-  };
+  }
 }
