@@ -4,12 +4,14 @@
  * pid reused by another process) is taken over.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../src/cli/exit-codes.js';
 import { LOCK_FILE, lockStateDir, runningAgent } from '../src/platform/node/state-lock.js';
-import { CLI, configFile, device, image, onCleanup, releaseDir, runCli, serve, tempDir, testUpdater, until } from './helpers/fixtures.js';
+import { agent } from './helpers/agent.js';
+import { CLI, configFile, device, image, listenLocal, onCleanup, releaseDir, runCli, serve, tempDir, testUpdater, until } from './helpers/fixtures.js';
 
 describe('the state directory lock', () => {
   it('refuses a second agent, naming the pid of the first, with exit code ' + EXIT.LOCKED, async () => {
@@ -49,6 +51,65 @@ describe('the state directory lock', () => {
       writeFileSync(join(dir, LOCK_FILE), text);
       lockStateDir(dir)();
     }
+  });
+});
+
+describe('the operator commands take the same lock', () => {
+  it('install, mark-good, mark-bad and rollback refuse a state directory a running agent holds, touching nothing', async () => {
+    const server = await serve((await releaseDir('1.0.0', image(1000))).dir);
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 3600 });
+    const fw = join(tempDir(), 'fw.bin');
+    writeFileSync(fw, image(20_000, 3));
+    const running = agent(cfg, stateDir);
+    await until('the agent holds the lock', () => runningAgent(stateDir) === running.process.pid);
+    const before = readFileSync(join(stateDir, 'boot.json'), 'utf8');
+    const common = ['--config', cfg, '--state-dir', stateDir];
+    const answers = await Promise.all([
+      runCli(['device', 'install', ...common, '--version', '1.1.0', fw]),
+      runCli(['device', 'mark-good', ...common]),
+      runCli(['device', 'mark-bad', ...common]),
+      runCli(['device', 'rollback', ...common]),
+    ]);
+    for (const r of answers) {
+      expect(r.code, r.stderr).toBe(EXIT.LOCKED);
+      expect(r.stderr).toContain('another ota agent runs on the state directory ' + stateDir + ' (pid ' + running.process.pid + ')');
+    }
+    expect(readFileSync(join(stateDir, 'boot.json'), 'utf8')).toBe(before);
+    expect(readFileSync(join(stateDir, 'slots/b.bin')).length).toBe(0);
+    expect(runningAgent(stateDir)).toBe(running.process.pid);
+  });
+
+  it('an install holds the directory while it runs: the agent and mark-bad started meanwhile are refused, naming its pid', async () => {
+    const fw = image(100_000, 4);
+    let answer: () => void = () => undefined;
+    const held = new Promise<void>((r) => (answer = r));
+    let asked = 0;
+    // Holds every request until told to answer, then sends the whole image (no ranges).
+    const url = await listenLocal(
+      createServer((_req, res) => {
+        asked++;
+        void held.then(() => res.writeHead(200, { 'content-length': String(fw.length) }).end(fw));
+      }),
+    );
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: url, device_id: 'dev1' });
+    const install = spawn(process.execPath, [CLI, 'device', 'install', '--config', cfg, '--state-dir', stateDir, '--version', '1.1.0', url + '/fw.bin']);
+    let output = '';
+    install.stdout.on('data', (d) => (output += d));
+    install.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((r) => install.once('exit', r));
+    onCleanup(() => install.exitCode === null && install.kill('SIGKILL'));
+    await until('the install to ask for the image', () => asked > 0);
+    const refused = await Promise.all([runCli(['device', '--once', '--config', cfg, '--state-dir', stateDir]), runCli(['device', 'mark-bad', '--config', cfg, '--state-dir', stateDir])]);
+    for (const r of refused) {
+      expect(r.code, r.stderr).toBe(EXIT.LOCKED);
+      expect(r.stderr).toContain('(pid ' + install.pid + ')');
+    }
+    answer();
+    expect(await exited, output).toBe(0);
+    expect(output).toContain('updated 1.0.0 -> 1.1.0 (slot b, confirmed)');
+    expect(runningAgent(stateDir)).toBeNull();
   });
 });
 

@@ -327,6 +327,7 @@ export interface InstallOptions extends DeviceOptions {
  */
 export async function installOnDevice(options: InstallOptions): Promise<number> {
   const { file, stateDir } = await open(options);
+  lockAgent(stateDir); // writes a slot and the boot state, as the agent does: never beside it
   const a = await agent(file, stateDir, options.verbose === true, (transport) => readOffer(options.source, options.version, transport));
   const rebooted = a.nextBoot();
   return finish(await stoppable(a.updater, () => a.updater.checkForUpdates({ force: true })), rebooted, options.json);
@@ -345,6 +346,7 @@ export interface MarkOptions extends DeviceOptions {
  */
 export async function markDevice(options: MarkOptions): Promise<number> {
   const { file, stateDir } = await open(options);
+  lockAgent(stateDir); // a running agent may be writing the boot state: stop it first
   let reboot: RebootRequest | null = null;
   const configured = file.config.reboot_command !== '';
   const platform = nodePlatform({
