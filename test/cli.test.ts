@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, configFile, device, image, listenLocal, onCleanup, releaseDir, runCli, serve, sha256, tempDir, testUpdater, until } from './helpers/fixtures.js';
+import { CLI, configFile, device, freePort, image, listenLocal, onCleanup, releaseDir, runCli, serve, sha256, startCli, tempDir, testUpdater, until } from './helpers/fixtures.js';
 
 /** Text that must never reach a user: errno codes, OpenSSL's codes, Node's option checks, stack traces. */
 const RAW = [
@@ -214,6 +214,45 @@ describe('ota device: the agent and the operator commands', () => {
     const signed = await runCli(['device', 'install', '--config', cfg, '--state-dir', stateDir, join(dir, 'releases/v1/ota/device/latest/dev1')]);
     expect(signed.stdout).toContain('updated 1.0.0 -> 1.1.0 (slot b, confirmed)');
     expect(signed.code).toBe(0);
+  });
+
+  it('device install URL takes a manifest or an image from `ota serve`; a wrong hash or a bad URL leaves the running slot as it was', async () => {
+    const fw = image(40_000, 9);
+    const { dir, manifest } = await releaseDir('1.1.0', fw);
+    // The manifest as published, announcing another SHA-256: its chunks pass, the whole image does not.
+    writeFileSync(join(dir, 'v1/ota/device/latest/tampered'), JSON.stringify(Object.assign({}, manifest, { sha256: '0'.repeat(64) })));
+    const url = (await startCli(['serve', '--dir', dir, '--port', '0', '--quiet'])).replace('ota serve: listening on ', '');
+    const cfg = configFile({ ota_domain: 'https://updates.invalid', device_id: 'dev1' });
+    const install = (stateDir: string, ...args: string[]) => runCli(['device', 'install', '--config', cfg, '--state-dir', stateDir, ...args]);
+    const status = async (stateDir: string) => JSON.parse((await runCli(['device', 'status', '--state-dir', stateDir])).stdout);
+
+    // The manifest at its protocol path: its relative `url` is under the server root, as for the agent.
+    const viaManifest = await device('1.0.0');
+    const m = await install(viaManifest, url + '/v1/ota/device/latest/dev1');
+    expect(m.stdout, m.stderr).toContain('updated 1.0.0 -> 1.1.0 (slot b, confirmed)');
+    expect(m.code).toBe(0);
+    expect(await status(viaManifest)).toMatchObject({ slot: 'b', version: '1.1.0', sha256: sha256(fw), intact: true });
+
+    const viaImage = await device('1.0.0');
+    const i = await install(viaImage, '--version', '1.2.0', url + '/' + manifest.url);
+    expect(i.stdout, i.stderr).toContain('updated 1.0.0 -> 1.2.0 (slot b, confirmed)');
+    expect(i.code).toBe(0);
+
+    const untouched = await device('1.0.0');
+    const running = await status(untouched);
+    const cases: [string[], number, string][] = [
+      [[url + '/v1/ota/device/latest/tampered'], 1, 'update failed (SHA256_MISMATCH): downloaded image has SHA-256 ' + sha256(fw) + ' but the release announced ' + '0'.repeat(64)],
+      [[url + '/v1/ota/device/latest/nobody'], 4, url + '/v1/ota/device/latest/nobody answered HTTP 404: nothing there'],
+      [['--version', '1.2.0', url + '/firmware/none.bin'], 4, 'answered HTTP 404: nothing there'],
+      [['--version', '1.2.0', 'http://127.0.0.1:' + (await freePort()) + '/fw.bin'], 1, 'connection refused'],
+    ];
+    for (const [args, code, says] of cases) {
+      const r = await install(untouched, ...args);
+      expect(r.stdout + r.stderr, args.join(' ')).toContain(says);
+      expect(r.code, args.join(' ')).toBe(code);
+      expectWords(r.stdout + r.stderr);
+      expect(await status(untouched)).toMatchObject({ slot: 'a', version: '1.0.0', state: 'confirmed', sha256: running.sha256, intact: true, pending: null });
+    }
   });
 
   it('mark-good confirms a trial, mark-bad and rollback go back to the other slot and ask for the reboot', async () => {

@@ -44,6 +44,16 @@ function releaseRoot(manifestPath: string, url: string): string {
   }
 }
 
+/**
+ * The base of a served manifest's relative `url`: the server root when the manifest is at its
+ * protocol path (`<root>/v1/ota/device/latest/<id>`, as the agent's `ota_domain` is the root),
+ * else the manifest's own directory.
+ */
+function servedBase(source: string): string {
+  const api = source.indexOf('/v1/ota/');
+  return api > 0 ? source.slice(0, api) : source.slice(0, source.lastIndexOf('/'));
+}
+
 /** A manifest read from a file or URL (made here for a bare image), and the base of its relative `url`. */
 export interface LocalOffer {
   manifest: { [key: string]: unknown };
@@ -58,7 +68,9 @@ export async function readOffer(source: string, version: string | undefined, tra
     const res = await transport.request({ url: source, method: 'GET', timeoutMs: 15000, headers: { Range: 'bytes=0-' + (MAX_MANIFEST_BYTES - 1) } });
     if (res.status === 404) throw cliError(EXIT.NOT_FOUND, source + ' answered HTTP 404: nothing there');
     if (res.status !== 200 && res.status !== 206) throw otaError('HTTP_STATUS', 'check', source + ' answered HTTP ' + res.status, { status: res.status });
-    manifest = res.status === 200 ? asManifest(res.body) : null;
+    // A server with ranges (`ota serve`, nginx) answers 206 with the whole of a manifest shorter than the range.
+    manifest = asManifest(res.body);
+    if (manifest) base = servedBase(source);
   } else {
     const head = await guard(EXIT.CONFIG, source, async () => (await readFile(source)).subarray(0, MAX_MANIFEST_BYTES + 1).toString('utf8'));
     manifest = asManifest(head);
