@@ -9,9 +9,8 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/server.js';
-import mqtt from 'mqtt';
-import { CLI, image, onCleanup, runCli, tempDir, until } from './helpers/fixtures.js';
-import { MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
+import { CLI, freePort, image, onCleanup, runCli, tempDir, until } from './helpers/fixtures.js';
+import { MOSQUITTO, mosquittoPub, mosquittoSub, startMosquitto } from './helpers/mosquitto.js';
 
 const TOKEN = 'admin-token-for-tests-0001';
 const admin = { Authorization: 'Bearer ' + TOKEN };
@@ -139,20 +138,36 @@ describe('the console', () => {
   it('publishes the trigger of a device or a group on the IoTaaP topics and records the answers', async () => {
     const broker = await startMosquitto();
     const { url } = await consoleServer(tempDir(), 'mqtt://acme@127.0.0.1:' + broker.port);
-    const board = await mqtt.connectAsync('mqtt://127.0.0.1:' + broker.port);
-    onCleanup(() => board.endAsync());
-    const triggers: string[] = [];
-    board.on('message', (topic) => triggers.push(topic));
-    await board.subscribeAsync('/acme/#', { qos: 1 });
+    // The boards' side: Mosquitto's own clients.
+    const board = await mosquittoSub(broker.port, '/acme/+/+/update-trigger');
+    const triggers = () => board.messages.map((m) => m.topic);
+    // The console answers 202 once the broker acknowledged the trigger (its PUBACK).
     await until('the console to subscribe', async () => (await send(url + '/console/api/flash', 'POST', admin, '{"group":"kitchen"}')).status === 202);
     expect((await send(url + '/console/api/flash', 'POST', admin, '{"device":"cook-1"}')).status).toBe(202);
-    await until('both triggers', () => triggers.includes('/acme/devices/cook-1/update-trigger'));
-    expect(triggers).toContain('/acme/groups/kitchen/update-trigger');
-    await board.publishAsync('/acme/devices/cook-1/update-response', '{"code":200}', { qos: 1 });
-    await board.publishAsync('/acme/devices/cook-1/update-response', 'not json', { qos: 1 });
-    await board.publishAsync('/acme/devices/cook-1/update-response', '{"code":203}', { qos: 1 });
+    await until('both triggers', () => triggers().includes('/acme/devices/cook-1/update-trigger'));
+    expect(triggers()).toContain('/acme/groups/kitchen/update-trigger');
+    expect(board.messages.every((m) => m.payload === 'flash')).toBe(true);
+    await mosquittoPub(broker.port, '/acme/devices/cook-1/update-response', '{"code":200}');
+    await mosquittoPub(broker.port, '/acme/devices/cook-1/update-response', 'not json');
+    await mosquittoPub(broker.port, '/acme/devices/cook-1/update-response', '{"code":203}');
     await until('the answers', async () => (await getJson(url + '/console/api/devices/cook-1')).codes?.length === 2);
     expect((await getJson(url + '/console/api/devices/cook-1')).codes.map((c: { code: number }) => c.code)).toEqual([200, 203]);
+  });
+
+  it('answers 503 while the broker is down, and Flashes once it is up (reconnecting by itself)', async () => {
+    const port = await freePort();
+    const lines: string[] = [];
+    const server = await startServer({ dir: tempDir(), port: 0, console: { adminToken: TOKEN, mqtt: 'mqtt://acme@127.0.0.1:' + port }, log: (l) => lines.push(l) });
+    onCleanup(() => server.close());
+    const down = await send(server.url + '/console/api/flash', 'POST', admin, '{"device":"cook-1"}');
+    expect(down.status).toBe(503);
+    expect(down.text).toContain('the MQTT broker mqtt://127.0.0.1:' + port + ' is not connected');
+    await until('the refused connection to be logged', () => lines.some((l) => l.includes('console: MQTT mqtt://127.0.0.1:' + port + ': connection refused')));
+    await startMosquitto(port);
+    const board = await mosquittoSub(port, '/acme/devices/cook-1/update-trigger');
+    await until('the console to reconnect', async () => (await send(server.url + '/console/api/flash', 'POST', admin, '{"device":"cook-1"}')).status === 202, 10000);
+    await until('the trigger', () => board.messages.length > 0);
+    expect(lines).toContain('console: MQTT connected to mqtt://127.0.0.1:' + port);
   });
 
   it('needs a broker', async () => {

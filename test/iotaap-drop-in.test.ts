@@ -6,14 +6,13 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/config.js';
 import { mqttOptions, tlsMismatch } from '../src/platform/node/mqtt-trigger.js';
 import { esp32Image } from './helpers/esp32.js';
 import { configFile, device, freePort, image, onCleanup, releaseDir, runCli, serve, sha256, tempDir, testUpdater, until } from './helpers/fixtures.js';
 import { iotaapServer } from './helpers/iotaap-server.js';
-import { MOSQUITTO } from './helpers/mosquitto.js';
+import { MOSQUITTO, mosquittoPub, mosquittoSub, type Subscriber } from './helpers/mosquitto.js';
 import { testCa } from './helpers/test-ca.js';
 
 /**
@@ -131,23 +130,21 @@ describe('MQTT as IoTaaP OS connects', () => {
       { ota_domain: api.url, device_id: 'esp-7', device_token: 't', mqtt_server: '127.0.0.1', mqtt_port: port, mqtt_user: 'acme', secure_conn: true, ca_file: ca.ca },
       await device('1.0.0'),
     );
-    let operator: mqtt.MqttClient | null = null;
+    // The operator's console: Mosquitto's own clients over TLS, trusting the same CA.
+    let operator: Subscriber | null = null;
     await until('the broker to accept the console', async () => {
-      operator = await mqtt.connectAsync('mqtts://127.0.0.1:' + port, { ca: readFileSync(ca.ca), reconnectPeriod: 0 }).catch(() => null);
+      operator = await mosquittoSub(port, '/acme/devices/esp-7/update-response', ca.ca).catch(() => null);
       return operator !== null;
     });
-    onCleanup(() => operator!.endAsync());
-    const codes: number[] = [];
-    operator!.on('message', (_t, p) => codes.push(JSON.parse(p.toString()).code));
-    await operator!.subscribeAsync('/acme/devices/esp-7/update-response', { qos: 1 });
+    const codes = () => operator!.messages.map((m) => JSON.parse(m.payload).code as number);
     updater.start();
     onCleanup(() => updater.stop());
     await until('the agent to subscribe', () => lines.some((l) => l.message.includes('waiting for update requests')));
     expect(readFileSync(log, 'utf8')).toMatch(/New client connected from 127\.0\.0\.1:\d+ as esp-7 /);
-    await operator!.publishAsync('/acme/devices/esp-7/update-trigger', 'flash', { qos: 1 });
-    await until('two answers', () => codes.length >= 2);
+    await mosquittoPub(port, '/acme/devices/esp-7/update-trigger', 'flash', ca.ca);
+    await until('two answers', () => codes().length >= 2);
     expect(await updater.checkForUpdates()).toMatchObject({ status: 'up-to-date' });
-    await until('the local check to be announced', () => codes.length >= 3);
-    expect(codes).toEqual([200, 202, 202]);
+    await until('the local check to be announced', () => codes().length >= 3);
+    expect(codes()).toEqual([200, 202, 202]);
   });
 });

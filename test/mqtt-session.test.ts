@@ -41,6 +41,17 @@ function open(url: string, keepaliveSeconds = 60) {
 
 const CONNACK_OK = Buffer.from([0x20, 2, 0, 0]);
 
+/** The packet identifiers of the QoS 1 PUBLISH packets in `bytes` (short packets: one length byte). */
+function publishIds(bytes: Buffer): number[] {
+  const ids: number[] = [];
+  for (let at = 0; at + 2 <= bytes.length; at += 2 + bytes[at + 1]!) {
+    if (bytes[at] !== 0x32) continue; // PUBLISH, QoS 1 (section 3.3.1)
+    const topicLength = bytes.readUInt16BE(at + 2);
+    ids.push(bytes.readUInt16BE(at + 4 + topicLength));
+  }
+  return ids;
+}
+
 describe('MQTT session', () => {
   it('sends CONNECT with user and password, and ends with the reason when the broker refuses it', async () => {
     let connect: Buffer | null = null;
@@ -81,6 +92,31 @@ describe('MQTT session', () => {
     const all = seen.at(-1)!;
     const at = all.indexOf(Buffer.from([0x32]), all.indexOf(Buffer.from([0x40, 2, 0, 7])) + 4);
     expect(all.subarray(at, at + 2)).toEqual(Buffer.from([0x32, 2 + 8 + 2 + 12]));
+  });
+
+  it('reports the PUBACK of a QoS 1 publication by its packet identifier (section 3.4), and none when the connection ends first', async () => {
+    let client: Socket | null = null;
+    let ids: number[] = [];
+    const url = await rawBroker((socket, got) => {
+      client = socket;
+      if (got[0] === 0x10 && got.length === got[1]! + 2) socket.write(CONNACK_OK);
+      ids = publishIds(got);
+    });
+    const c = open(url);
+    await until('the connection', () => c.events.length > 0);
+    const acked: string[] = [];
+    c.s.publish('/acme/devices/d1/update-trigger', 'flash', 1, () => acked.push('first'));
+    c.s.publish('/acme/devices/d2/update-trigger', 'flash', 1, () => acked.push('second'));
+    c.s.publish('/acme/devices/d3/update-trigger', 'flash', 1, () => acked.push('third'));
+    await until('three publications', () => ids.length === 3);
+    expect(new Set(ids).size).toBe(3);
+    // Acknowledged out of order, the third never.
+    client!.write(Buffer.from([0x40, 2, ids[1]! >> 8, ids[1]! & 255, 0x40, 2, ids[0]! >> 8, ids[0]! & 255]));
+    await until('two acknowledgements', () => acked.length === 2);
+    expect(acked).toEqual(['second', 'first']);
+    client!.destroy();
+    await until('the session to end', () => c.closed() !== undefined);
+    expect(acked).toEqual(['second', 'first']);
   });
 
   it('drops a connection whose broker stops answering PINGREQ', async () => {

@@ -4,12 +4,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { agent } from './helpers/agent.js';
 import { faultServer } from './helpers/fault-server.js';
 import { configFile, device, freePort, image, manifestFor, onCleanup, releaseDir, runCli, serve, tempDir, until } from './helpers/fixtures.js';
-import { MOSQUITTO, startMosquitto } from './helpers/mosquitto.js';
+import { MOSQUITTO, mosquittoPub, mosquittoSub, startMosquitto } from './helpers/mosquitto.js';
 
 // CI installs mosquitto, so there these tests must run; elsewhere they are skipped without it.
 const describeIt = MOSQUITTO !== undefined || process.env.CI ? describe : describe.skip;
@@ -18,14 +17,15 @@ async function status(stateDir: string) {
   return JSON.parse((await runCli(['device', 'status', '--state-dir', stateDir])).stdout);
 }
 
-/** An MQTT client of the operator's console: publishes triggers, collects response codes. */
+/** The operator's console as mosquitto_sub and mosquitto_pub: publishes triggers, collects response codes. */
 async function console_(port: number, responseTopic: string) {
-  const c = await mqtt.connectAsync('mqtt://127.0.0.1:' + port);
-  onCleanup(() => c.endAsync());
-  const codes: number[] = [];
-  c.on('message', (_t, payload) => codes.push(JSON.parse(payload.toString()).code));
-  await c.subscribeAsync(responseTopic, { qos: 1 });
-  return { codes, flash: (topic: string) => c.publishAsync(topic, 'flash', { qos: 1 }) };
+  const answers = await mosquittoSub(port, responseTopic);
+  return {
+    get codes(): number[] {
+      return answers.messages.map((m) => JSON.parse(m.payload).code);
+    },
+    flash: (topic: string) => mosquittoPub(port, topic, 'flash'),
+  };
 }
 
 describeIt('remote trigger over MQTT', () => {

@@ -137,7 +137,7 @@ export async function startConsole(o: ConsoleOptions): Promise<Console> {
   await adoptRollouts();
 
   let flasher: Flasher | null = null;
-  if (o.mqtt !== undefined) flasher = await connectFlasher(o.mqtt, (device, code) => fleet.answer(device, code), o.log);
+  if (o.mqtt !== undefined) flasher = connectFlasher(o.mqtt, (device, code) => fleet.answer(device, code), o.log);
 
   /** Rollouts published with `ota publish --rollout` while the console was not running. */
   async function adoptRollouts(): Promise<void> {

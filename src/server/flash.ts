@@ -2,13 +2,16 @@
  * The console's Flash button: publishes IoTaaP's update trigger for a device or a group through
  * an MQTT broker and listens to the devices' answers (the topics src/platform/node/mqtt-trigger.ts
  * subscribes and answers on). IoTaaP scopes topics by the broker user: `/{user}/devices/{id}/…`.
+ * It speaks through the agent's own MQTT session (mqtt-session.ts), so that the project carries
+ * one MQTT client.
  */
-import type { MqttClient } from 'mqtt';
+import { mqttSession, type MqttSession } from '../platform/node/mqtt-session.js';
+import { networkErrorText } from '../platform/node/system-error.js';
 import type { Audience } from './release-store.js';
 
 /** The Flash side of an MQTT connection. */
 export interface Flasher {
-  /** Publishes the trigger (QoS 1); rejects when the broker is not connected. */
+  /** Publishes the trigger (QoS 1), resolved by the broker's PUBACK; rejects when the broker is not connected or the connection ends first. */
   flash(target: Audience): Promise<void>;
   close(): Promise<void>;
 }
@@ -28,37 +31,85 @@ export function parseBrokerUrl(url: string): { url: string; username: string; pa
   return { url: u.protocol + '//' + u.host, username, password: decodeURIComponent(u.password) };
 }
 
+/** Fixed wait between reconnects: one console, so no fleet to spread out. */
+const RECONNECT_MS = 2000;
+/** Keepalive and CONNACK wait (MQTT.js's defaults, which the console used before). */
+const KEEPALIVE_SECONDS = 60;
+const CONNECT_TIMEOUT_MS = 10000;
+
 /** Connects (and keeps reconnecting) to the broker; `onAnswer` hears each device's response code. */
-export async function connectFlasher(brokerUrl: string, onAnswer: (device: string, code: number) => void, log: (line: string) => void): Promise<Flasher> {
+export function connectFlasher(brokerUrl: string, onAnswer: (device: string, code: number) => void, log: (line: string) => void): Flasher {
   const broker = parseBrokerUrl(brokerUrl);
-  const { default: mqtt } = await import('mqtt');
   const base = '/' + broker.username;
   const answers = base + '/devices/+/update-response';
-  const client: MqttClient = mqtt.connect(broker.url, { username: broker.username, password: broker.password || undefined, reconnectPeriod: 2000, connectTimeout: 10000 });
-  client.on('connect', () => {
-    client.subscribe(answers, { qos: 1 }, (e) => log(e ? 'console: MQTT subscribe failed: ' + e.message : 'console: MQTT connected to ' + broker.url));
-  });
-  client.on('error', (e) => log('console: MQTT ' + broker.url + ': ' + e.message));
-  client.on('message', (topic, payload) => {
-    const parts = topic.split('/');
-    // ['', user, 'devices', id, 'update-response']
-    if (parts.length !== 5 || parts[4] !== 'update-response') return;
-    let code: unknown;
-    try {
-      code = (JSON.parse(payload.toString('utf8')) as { code?: unknown }).code;
-    } catch {
-      return;
-    }
-    if (typeof code === 'number' && Number.isInteger(code)) onAnswer(parts[3]!, code);
-  });
+  let running = true;
+  let session: MqttSession | null = null;
+  /** The session the broker accepted, if any: publishing before CONNACK is not allowed. */
+  let live: MqttSession | null = null;
+  let retry: NodeJS.Timeout | undefined;
+  /** Flashes waiting for their PUBACK, failed when their connection ends first. */
+  let waiting: ((e: Error) => void)[] = [];
+
+  const open = () => {
+    const s = mqttSession(
+      { url: broker.url, username: broker.username, password: broker.password, keepaliveSeconds: KEEPALIVE_SECONDS, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+      {
+        connected() {
+          live = s;
+          s.subscribe(answers, (e) => log(e ? 'console: MQTT subscribe failed: ' + e.message : 'console: MQTT connected to ' + broker.url));
+        },
+        message(topic, payload) {
+          const parts = topic.split('/');
+          // ['', user, 'devices', id, 'update-response']
+          if (parts.length !== 5 || parts[4] !== 'update-response') return;
+          let code: unknown;
+          try {
+            code = (JSON.parse(payload.toString('utf8')) as { code?: unknown }).code;
+          } catch {
+            return;
+          }
+          if (typeof code === 'number' && Number.isInteger(code)) onAnswer(parts[3]!, code);
+        },
+        closed(e) {
+          if (session === s) session = null;
+          if (live === s) live = null;
+          const lost = waiting;
+          waiting = [];
+          for (const fail of lost) fail(new Error('the connection to the MQTT broker ' + broker.url + ' ended before it acknowledged the trigger'));
+          if (!running) return;
+          const code = e === null ? undefined : (e as { code?: unknown }).code;
+          // The network stack's codes (ECONNREFUSED) in words; MQTT's own refusals keep their message.
+          const why = e === null ? 'connection closed' : ((typeof code === 'string' ? networkErrorText(code) : null) ?? e.message);
+          log('console: MQTT ' + broker.url + ': ' + why + '; reconnecting in ' + RECONNECT_MS / 1000 + ' s');
+          retry = setTimeout(open, RECONNECT_MS);
+        },
+      },
+    );
+    session = s;
+  };
+  open();
+
   return {
-    async flash(target) {
-      if (!client.connected) throw new Error('the MQTT broker ' + broker.url + ' is not connected');
+    flash(target) {
+      const s = live;
+      if (s === null) return Promise.reject(new Error('the MQTT broker ' + broker.url + ' is not connected'));
       const topic = 'device' in target ? base + '/devices/' + target.device + '/update-trigger' : base + '/groups/' + target.group + '/update-trigger';
-      await client.publishAsync(topic, 'flash', { qos: 1 });
+      // Resolved by the broker's PUBACK (QoS 1): the trigger is then the broker's to deliver.
+      return new Promise<void>((resolve, reject) => {
+        const entry = (e: Error) => reject(e);
+        waiting.push(entry);
+        s.publish(topic, 'flash', 1, () => {
+          waiting = waiting.filter((w) => w !== entry);
+          resolve();
+        });
+      });
     },
     async close() {
-      await client.endAsync(true);
+      running = false;
+      clearTimeout(retry);
+      const s = session;
+      session = null;
+      if (s) await s.end();
     },
   };
 }
