@@ -16,10 +16,30 @@ import { MOSQUITTO, mosquittoPub, mosquittoSub, type Subscriber } from './helper
 import { testCa } from './helpers/test-ca.js';
 
 /**
- * IoTaaP OS's public default.cfg, byte for byte: iotaap/iotaap-os, commit
- * c7f25e4baecd3dd315aa99160b324582b8073ef3 (v3.0.0), fs_structure/etc/device/default.cfg.
+ * A default.cfg as IoTaaP OS ships it: the keys, value types and layout of its stock file
+ * (iotaap/iotaap-os at commit c7f25e4, v3.0.0, fs_structure/etc/device/default.cfg; the keys it
+ * reads are listed in src/system/system_configuration.cpp, src/mqtt/mqtt_client.cpp and
+ * src/wifi/wifi_module.cpp), with values of our own. As there, what the IoTaaP configurator fills
+ * in is empty, there is no "ota_domain", "protocol" or "secure_conn", and the MQTT port is the
+ * TLS port 8883 (what the TLS-mismatch test below is about).
  */
-const STOCK = readFileSync(new URL('./fixtures/iotaap-os-default.cfg', import.meta.url), 'utf8');
+const STOCK = `{
+  "device_id": "",
+  "device_token": "",
+  "group_id": "",
+  "group_token": "",
+  "ssid": "",
+  "ssid_pass": "",
+  "rof": false,
+  "auto_update": true,
+  "mqtt_server": "broker.example.net",
+  "mqtt_port": 8883,
+  "mqtt_user": "",
+  "mqtt_pass": "",
+  "timezone": -3,
+  "ntp_1": "0.debian.pool.ntp.org",
+  "ntp_2": "ntp.example.org"
+}`;
 
 async function status(stateDir: string) {
   return JSON.parse((await runCli(['device', 'status', '--state-dir', stateDir])).stdout);
@@ -51,7 +71,7 @@ describe("IoTaaP OS's default.cfg", () => {
     expect(() => parseConfig(STOCK)).toThrow('default.cfg: key "device_id" is missing or empty');
     const { config, warnings } = parseConfig(STOCK.replace('"device_id": ""', '"device_id": "esp-7"'));
     expect(warnings).toEqual([]);
-    expect(config).toMatchObject({ protocol: 'auto', ota_domain: 'https://ota.iotaap.io', mqtt_server: 'mqtt1.iotaap.io', mqtt_port: 8883, secure_conn: false, auto_update: false });
+    expect(config).toMatchObject({ protocol: 'auto', ota_domain: 'https://ota.iotaap.io', mqtt_server: 'broker.example.net', mqtt_port: 8883, secure_conn: false, auto_update: true });
   });
 
   it('keeps the default for an empty string in every key, as IoTaaP OS does', () => {
@@ -109,7 +129,7 @@ describe('MQTT as IoTaaP OS connects', () => {
     expect(tlsMismatch(true, 1883)).toContain('mqtt_port 1883 is the plain MQTT port but secure_conn is true');
     expect(tlsMismatch(true, 8883)).toBeUndefined();
     const { config } = parseConfig(STOCK.replace('"device_id": ""', '"device_id": "esp-7"').replace('"mqtt_user": ""', '"mqtt_user": "acme"'));
-    expect(mqttOptions(config)).toMatchObject({ clientId: 'esp-7', url: 'mqtt://mqtt1.iotaap.io:8883', mismatch: tlsMismatch(false, 8883) });
+    expect(mqttOptions(config)).toMatchObject({ clientId: 'esp-7', url: 'mqtt://broker.example.net:8883', mismatch: tlsMismatch(false, 8883) });
   });
 
   const withBroker = MOSQUITTO !== undefined || process.env.CI ? it : it.skip;
