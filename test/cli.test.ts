@@ -5,6 +5,7 @@
  * (check, install, mark-good, mark-bad, rollback, status) on a simulated board.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -253,6 +254,44 @@ describe('ota device: the agent and the operator commands', () => {
       expectWords(r.stdout + r.stderr);
       expect(await status(untouched)).toMatchObject({ slot: 'a', version: '1.0.0', state: 'confirmed', sha256: running.sha256, intact: true, pending: null });
     }
+  });
+
+  it('device install URL reads at most 64 KiB of an image a server sends whole (no ranges), then installs it', async () => {
+    // A generated 64 MiB image (each 64 KiB block filled with its number), sent whole whatever the Range header says.
+    const BLOCK = 64 * 1024;
+    const BLOCKS = 1024;
+    const block = (i: number) => Buffer.alloc(BLOCK, i % 251);
+    const gets: (string | undefined)[] = [];
+    /** Per GET: whether the whole image went out before the connection closed. */
+    const whole: boolean[] = [];
+    const server = createServer((req, res) => {
+      res.on('error', () => undefined);
+      res.writeHead(200, { 'Content-Length': String(BLOCK * BLOCKS) });
+      if (req.method === 'HEAD') return void res.end(); // the downloader's size probe
+      gets.push(req.headers.range);
+      const n = whole.push(false) - 1;
+      res.on('finish', () => (whole[n] = true));
+      let i = 0;
+      const more = () => {
+        while (i < BLOCKS && !res.destroyed) {
+          if (!res.write(block(i++))) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      more();
+    });
+    const url = await listenLocal(server);
+    const hash = createHash('sha256');
+    for (let i = 0; i < BLOCKS; i++) hash.update(block(i));
+    const stateDir = await device('1.0.0');
+    const cfg = configFile({ ota_domain: 'https://updates.invalid', device_id: 'dev1' });
+    const r = await runCli(['device', 'install', '--config', cfg, '--state-dir', stateDir, '--version', '1.1.0', url + '/fw.bin']);
+    expect(r.stdout, r.stderr).toContain('updated 1.0.0 -> 1.1.0 (slot b, confirmed)');
+    expect(r.code).toBe(0);
+    expect(JSON.parse((await runCli(['device', 'status', '--state-dir', stateDir])).stdout)).toMatchObject({ slot: 'b', version: '1.1.0', sha256: hash.digest('hex'), intact: true });
+    // The first answer was cut short after the bytes a manifest may have; the downloader took the whole image.
+    expect(gets).toEqual(['bytes=0-65535', 'bytes=0-']);
+    expect(whole).toEqual([false, true]);
   });
 
   it('mark-good confirms a trial, mark-bad and rollback go back to the other slot and ask for the reboot', async () => {

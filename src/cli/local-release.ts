@@ -54,6 +54,34 @@ function servedBase(source: string): string {
   return api > 0 ? source.slice(0, api) : source.slice(0, source.lastIndexOf('/'));
 }
 
+/**
+ * The status and first bytes of `url`. A server without ranges answers 200 with the whole image:
+ * reading stops one byte past the largest manifest and the connection is closed, so an image of
+ * any size costs 64 KiB here (the downloader fetches it again on its own path).
+ */
+async function readHead(url: string, transport: Transport): Promise<{ status: number; text: string }> {
+  let status = 0;
+  const pieces: Buffer[] = [];
+  let size = 0;
+  const headers = { Range: 'bytes=0-' + (MAX_MANIFEST_BYTES - 1) };
+  await transport.stream(
+    { url, method: 'GET', timeoutMs: 15000, headers },
+    {
+      onResponse(s) {
+        status = s;
+        return s === 200 || s === 206;
+      },
+      onData(piece) {
+        const part = piece.subarray(0, MAX_MANIFEST_BYTES + 1 - size);
+        pieces.push(Buffer.from(part)); // copied: the piece is a view of the transport's read buffer
+        size += part.length;
+        return size <= MAX_MANIFEST_BYTES;
+      },
+    },
+  );
+  return { status, text: Buffer.concat(pieces).toString('utf8') };
+}
+
 /** A manifest read from a file or URL (made here for a bare image), and the base of its relative `url`. */
 export interface LocalOffer {
   manifest: { [key: string]: unknown };
@@ -65,11 +93,11 @@ export async function readOffer(source: string, version: string | undefined, tra
   let manifest: { [key: string]: unknown } | null;
   let base = '';
   if (isUrl(source)) {
-    const res = await transport.request({ url: source, method: 'GET', timeoutMs: 15000, headers: { Range: 'bytes=0-' + (MAX_MANIFEST_BYTES - 1) } });
+    const res = await readHead(source, transport);
     if (res.status === 404) throw cliError(EXIT.NOT_FOUND, source + ' answered HTTP 404: nothing there');
     if (res.status !== 200 && res.status !== 206) throw otaError('HTTP_STATUS', 'check', source + ' answered HTTP ' + res.status, { status: res.status });
     // A server with ranges (`ota serve`, nginx) answers 206 with the whole of a manifest shorter than the range.
-    manifest = asManifest(res.body);
+    manifest = asManifest(res.text);
     if (manifest) base = servedBase(source);
   } else {
     const head = await guard(EXIT.CONFIG, source, async () => (await readFile(source)).subarray(0, MAX_MANIFEST_BYTES + 1).toString('utf8'));
