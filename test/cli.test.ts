@@ -245,7 +245,7 @@ describe('ota device: the agent and the operator commands', () => {
       [[url + '/v1/ota/device/latest/tampered'], 1, 'update failed (SHA256_MISMATCH): downloaded image has SHA-256 ' + sha256(fw) + ' but the release announced ' + '0'.repeat(64)],
       [[url + '/v1/ota/device/latest/nobody'], 4, url + '/v1/ota/device/latest/nobody answered HTTP 404: nothing there'],
       [['--version', '1.2.0', url + '/firmware/none.bin'], 4, 'answered HTTP 404: nothing there'],
-      [['--version', '1.2.0', 'http://127.0.0.1:' + (await freePort()) + '/fw.bin'], 1, 'connection refused'],
+      [['--version', '1.2.0', 'http://127.0.0.1:' + (await freePort()) + '/fw.bin'], 1, 'connection refused (is the server running, and are the host and port in the URL given right?)'],
     ];
     for (const [args, code, says] of cases) {
       const r = await install(untouched, ...args);

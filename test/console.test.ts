@@ -162,7 +162,7 @@ describe('the console', () => {
     const down = await send(server.url + '/console/api/flash', 'POST', admin, '{"device":"cook-1"}');
     expect(down.status).toBe(503);
     expect(down.text).toContain('the MQTT broker mqtt://127.0.0.1:' + port + ' is not connected');
-    await until('the refused connection to be logged', () => lines.some((l) => l.includes('console: MQTT mqtt://127.0.0.1:' + port + ': connection refused')));
+    await until('the refused connection to be logged', () => lines.some((l) => l.includes('console: MQTT mqtt://127.0.0.1:' + port + ': connection refused (is the server running, and are the host and port in --mqtt right?)')));
     await startMosquitto(port);
     const board = await mosquittoSub(port, '/acme/devices/cook-1/update-trigger');
     await until('the console to reconnect', async () => (await send(server.url + '/console/api/flash', 'POST', admin, '{"device":"cook-1"}')).status === 202, 10000);

@@ -114,7 +114,8 @@ describeIt('remote trigger over MQTT', () => {
     const stateDir = await device('1.0.0');
     const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', mqtt_server: '127.0.0.1', mqtt_port: port, mqtt_user: 'acme' });
     const a = agent(cfg, stateDir);
-    await until('a failed connection', () => a.output().includes('connection refused'));
+    // The words name the settings the broker's address came from.
+    await until('a failed connection', () => a.output().includes('connection refused (is the server running, and are mqtt_server and mqtt_port right?)'));
     await startMosquitto(port);
     await until('the agent to subscribe', () => a.output().includes('waiting for update requests'), 30000);
     const operator = await console_(port, '/acme/devices/dev1/update-response');

@@ -24,7 +24,7 @@ import { cliError, guard } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { runHealthCheck } from './health-check.js';
 import { progressBar } from './progress-bar.js';
-import { oneOffProtocol, readOffer, type LocalOffer } from './local-release.js';
+import { offerAddress, oneOffProtocol, readOffer, type LocalOffer } from './local-release.js';
 import { fileTransport } from '../platform/node/file-transport.js';
 import { serviceNotifier } from '../platform/node/sd-notify.js';
 import { deviceStatus as statusOf, type UpdaterStatus } from '../updater/status.js';
@@ -136,14 +136,16 @@ interface Agent {
 
 /**
  * The agent of one configuration. With `source`, its only release is the one `source` makes (from
- * a file or URL: `ota device install`), and `file://` URLs are read from disk.
+ * a file or URL: `ota device install`), `file://` URLs are read from disk, and a refused connection
+ * names `source.address`.
  */
-async function agent(file: ConfigFile, stateDir: string, verbose: boolean, source?: (transport: Transport) => Promise<LocalOffer>): Promise<Agent> {
+async function agent(file: ConfigFile, stateDir: string, verbose: boolean, source?: { read: (transport: Transport) => Promise<LocalOffer>; address: string }): Promise<Agent> {
   const { config } = file;
   let onReboot: (boot: Promise<DeviceStatus>) => void = () => undefined;
   const platform: Platform = nodePlatform({
     ...platformOptions(config, stateDir),
     ...(verbose ? { logLevel: 'DEBUG' as const } : {}),
+    ...(source ? { addressSetting: source.address } : {}),
     // A reboot of the simulated board runs its boot sequence in this process.
     reboot: async () => {
       const boot = bootDevice(updater, platform, config.health_command, config.health_timeout);
@@ -154,7 +156,7 @@ async function agent(file: ConfigFile, stateDir: string, verbose: boolean, sourc
   for (const w of file.warnings) platform.logger.log('WARNING', w);
   platform.logger.log('DEBUG', 'Configuration ' + file.path + ', state directory ' + stateDir + ', protocol ' + config.protocol + ' at ' + config.ota_domain);
   if (source) platform.transport = fileTransport(platform.transport);
-  const updater = new Updater({ config, platform, protocol: source ? oneOffProtocol(await source(platform.transport), config, platform) : undefined });
+  const updater = new Updater({ config, platform, protocol: source ? oneOffProtocol(await source.read(platform.transport), config, platform) : undefined });
   const bar = progressBar(process.stderr);
   updater.on('download-progress', (p) => {
     bar.update(p);
@@ -328,7 +330,7 @@ export interface InstallOptions extends DeviceOptions {
 export async function installOnDevice(options: InstallOptions): Promise<number> {
   const { file, stateDir } = await open(options);
   lockAgent(stateDir); // writes a slot and the boot state, as the agent does: never beside it
-  const a = await agent(file, stateDir, options.verbose === true, (transport) => readOffer(options.source, options.version, transport));
+  const a = await agent(file, stateDir, options.verbose === true, { read: (transport) => readOffer(options.source, options.version, transport), address: offerAddress(options.source) });
   const rebooted = a.nextBoot();
   return finish(await stoppable(a.updater, () => a.updater.checkForUpdates({ force: true })), rebooted, options.json);
 }

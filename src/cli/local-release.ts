@@ -82,6 +82,11 @@ async function readHead(url: string, transport: Transport): Promise<{ status: nu
   return { status, text: Buffer.concat(pieces).toString('utf8') };
 }
 
+/** Where the address of the release read from `source` was given, named when its server refuses the connection. */
+export function offerAddress(source: string): string {
+  return isUrl(source) ? 'the URL given' : "the manifest's url";
+}
+
 /** A manifest read from a file or URL (made here for a bare image), and the base of its relative `url`. */
 export interface LocalOffer {
   manifest: { [key: string]: unknown };

@@ -6,7 +6,7 @@
  * one MQTT client.
  */
 import { mqttSession, type MqttSession } from '../platform/node/mqtt-session.js';
-import { networkErrorText } from '../platform/node/system-error.js';
+import { connectionEndText } from '../platform/node/system-error.js';
 import type { Audience } from './release-store.js';
 
 /** The Flash side of an MQTT connection. */
@@ -77,9 +77,7 @@ export function connectFlasher(brokerUrl: string, onAnswer: (device: string, cod
           waiting = [];
           for (const fail of lost) fail(new Error('the connection to the MQTT broker ' + broker.url + ' ended before it acknowledged the trigger'));
           if (!running) return;
-          const code = e === null ? undefined : (e as { code?: unknown }).code;
-          // The network stack's codes (ECONNREFUSED) in words; MQTT's own refusals keep their message.
-          const why = e === null ? 'connection closed' : ((typeof code === 'string' ? networkErrorText(code) : null) ?? e.message);
+          const why = connectionEndText(e, '--mqtt');
           log('console: MQTT ' + broker.url + ': ' + why + '; reconnecting in ' + RECONNECT_MS / 1000 + ' s');
           retry = setTimeout(open, RECONNECT_MS);
         },

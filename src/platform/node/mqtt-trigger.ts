@@ -11,7 +11,7 @@ import type { OtaConfig } from '../../config/config.js';
 import { backoffDelay } from '../../schedule/backoff.js';
 import type { Logger, RemoteTrigger, StateStore } from '../interfaces.js';
 import { mqttSession, type MqttSession } from './mqtt-session.js';
-import { networkErrorText } from './system-error.js';
+import { connectionEndText } from './system-error.js';
 
 /** Where and how to listen. */
 export interface MqttTriggerOptions {
@@ -135,8 +135,7 @@ export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: State
           const wait = backoffDelay(RECONNECT_MIN_MS, failures++, RECONNECT_MAX_MS, Math.random());
           const code = e === null ? undefined : (e as { code?: unknown }).code;
           const refused = typeof code === 'number' && REFUSALS.indexOf(code) >= 0;
-          // The network stack's codes (ECONNREFUSED, ENOTFOUND) are said in words; MQTT's own refusals keep their message.
-          const why = e === null ? 'connection closed' : ((typeof code === 'string' ? networkErrorText(code) : null) ?? e.message);
+          const why = connectionEndText(e, { host: 'mqtt_server', port: 'mqtt_port' });
           if (refused) logger.log('ERROR', 'MQTT broker ' + o.url + ' refused the connection: ' + why + ' (check mqtt_user and mqtt_pass); retrying in ' + Math.round(wait / 1000) + ' s');
           else logger.log('WARNING', 'MQTT ' + o.url + ': ' + why + (o.mismatch ? ' (' + o.mismatch + ')' : '') + '; reconnecting in ' + Math.round(wait / 1000) + ' s');
           record(refused ? 'refused' : 'reconnecting', why);

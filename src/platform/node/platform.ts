@@ -9,7 +9,7 @@ import { mqttOptions, mqttTrigger, type MqttTriggerOptions } from './mqtt-trigge
 import { formatLogLine } from '../../log/log-line.js';
 import type { Clock, Hasher, Logger, LogLevel, Platform, RebootRequest } from '../interfaces.js';
 import { atLevel } from '../../log/log-level.js';
-import { systemErrorText, worded } from './system-error.js';
+import { systemErrorText, worded, type AddressSetting } from './system-error.js';
 import { execFile } from 'node:child_process';
 import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
 import { masker, redacting } from '../../log/redact.js';
@@ -51,6 +51,8 @@ export interface NodePlatformOptions {
   tls?: TlsOptions;
   /** Plain HTTP to other machines is allowed (`allow_http`); else refused on every hop. */
   allowHttp?: boolean;
+  /** Where the update server's address was given, named when it refuses a connection (default `ota_domain`). */
+  addressSetting?: AddressSetting;
   /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
   reboot?: (req: RebootRequest) => Promise<void>;
   /** Values masked in every log line (the configuration's tokens and passwords). */
@@ -139,7 +141,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
   const slots = worded(raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity));
   const state = worded(fileState(options.stateDir));
   return {
-    transport: nodeTransport(options.tls, options.allowHttp),
+    transport: nodeTransport(options.tls, options.allowHttp, options.addressSetting),
     slots,
     bootSelector: worded(!raw ? currentLink(options.stateDir, slots) : options.grub ? grubSelector(options.grub) : ubootSelector(options.uboot)),
     state,

@@ -17,10 +17,14 @@ const WORDS: { [code: string]: string } = {
   EADDRNOTAVAIL: 'is not an address of this machine',
 };
 
-/** Network and TLS failures, as the network stack names them. */
+/**
+ * Where the address of a connection was given, named when it is refused or its host is unknown:
+ * one setting holding a URL (`'ota_domain'`, `'--mqtt'`), or a host setting and a port setting.
+ */
+export type AddressSetting = string | { host: string; port: string };
+
+/** Network and TLS failures whose words name no setting, as the network stack names them. */
 const NETWORK_WORDS: { [code: string]: string } = {
-  ECONNREFUSED: 'connection refused (is the server running, and are the host and port in ota_domain right?)',
-  ENOTFOUND: 'host name not found (check the host in ota_domain, and DNS)',
   EAI_AGAIN: 'host name lookup failed for now (DNS unreachable)',
   ETIMEDOUT: 'timed out',
   ECONNABORTED: 'timed out',
@@ -36,15 +40,26 @@ const NETWORK_WORDS: { [code: string]: string } = {
 };
 
 /**
- * Words for a network or TLS failure code; a generic sentence for codes not listed, never the
- * code itself; null without a code (the error's own message is then ours to show).
+ * Words for a network or TLS failure code, naming `address` where the host or port may be wrong;
+ * a generic sentence for codes not listed, never the code itself; null without a code (the
+ * error's own message is then ours to show).
  */
-export function networkErrorText(code: string | undefined): string | null {
+export function networkErrorText(code: string | undefined, address: AddressSetting): string | null {
   if (code === undefined) return null;
+  const hostAndPort = typeof address === 'string' ? 'the host and port in ' + address : address.host + ' and ' + address.port;
+  if (code === 'ECONNREFUSED') return 'connection refused (is the server running, and are ' + hostAndPort + ' right?)';
+  if (code === 'ENOTFOUND') return 'host name not found (check ' + (typeof address === 'string' ? 'the host in ' + address : address.host) + ', and DNS)';
   const words = NETWORK_WORDS[code];
   if (words !== undefined) return words;
   if (code.indexOf('CERT') >= 0 || code.indexOf('UNABLE_TO_') === 0) return 'the server certificate is not trusted (set ca_file to its CA, or fix the certificate)';
   return 'the connection failed';
+}
+
+/** Why a connection ended, in words: the network stack's codes said as words, other errors (an MQTT broker's refusal) by their message. */
+export function connectionEndText(e: Error | null, address: AddressSetting): string {
+  if (e === null) return 'connection closed';
+  const code = (e as { code?: unknown }).code;
+  return (typeof code === 'string' ? networkErrorText(code, address) : null) ?? e.message;
 }
 
 /**

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
 import { isOtaError, otaError, type OtaStage } from '../../errors.js';
-import { networkErrorText } from './system-error.js';
+import { networkErrorText, type AddressSetting } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
 import { fixedBufferCanTake, fixedBufferRequest } from './fixed-buffer-get.js';
 import { checkHop } from './url-guard.js';
@@ -69,16 +69,16 @@ function lowerHeaders(h: AxiosResponse['headers']): Record<string, string> {
   return out;
 }
 
-function networkError(req: HttpRequest, e: unknown, stage: OtaStage): Error {
+function networkError(req: HttpRequest, e: unknown, stage: OtaStage, address: AddressSetting): Error {
   if (isOtaError(e)) return e;
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const tlsRefusal = err.code === PIN_MISMATCH || err.cause?.code === PIN_MISMATCH;
   if (tlsRefusal) return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: ' + (err.cause?.message ?? err.message), { cause: e });
   // OpenSSL's verification failures: CERT_*, *_SELF_SIGNED_CERT*, UNABLE_TO_*, ERR_TLS_CERT_ALTNAME_INVALID.
   if (typeof err.code === 'string' && (err.code.indexOf('CERT') >= 0 || err.code.indexOf('UNABLE_TO_') === 0)) {
-    return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: ' + networkErrorText(err.code)!, { cause: e });
+    return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: ' + networkErrorText(err.code, address)!, { cause: e });
   }
-  const why = networkErrorText(err.code ?? err.cause?.code) ?? err.message ?? String(e);
+  const why = networkErrorText(err.code ?? err.cause?.code, address) ?? err.message ?? String(e);
   return otaError('NETWORK', stage, (req.method ?? 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true, cause: e });
 }
 
@@ -159,8 +159,11 @@ async function directRequest(req: HttpRequest, checks: ConnectionOptions, allowH
   return { status, headers, body: Buffer.concat(pieces).toString('utf8') };
 }
 
-/** Creates the Node transport; `allowHttp` allows plain HTTP to other machines (`allow_http`). */
-export function nodeTransport(tls: TlsOptions = {}, allowHttp = false): Transport {
+/**
+ * Creates the Node transport; `allowHttp` allows plain HTTP to other machines (`allow_http`);
+ * `address` is where the URLs' hosts were given, named when a connection is refused.
+ */
+export function nodeTransport(tls: TlsOptions = {}, allowHttp = false, address: AddressSetting = 'ota_domain'): Transport {
   const checks = tlsChecks(tls);
   const viaProxy = proxied(checks);
   return {
@@ -179,7 +182,7 @@ export function nodeTransport(tls: TlsOptions = {}, allowHttp = false): Transpor
         );
         return { status: res.status, headers: lowerHeaders(res.headers), body: typeof res.data === 'string' ? res.data : '' };
       } catch (e) {
-        throw networkError(req, guard.refused ?? e, 'check');
+        throw networkError(req, guard.refused ?? e, 'check', address);
       }
     },
 
@@ -190,10 +193,10 @@ export function nodeTransport(tls: TlsOptions = {}, allowHttp = false): Transpor
         try {
           return await fixedBufferRequest(req, handlers, { tls: checks, idleMs, allowHttp, stage: 'download', stalled: () => stalled(req, idleMs) });
         } catch (e) {
-          throw networkError(req, e, 'download');
+          throw networkError(req, e, 'download', address);
         }
       }
-      await axiosStream(req, handlers, viaProxy(), idleMs, { allowHttp, stage: 'download' });
+      await axiosStream(req, handlers, viaProxy(), idleMs, { allowHttp, stage: 'download' }, address);
     },
   };
 }
@@ -202,7 +205,7 @@ function stalled(req: HttpRequest, idleMs: number): Error {
   return otaError('NETWORK', 'download', 'no data from ' + req.url + ' for ' + idleMs / 1000 + ' s', { retryable: true });
 }
 
-async function axiosStream(req: HttpRequest, handlers: StreamHandlers, { axios, agent }: { axios: AxiosStatic; agent: Agent | undefined }, idleMs: number, guard: Guard): Promise<void> {
+async function axiosStream(req: HttpRequest, handlers: StreamHandlers, { axios, agent }: { axios: AxiosStatic; agent: Agent | undefined }, idleMs: number, guard: Guard, address: AddressSetting): Promise<void> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let idle = false;
@@ -234,7 +237,7 @@ async function axiosStream(req: HttpRequest, handlers: StreamHandlers, { axios, 
     if (idle) throw stalled(req, idleMs);
   } catch (e) {
     if (idle) throw stalled(req, idleMs);
-    throw networkError(req, guard.refused ?? e, 'download');
+    throw networkError(req, guard.refused ?? e, 'download', address);
   } finally {
     clearTimeout(timer);
     req.signal?.removeEventListener('abort', stop);
