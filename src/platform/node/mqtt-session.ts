@@ -7,7 +7,7 @@
  * Reconnecting is the caller's: a session ends once, with `closed`.
  */
 import { randomBytes } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 /** Where to connect and as whom. */
@@ -111,7 +111,8 @@ export function mqttSession(o: MqttSessionOptions, events: MqttSessionEvents): M
   /** QoS 1 publications waiting for their PUBACK, by packet identifier. */
   const publications: Record<number, () => void> = {};
 
-  const socket: Socket = secure ? tlsConnect(Object.assign({ host, port, servername: host }, o.tls)) : netConnect({ host, port });
+  // SNI carries host names only (RFC 6066 section 3; Node's DEP0123 for an IP): an IP is still checked against the certificate.
+  const socket: Socket = secure ? tlsConnect(Object.assign({ host, port, servername: isIP(host) ? undefined : host }, o.tls)) : netConnect({ host, port });
   const send = (b: Buffer) => {
     if (!socket.destroyed) socket.write(b);
   };
