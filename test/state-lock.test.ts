@@ -55,7 +55,7 @@ describe('the state directory lock', () => {
 });
 
 describe('the operator commands take the same lock', () => {
-  it('install, mark-good, mark-bad and rollback refuse a state directory a running agent holds, touching nothing', async () => {
+  it('init --force, install, mark-good, mark-bad and rollback refuse a state directory a running agent holds, touching nothing', async () => {
     const server = await serve((await releaseDir('1.0.0', image(1000))).dir);
     const stateDir = await device('1.0.0');
     const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 3600 });
@@ -64,8 +64,10 @@ describe('the operator commands take the same lock', () => {
     const running = agent(cfg, stateDir);
     await until('the agent holds the lock', () => runningAgent(stateDir) === running.process.pid);
     const before = readFileSync(join(stateDir, 'boot.json'), 'utf8');
+    const slotA = readFileSync(join(stateDir, 'slots/a.bin'));
     const common = ['--config', cfg, '--state-dir', stateDir];
     const answers = await Promise.all([
+      runCli(['device', 'init', '--state-dir', stateDir, '--version', '2.0.0', '--force']),
       runCli(['device', 'install', ...common, '--version', '1.1.0', fw]),
       runCli(['device', 'mark-good', ...common]),
       runCli(['device', 'mark-bad', ...common]),
@@ -77,6 +79,7 @@ describe('the operator commands take the same lock', () => {
     }
     expect(readFileSync(join(stateDir, 'boot.json'), 'utf8')).toBe(before);
     expect(readFileSync(join(stateDir, 'slots/b.bin')).length).toBe(0);
+    expect(readFileSync(join(stateDir, 'slots/a.bin')).equals(slotA)).toBe(true);
     expect(runningAgent(stateDir)).toBe(running.process.pid);
   });
 
