@@ -94,8 +94,19 @@ u.checkForUpdates().then(function (r) {
 });
 setTimeout(function () { console.log("RESULT timeout"); quit(); }, 30000);`;
 
-/** Reads the state through the module: a torn state file would fail to load. */
+/**
+ * Checks every copy of every state document in Storage (\`<sequence> <CRC-32>\` then the JSON text,
+ * src/platform/espruino/storage-state.ts): a torn one prints TORN. Then reads the state through the
+ * module.
+ */
 const files = `
+var S = require("Storage");
+S.list().forEach(function (n) {
+  if (n.indexOf("ota-") !== 0 || (n.slice(-2) !== ".0" && n.slice(-2) !== ".1")) return;
+  var raw = S.read(n), eol = raw.indexOf("\\n"), sp = raw.indexOf(" "), text = raw.slice(eol + 1), ok = false;
+  try { ok = sp > 0 && eol > sp && raw.slice(sp + 1, eol) === String(E.CRC32(E.toUint8Array(text))) && JSON.parse(text) !== undefined; } catch (e) {}
+  console.log("COPY " + n + " " + (ok ? "whole" : "TORN"));
+});
 require("ota-client").defaultUpdater().status().then(
   function (s) { console.log("STATE " + s.state + " " + s.version); quit(); },
   function (e) { console.log("STATE torn " + e.message); quit(); });`;
@@ -118,6 +129,8 @@ quit();`);
     expect(result, first.slice(-1500)).toMatch(/^failed OUT_OF_MEMORY /);
     expect(first).toContain('OUT OF MEMORY'); // the interpreter's own report: the stage really ran out
     const after = await boot(dir, files);
+    expect(after).toContain('COPY ota-boot.json.');
+    expect(after, after).not.toContain('TORN');
     expect(after).toContain('STATE confirmed 1.0.0');
 
     const rebooted = await boot(dir, 'setTimeout(quit, 500);');

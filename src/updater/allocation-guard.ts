@@ -52,8 +52,9 @@ export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFa
   const clock = platform.clock || null;
   // A failure the watch has read (reading the platform's flag clears it) that ranOut() has not.
   let seen = false;
-  // Memory ran out since begin(): the run under way is lost.
+  // Memory ran out since begin(): the run under way is lost, and writes nothing more while watched.
   let lost = false;
+  let watching = false;
   const ranOut = () => {
     const was = failed() || seen;
     seen = false;
@@ -61,7 +62,7 @@ export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFa
     return was;
   };
   const check = (name: string) => {
-    if (ranOut()) throw outOfMemory('install', name + ' not written');
+    if (ranOut() || (lost && watching)) throw outOfMemory('install', name + ' not written');
   };
   return {
     state: {
@@ -86,8 +87,12 @@ export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFa
         let outcome: Outcome<T> | null = null;
         let since = -1;
         let cancel: () => void = () => {};
+        watching = true;
         const deliver = (o: Outcome<T>) => {
           cancel();
+          watching = false;
+          // Told by the outcome: what is written after it (the check record) is not refused for it.
+          if (o.ranOut) seen = false;
           resolve(o);
         };
         // Re-armed first: the poll is the one callback that must keep coming.
