@@ -4,8 +4,8 @@
  * allocation that fails throws nothing: the interpreter stops the code running and what awaited it
  * goes on with `undefined`. Each case takes all free memory (a ballast) just before one stage's
  * own allocation, by wrapping the board function that stage calls, and expects: the update fails
- * with OUT_OF_MEMORY (never `updated`), the state files stay whole, the old application starts at
- * the next boot, and the next check installs the update.
+ * with OUT_OF_MEMORY (never `updated`), every copy of every state file stays whole, the old
+ * application starts at the next boot, and the next check installs the update.
  * Skipped without a board interpreter in $ESPRUINO_BOARDS.
  */
 import { spawn } from 'node:child_process';

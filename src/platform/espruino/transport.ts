@@ -54,16 +54,17 @@ function exchange(http: EspruinoHttp, req: HttpRequest, x: Exchange, stage: OtaS
     let stopped = false;
     let last = Date.now();
     let chain: Promise<unknown> = Promise.resolve();
-    const settle = (error?: unknown) => {
+    // A rejection may carry `undefined` (code cut short on the board): failure is said apart.
+    const settle = (ok: boolean, error?: unknown) => {
       if (settled) return;
       settled = true;
       // clearInterval(undefined) throws on the board: the interval may not have been allocated.
       if (ticker !== undefined) clearInterval(ticker);
-      if (error === undefined) resolve();
+      if (ok) resolve();
       else reject(error);
     };
     const fail = (why: string) =>
-      settle(otaError('NETWORK', stage, (req.method || 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true }));
+      settle(false, otaError('NETWORK', stage, (req.method || 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true }));
     const ticker = setInterval(() => {
       if (Date.now() - last >= limit) fail((answered ? 'no data for ' : 'no answer for ') + limit / 1000 + ' s');
     }, Math.min(limit, 1000));
@@ -75,13 +76,14 @@ function exchange(http: EspruinoHttp, req: HttpRequest, x: Exchange, stage: OtaS
       const r = http.request(
         { host: u.host, port: u.port, path: u.path, method: req.method || 'GET', protocol: u.protocol, headers },
         (res) => {
+          if (settled) return;
           answered = true;
           last = Date.now();
           let go: boolean;
           try {
             go = x.onResponse(parseInt(res.statusCode, 10), lower(res.headers));
           } catch (e) {
-            return settle(e);
+            return settle(false, e);
           }
           res.on('data', (chunk) => {
             last = Date.now();
@@ -96,17 +98,17 @@ function exchange(http: EspruinoHttp, req: HttpRequest, x: Exchange, stage: OtaS
                 },
                 (e) => {
                   stopped = true;
-                  settle(e);
+                  settle(false, e);
                 },
               );
             } catch (e) {
               stopped = true;
-              settle(e);
+              settle(false, e);
             }
           });
           // The board sends `end` once the body is complete, then `close`; either may be lost.
           const ended = () => {
-            chain.then(() => settle());
+            chain.then(() => settle(true));
           };
           res.on('end', ended);
           res.on('close', ended);
