@@ -22,6 +22,33 @@ function flag() {
   };
 }
 
+/** The result of `p`, moving the fake clock on (up to a minute) until it settles; null if it never does. */
+async function settle(clock: { advance(ms: number): Promise<void> }, p: Promise<CheckResult>): Promise<CheckResult | null> {
+  let r: CheckResult | null = null;
+  void p.then((x) => (r = x));
+  for (let i = 0; i < 600 && r === null; i++) await clock.advance(100);
+  return r;
+}
+
+/** Slot writes that run out of memory once (at `offset > 0`) as on Espruino: cut short, their caller going on as if they had worked. */
+function oomOnce(d: ReturnType<typeof memoryDevice>, f: ReturnType<typeof flag>, after: () => Promise<void> = async () => {}) {
+  const open = d.platform.slots.open.bind(d.platform.slots);
+  let failOnce = true;
+  d.platform.slots.open = async (slot, size) => {
+    const w = await open(slot, size);
+    return Object.assign({}, w, {
+      async write(offset: number, data: Uint8Array) {
+        if (failOnce && offset > 0) {
+          failOnce = false;
+          f.fail();
+          return after();
+        }
+        await w.write(offset, data);
+      },
+    });
+  };
+}
+
 describe('allocation guard', () => {
   it('refuses a write after a failed allocation, fails one during which an allocation failed, and forgets failures from before begin()', async () => {
     const f = flag();
@@ -47,32 +74,53 @@ describe('allocation guard', () => {
   it('fails an update that ran out of memory while writing the slot with OUT_OF_MEMORY; the next check installs it', async () => {
     const f = flag();
     const d = memoryDevice({}, () => ({ version: '2.0.0' }), { allocationFailed: f.allocationFailed });
-    const write = d.platform.slots.open.bind(d.platform.slots);
-    let failOnce = true;
-    d.platform.slots.open = async (slot, size) => {
-      const w = await write(slot, size);
-      return Object.assign({}, w, {
-        async write(offset: number, data: Uint8Array) {
-          // As on Espruino: the write is cut short and its caller goes on as if it had worked.
-          if (failOnce && offset > 0) {
-            failOnce = false;
-            f.fail();
-            return;
-          }
-          await w.write(offset, data);
-        },
-      });
-    };
-    const settle = async (p: Promise<CheckResult>) => {
-      let r: CheckResult | null = null;
-      void p.then((x) => (r = x));
-      for (let i = 0; i < 50 && r === null; i++) await d.clock.advance(1);
-      return r!;
-    };
-    const first = await settle(d.updater.checkForUpdates());
+    oomOnce(d, f);
+    const first = await settle(d.clock, d.updater.checkForUpdates());
     expect(first).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_MEMORY', retryable: true } });
     expect(await d.updater.status()).toMatchObject({ version: '1.0.0', state: 'confirmed' });
     expect(d.reboots).toEqual([]);
-    expect(await settle(d.updater.checkForUpdates())).toMatchObject({ status: 'updated', version: '2.0.0' });
+    expect(await settle(d.clock, d.updater.checkForUpdates())).toMatchObject({ status: 'updated', version: '2.0.0' });
+  });
+
+  it('ends a check whose steps never go on after memory ran out (their promise lost) with OUT_OF_MEMORY', async () => {
+    // Before: checkForUpdates() never settled.
+    const f = flag();
+    const d = memoryDevice({}, () => ({ version: '2.0.0' }), { allocationFailed: f.allocationFailed });
+    oomOnce(d, f, () => new Promise<void>(() => {}));
+    const first = await settle(d.clock, d.updater.checkForUpdates());
+    expect(first).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_MEMORY', retryable: true } });
+    expect(await d.updater.status()).toMatchObject({ version: '1.0.0', state: 'confirmed' });
+    expect(await settle(d.clock, d.updater.checkForUpdates())).toMatchObject({ status: 'updated', version: '2.0.0' });
+  });
+
+  it('does not wait for ever for the report of an update that ran out of memory (the exchange never answers)', async () => {
+    // Before: checkForUpdates() waited as long as the report did: for ever when its callbacks were lost.
+    const f = flag();
+    const reports: string[] = [];
+    const d = memoryDevice({}, () => ({ version: '2.0.0' }), {
+      allocationFailed: f.allocationFailed,
+      report: (r) => {
+        reports.push(r.stage);
+        return new Promise<void>(() => {});
+      },
+    });
+    oomOnce(d, f);
+    const first = await settle(d.clock, d.updater.checkForUpdates());
+    expect(first).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_MEMORY' } });
+    expect(reports).toContain('failed');
+    expect(d.lines.join('\n')).toContain('Could not report "failed" to the server: the report did not end within 30 s');
+    expect(await d.updater.status()).toMatchObject({ version: '1.0.0', state: 'confirmed' });
+  });
+
+  it('goes on when the report of an update that ran out of memory fails', async () => {
+    const f = flag();
+    const d = memoryDevice({}, () => ({ version: '2.0.0' }), {
+      allocationFailed: f.allocationFailed,
+      report: async () => {
+        throw new Error('socket closed');
+      },
+    });
+    oomOnce(d, f);
+    expect(await settle(d.clock, d.updater.checkForUpdates())).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_MEMORY' } });
   });
 });

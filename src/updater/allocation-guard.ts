@@ -5,26 +5,64 @@
  * in "updated" and a torn state file. So once the platform reports a failed allocation, no state
  * is written and a write it cut short fails: the update fails with OUT_OF_MEMORY and is retried
  * later, and the store keeps its last complete state.
+ *
+ * Until what holds the memory is freed, the board may also drop callbacks: a promise settled then
+ * may never call its `then`, a socket event may never come. So a run is watched by a timer armed
+ * before it starts, and waits for a report only so long: both settle when their callbacks are lost.
  */
 import { otaError, type OtaError, type OtaStage } from '../errors.js';
-import type { Platform, StateStore } from '../platform/interfaces.js';
+import type { Clock, Platform, StateStore } from '../platform/interfaces.js';
 
-/** A state store that refuses writes after a failed allocation. */
+/** How a watched operation ended: its value or error, and whether memory ran out meanwhile. */
+export interface Outcome<T> {
+  value?: T;
+  error?: unknown;
+  /** Memory ran out while it ran (then `value` and `error` may both be missing: it never ended). */
+  ranOut: boolean;
+}
+
+/** A state store that refuses writes after a failed allocation, and watches for lost callbacks. */
 export interface AllocationGuard {
   state: StateStore;
   /** Forgets failures from before an operation began (the application's own, say). */
   begin(): void;
   /** True when an allocation failed since the last call (or the last state write). */
   ranOut(): boolean;
+  /**
+   * Runs `op` and settles with how it ended. Once memory runs out, `stop` is called (the run is
+   * lost anyway) and the outcome is delivered at a later timer tick, when what held the memory has
+   * been freed: as soon as `op` has settled, or after {@link GRACE_MS} if its callbacks were lost.
+   */
+  watch<T>(op: () => Promise<T>, stop: () => void): Promise<Outcome<T>>;
+  /** `p`, or rejects after `ms` when it has not settled by then (its callbacks may be lost). */
+  within<T>(p: Promise<T>, ms: number, what: string): Promise<T>;
 }
 
+/** How often a watched run looks at the platform's flag. */
+export const POLL_MS = 500;
+/** How long a run that ran out of memory is given to end by itself. */
+export const GRACE_MS = 10000;
+
 /** Guards `platform.state` with `platform.allocationFailed`; a no-op where the platform has none. */
-export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFailed'>): AllocationGuard {
+export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFailed'> & { clock?: Clock }): AllocationGuard {
   const inner = platform.state;
   const failed = platform.allocationFailed;
-  if (failed === undefined) return { state: inner, begin() {}, ranOut: () => false };
+  if (failed === undefined) return { state: inner, begin() {}, ranOut: () => false, watch: (op) => settled(op), within: (p) => p };
+  // Without a clock (a bare store), runs are not watched.
+  const clock = platform.clock || null;
+  // A failure the watch has read (reading the platform's flag clears it) that ranOut() has not.
+  let seen = false;
+  // Memory ran out since begin(): the run under way is lost, and writes nothing more while watched.
+  let lost = false;
+  let watching = false;
+  const ranOut = () => {
+    const was = failed() || seen;
+    seen = false;
+    if (was) lost = true;
+    return was;
+  };
   const check = (name: string) => {
-    if (failed()) throw outOfMemory('install', name + ' not written');
+    if (ranOut() || (lost && watching)) throw outOfMemory('install', name + ' not written');
   };
   return {
     state: {
@@ -39,9 +77,81 @@ export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFa
     },
     begin() {
       failed();
+      seen = false;
+      lost = false;
     },
-    ranOut: failed,
+    ranOut,
+    watch<T>(op: () => Promise<T>, stop: () => void): Promise<Outcome<T>> {
+      if (clock === null) return settled(op);
+      return new Promise((resolve) => {
+        let outcome: Outcome<T> | null = null;
+        let since = -1;
+        let cancel: () => void = () => {};
+        watching = true;
+        const deliver = (o: Outcome<T>) => {
+          cancel();
+          watching = false;
+          // Told by the outcome: what is written after it (the check record) is not refused for it.
+          if (o.ranOut) seen = false;
+          resolve(o);
+        };
+        // Re-armed first: the poll is the one callback that must keep coming.
+        const poll = () => {
+          cancel = clock.setTimer(poll, POLL_MS);
+          if (failed()) {
+            seen = true;
+            lost = true;
+          }
+          if (!lost) return;
+          if (outcome !== null) return deliver({ value: outcome.value, error: outcome.error, ranOut: true });
+          if (since < 0) {
+            since = clock.now();
+            stop();
+          } else if (clock.now() - since >= GRACE_MS) deliver({ ranOut: true });
+        };
+        cancel = clock.setTimer(poll, POLL_MS);
+        settled(op).then((o) => {
+          if (failed()) {
+            seen = true;
+            lost = true;
+          }
+          // Ran out meanwhile: the next poll delivers it, once the memory is back.
+          if (lost) outcome = o;
+          else deliver(o);
+        });
+      });
+    },
+    within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+      if (clock === null) return p;
+      return new Promise((resolve, reject) => {
+        const cancel = clock.setTimer(() => reject(otaError('NETWORK', 'report', what + ' did not end within ' + ms / 1000 + ' s', { retryable: true })), ms);
+        p.then(
+          (v) => {
+            cancel();
+            resolve(v);
+          },
+          (e) => {
+            cancel();
+            reject(e);
+          },
+        );
+      });
+    },
   };
+}
+
+/** How `op` ended, as an outcome (nothing ran out). */
+function settled<T>(op: () => Promise<T>): Promise<Outcome<T>> {
+  let p: Promise<T>;
+  try {
+    p = op();
+  } catch (e) {
+    return Promise.resolve({ error: e, ranOut: false });
+  }
+  return p.then(
+    (value): Outcome<T> => ({ value, ranOut: false }),
+    (error): Outcome<T> => ({ error, ranOut: false }),
+  );
 }
 
 /** The error of an update during which memory ran out. */

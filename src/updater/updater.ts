@@ -112,6 +112,9 @@ export interface CheckOptions {
   force?: boolean;
 }
 
+/** The longest wait for a status report: twice a JSON exchange's timeout, for callbacks lost on a board. */
+const REPORT_MS = 30000;
+
 /** Answers to a remote trigger, as IoTaaP OS gives them. */
 const TRIGGER_CODES = { received: 200, updating: 201, sameVersion: 202, noneOrError: 203 };
 
@@ -422,22 +425,16 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   private async run(force: boolean, signal: StopSignal): Promise<CheckResult> {
     const at: RunState = { stage: 'check', boot: null, running: this.config.firmware_version, target: null, offered: '' };
     this.memory.begin();
-    let result: CheckResult | undefined;
-    let error: OtaError | null = null;
-    try {
-      result = await this.steps(force, signal, at);
-    } catch (e) {
-      error = toOtaError(e, at.stage);
-    }
     // Out of memory on Espruino throws nothing: the steps it cut short went on with `undefined`,
-    // so whatever they returned is no result (see allocation-guard.ts). A timer tick first lets
-    // the interpreter unwind them and collect what they held, or the report runs out too.
-    const ranOut = this.memory.ranOut() || (error === null ? result === undefined : error.code === 'OUT_OF_MEMORY');
-    if (ranOut) {
-      await new Promise<void>((resolve) => this.platform.clock.setTimer(resolve, 0));
-      if (error === null || error.code !== 'OUT_OF_MEMORY') error = outOfMemory(at.stage, error === null ? 'at the ' + at.stage + ' stage' : error.message);
+    // or never go on (see allocation-guard.ts); the watch hands over at a later timer tick, once
+    // what they held is collected, or the failure's report runs out too.
+    const stop = this.stopRun;
+    const o = await this.memory.watch(() => this.steps(force, signal, at), () => stop && stop());
+    let error = o.error === undefined ? null : toOtaError(o.error, at.stage);
+    if (o.ranOut || this.memory.ranOut() || (error === null && o.value === undefined)) {
+      if (error === null || error.code !== 'OUT_OF_MEMORY') error = outOfMemory(at.stage, error === null || error.code === 'STOPPED' ? 'at the ' + at.stage + ' stage' : error.message);
     }
-    return error === null ? result! : this.failed(error, at);
+    return error === null ? o.value! : this.failed(error, at);
   }
 
   /** The steps of one check, each a method below. */
@@ -767,7 +764,8 @@ export class Updater extends EventEmitter<UpdaterEvents> {
   /** Sends a status report; a failure to send is only logged. */
   private async send(report: StatusReport): Promise<void> {
     try {
-      await this.protocol.report(report);
+      // Bounded where a lost callback could leave it pending: a report never holds up a result.
+      await this.memory.within(this.protocol.report(report), REPORT_MS, 'the report');
     } catch (e) {
       this.platform.logger.log('WARNING', 'Could not report "' + report.stage + '" to the server: ' + toOtaError(e, 'report').message);
     }

@@ -20,7 +20,7 @@ import { fakeClock } from './fake-clock.js';
 /** What the scripted server answers to a check: a release, none, or an error status. */
 export type Answer = { version: string } | 'none' | { status: number; retryAfterMs?: number };
 
-export function memoryDevice(settings: Record<string, unknown>, answers: () => Answer, options: { epoch?: number; suggestMs?: number; allocationFailed?: () => boolean } = {}) {
+export function memoryDevice(settings: Record<string, unknown>, answers: () => Answer, options: { epoch?: number; suggestMs?: number; allocationFailed?: () => boolean; report?: Protocol['report'] } = {}) {
   const clock = fakeClock(options.epoch);
   const image = Buffer.alloc(4096, 7);
   const lines: string[] = [];
@@ -44,7 +44,7 @@ export function memoryDevice(settings: Record<string, unknown>, answers: () => A
       return release(a.version);
     },
     downloadHeaders: () => ({}),
-    report: async () => undefined,
+    report: options.report ?? (async () => undefined),
     suggestedIntervalMs: () => options.suggestMs ?? null,
   };
   const transport: Transport = {

@@ -17,12 +17,14 @@ interface EspruinoStorage {
   getFree(): number;
 }
 declare function require(name: 'Storage'): EspruinoStorage;
-declare function require(name: 'http'): {
+declare function require(name: 'http'): EspruinoHttp;
+/** Espruino's HTTP client. */
+interface EspruinoHttp {
   request(
     options: { host: string; port?: number; path: string; method: string; protocol: string; headers: Record<string, string> },
     callback: (res: EspruinoResponse) => void,
   ): { on(event: 'error', f: (e: unknown) => void): void; write(data: string): void; end(): void };
-};
+}
 declare function require(name: 'crypto'): { SHA256(data: string | Uint8Array): ArrayBuffer };
 interface EspruinoResponse {
   statusCode: string;

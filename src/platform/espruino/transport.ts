@@ -31,83 +31,109 @@ interface Exchange {
   onData(piece: Uint8Array): void | boolean | Promise<void | boolean>;
 }
 
-/** One request; resolves when the response ended (or was stopped). */
-function exchange(req: HttpRequest, x: Exchange, stage: OtaStage): Promise<void> {
+/** The text of whatever a board callback threw or reported. */
+function reason(e: unknown): string {
+  return String((e as { message?: string }).message || e);
+}
+
+/**
+ * One request; resolves when the response ended (or was stopped), rejects on any failure, and
+ * always settles. When the board runs out of memory it stops whatever code is running and may drop
+ * queued callbacks (a socket's `data`, `end` or `close`, a promise's link), so no single callback
+ * is trusted to come: one interval, armed before the request and cleared only when the exchange
+ * settles, fails it once nothing has happened for `timeoutMs`. A piece counts as something when it
+ * arrives and again when its handler is done, so a slow handler keeps the exchange alive but one
+ * that never finishes (its promise lost) does not.
+ */
+function exchange(http: EspruinoHttp, req: HttpRequest, x: Exchange, stage: OtaStage): Promise<void> {
   return new Promise((resolve, reject) => {
     const u = parseUrl(req.url);
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      reject(otaError('NETWORK', stage, (req.method || 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true }));
-    };
-    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => fail('no answer for ' + (req.timeoutMs || 30000) / 1000 + ' s'), req.timeoutMs || 30000);
-    let done = false;
+    const limit = req.timeoutMs || 30000;
+    let settled = false;
+    let answered = false;
+    let stopped = false;
+    let last = Date.now();
     let chain: Promise<unknown> = Promise.resolve();
-    /** Pieces queued or being handled: the idle timeout measures the network, not the handler. */
-    let busy = 0;
-    const idle = (why: string) => () => {
-      if (busy > 0) timer = setTimeout(idle(why), req.timeoutMs || 30000);
-      else fail(why);
+    // A rejection may carry `undefined` (code cut short on the board): failure is said apart.
+    const settle = (ok: boolean, error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      // clearInterval(undefined) throws on the board: the interval may not have been allocated.
+      if (ticker !== undefined) clearInterval(ticker);
+      if (ok) resolve();
+      else reject(error);
     };
+    const fail = (why: string) =>
+      settle(false, otaError('NETWORK', stage, (req.method || 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true }));
+    const ticker = setInterval(() => {
+      if (Date.now() - last >= limit) fail((answered ? 'no data for ' : 'no answer for ') + limit / 1000 + ' s');
+    }, Math.min(limit, 1000));
     if (req.signal) req.signal.addEventListener('abort', () => fail('stopped'));
     const headers = Object.assign({}, req.headers);
     // Without a length the board sends the body unframed and servers see none.
     if (req.body) headers['Content-Length'] = String(req.body.length);
-    const r = require('http').request(
-      { host: u.host, port: u.port, path: u.path, method: req.method || 'GET', protocol: u.protocol, headers },
-      (res) => {
-        let go: boolean;
-        try {
-          go = x.onResponse(parseInt(res.statusCode, 10), lower(res.headers));
-        } catch (e) {
-          clearTimeout(timer);
-          return reject(e);
-        }
-        res.on('data', (chunk) => {
-          if (done || !go) return;
-          clearTimeout(timer);
-          timer = setTimeout(idle('no data for ' + (req.timeoutMs || 30000) / 1000 + ' s'), req.timeoutMs || 30000);
-          const piece = E.toUint8Array(chunk);
-          busy++;
-          // Pieces are handled in order; the board cannot pause the socket, so they queue here.
-          chain = chain.then(() => (done ? false : x.onData(piece))).then(
-            (more) => {
-              busy--;
-              if (more === false) done = true;
-            },
-            (e) => {
-              busy--;
-              done = true;
-              clearTimeout(timer);
-              reject(e);
-            },
-          );
-        });
-        res.on('close', () => {
-          chain.then(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      },
-    );
-    r.on('error', (e) => fail(String((e as { message?: string }).message || e)));
     try {
+      const r = http.request(
+        { host: u.host, port: u.port, path: u.path, method: req.method || 'GET', protocol: u.protocol, headers },
+        (res) => {
+          if (settled) return;
+          answered = true;
+          last = Date.now();
+          let go: boolean;
+          try {
+            go = x.onResponse(parseInt(res.statusCode, 10), lower(res.headers));
+          } catch (e) {
+            return settle(false, e);
+          }
+          res.on('data', (chunk) => {
+            last = Date.now();
+            if (settled || stopped || !go) return;
+            try {
+              const piece = E.toUint8Array(chunk);
+              // Pieces are handled in order; the board cannot pause the socket, so they queue here.
+              chain = chain.then(() => (stopped ? false : x.onData(piece))).then(
+                (more) => {
+                  last = Date.now();
+                  if (more === false) stopped = true;
+                },
+                (e) => {
+                  stopped = true;
+                  settle(false, e);
+                },
+              );
+            } catch (e) {
+              stopped = true;
+              settle(false, e);
+            }
+          });
+          // The board sends `end` once the body is complete, then `close`; either may be lost.
+          const ended = () => {
+            chain.then(() => settle(true));
+          };
+          res.on('end', ended);
+          res.on('close', ended);
+          res.on('error', (e) => fail(reason(e)));
+        },
+      );
+      r.on('error', (e) => fail(reason(e)));
       if (req.body) r.write(req.body);
       r.end();
     } catch (e) {
-      fail(String((e as { message?: string }).message || e));
+      // A refused or unresolvable host throws from end() on the board.
+      fail(reason(e));
     }
   });
 }
 
-/** The Espruino transport. */
-export function espruinoTransport(): Transport {
+/** The Espruino transport, on the board's `require("http")` (tests give a stand-in). */
+export function espruinoTransport(http: EspruinoHttp = require('http')): Transport {
   return {
     request(req) {
       let status = 0;
       let headers: Record<string, string> = {};
       let body = '';
       return exchange(
+        http,
         req,
         {
           onResponse(s, h) {
@@ -123,7 +149,7 @@ export function espruinoTransport(): Transport {
       ).then((): HttpResponse => ({ status, headers, body }));
     },
     stream(req, handlers: StreamHandlers) {
-      return exchange(req, handlers, 'download');
+      return exchange(http, req, handlers, 'download');
     },
   };
 }
