@@ -15,7 +15,8 @@ export interface HttpRequest {
   body?: string;
   /**
    * For `request`: the whole exchange; for `stream`: the longest silence of the network between two
-   * pieces of body (time spent in the handler does not count).
+   * pieces of body. On Node the handler's time does not count; on Espruino a handler busy for longer
+   * also fails the exchange, since after an allocation failure a lost handler looks the same.
    */
   timeoutMs?: number;
   /** Ends the exchange early; the transport then rejects. */
