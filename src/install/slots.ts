@@ -18,7 +18,12 @@ export interface SlotStorage {
   capacity(slot: SlotName): number | undefined;
   /** Opens a slot for writing an image of `size` bytes, keeping bytes already there (for resume). */
   open(slot: SlotName, size: number): Promise<SlotWriter>;
-  read(slot: SlotName, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Up to `length` bytes from `offset` (fewer at the end of the slot). With `into` (at least
+   * `length` bytes), a storage may read into it and return a view of it: a reader going through a
+   * whole slot then reuses one buffer instead of leaving a new one per read to the garbage collector.
+   */
+  read(slot: SlotName, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Bytes to read at a time when reading a slot back: large enough to be fast, small enough for the device's memory. */
   readSize: number;
   /** Where the slot is, for health checks (a path on Node). */
@@ -38,10 +43,11 @@ export interface SlotStorage {
   prepare?(slot: SlotName, format: 'tar' | undefined): Promise<void>;
 }
 
-/** SHA-256 (hex) of the first `size` bytes of a slot, read back. */
+/** The digest (hex) of the first `size` bytes of a slot, read back through one reused buffer. */
 export async function hashSlot(slots: SlotStorage, slot: SlotName, size: number, hasher: Hasher): Promise<string> {
+  const buf = new Uint8Array(Math.min(slots.readSize, size));
   for (let offset = 0; offset < size; offset += slots.readSize) {
-    const data = await slots.read(slot, offset, Math.min(slots.readSize, size - offset));
+    const data = await slots.read(slot, offset, Math.min(slots.readSize, size - offset), buf);
     if (data.length === 0) break;
     hasher.update(data);
   }
