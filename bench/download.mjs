@@ -5,7 +5,9 @@
 // includes a `sync` of the target; CPU is user+sys of the process tree and peak RSS that of its
 // largest process (GNU time). Then the small costs: an up-to-date `ota device --once`, `node -e 0`,
 // an idle agent connected to MQTT, and the bytes re-fetched after a kill.
-// Usage: npm run bench [-- [--peers] [--runs N] <MiB> ...]   (default: 256 1024, 5 runs)
+// Usage: npm run bench [-- [--peers] [--runs N] [--compare <other build's dist/cli.cjs>] <MiB> ...]
+// (default: 256 1024, 5 runs); --compare adds that build of ota-client as one more contender, so
+// that before and after are measured in the same rounds.
 import { spawn, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -24,6 +26,8 @@ const args = process.argv.slice(2);
 const peers = args.includes('--peers');
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 5;
+const compareAt = args.indexOf('--compare');
+const compareCli = compareAt >= 0 ? args[compareAt + 1] : null;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--runs').map(Number);
 const TIME = which('time') ?? '/usr/bin/time';
 
@@ -76,27 +80,28 @@ function measuredNode(args) {
   return { cpu: us / 1e6, rssMiB: kib / 1024 };
 }
 
-/** A simulated board at `version` with its config pointing at `url`. */
-function device(name, version, url, extra = {}) {
+/** A simulated board at `version` with its config pointing at `url`, made by the `ota` of `otaCli`. */
+function device(name, version, url, extra = {}, otaCli = cli) {
   const dir = join(work, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir);
   const config = join(dir, 'default.cfg');
   writeFileSync(config, JSON.stringify(Object.assign({ ota_domain: url, device_id: 'dev1', allow_http: true, log_file: '' }, extra)));
-  const r = spawnSync(process.execPath, [cli, 'device', 'init', '--state-dir', join(dir, 'state'), '--version', version], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [otaCli, 'device', 'init', '--state-dir', join(dir, 'state'), '--version', version], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error('ota device init failed: ' + r.stderr);
   return { config, stateDir: join(dir, 'state') };
 }
 
-function otaContender() {
+/** `ota device --once` of the build whose command is `otaCli`. */
+function otaContender(otaCli = cli, name = 'ota-client `ota device --once`') {
   let d;
   return {
-    name: 'ota-client `ota device --once`',
+    name,
     get target() {
       return join(d.stateDir, 'slots', 'b.bin');
     },
-    prepare: (url) => (d = device('ota', '1.0.0', url)),
-    argv: () => [process.execPath, cli, 'device', '--config', d.config, '--state-dir', d.stateDir, '--once'],
+    prepare: (url) => (d = device('ota', '1.0.0', url, {}, otaCli)),
+    argv: () => [process.execPath, otaCli, 'device', '--config', d.config, '--state-dir', d.stateDir, '--once'],
   };
 }
 
@@ -167,6 +172,7 @@ try {
     rmSync(releases, { recursive: true, force: true });
     spawnSync(process.execPath, [cli, 'publish', '--dir', releases, '--file', img, '--version', '2.0.0', '--device', 'dev1'], { stdio: 'ignore' });
     const contenders = [curlContender('/firmware/' + sha + '.bin'), otaContender()];
+    if (compareCli) contenders.push(otaContender(compareCli, 'ota-client, ' + compareCli));
     const skipped = [];
     if (peers) {
       if (SWUPDATE) contenders.push(swupdateContender(work, releases, img, sha));

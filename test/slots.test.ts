@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createUpdater } from '../src/index.js';
 import { memorySelector } from '../src/boot/memory-selector.js';
+import { fileSlots } from '../src/install/file-slots.js';
 import { memorySlots } from '../src/install/memory-slots.js';
+import { hashSlot, type SlotName } from '../src/install/slots.js';
+import { sha256Hasher } from '../src/platform/node/platform.js';
 import { memoryState } from '../src/platform/memory-state.js';
 import { ubootLoader } from './helpers/boot-loaders.js';
 import { image, readFileOrEmpty, releaseDir, serve, sha256, tempDir } from './helpers/fixtures.js';
@@ -118,6 +121,22 @@ describe('file slots', () => {
     await rebooting;
     for (let i = 0; i < 100 && !readFileOrEmpty(marker); i++) await new Promise((r) => setTimeout(r, 10));
     expect(readFileOrEmpty(marker)).toBe('sh\n');
+  });
+
+  it('are hashed back through one reused buffer (a new 1 MiB buffer per read raised the peak RSS of a 256 MiB update from 57 to 92 MiB)', async () => {
+    const dir = tempDir();
+    const fw = image(3 * 1024 * 1024 + 5, 9);
+    writeFileSync(join(dir, 'a.bin'), fw);
+    const slots = fileSlots(dir);
+    const buffers = new Set<ArrayBufferLike>();
+    const readInto = slots.readInto!;
+    slots.readInto = (slot: SlotName, offset: number, into: Uint8Array) => {
+      buffers.add(into.buffer);
+      return readInto(slot, offset, into);
+    };
+    slots.read = () => Promise.reject(new Error('a new buffer per read'));
+    expect(await hashSlot(slots, 'a', fw.length, sha256Hasher())).toBe(sha256(fw));
+    expect(buffers.size).toBe(1);
   });
 });
 

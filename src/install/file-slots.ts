@@ -57,6 +57,21 @@ function diskFull(slot: SlotName, size: number, free: number) {
 }
 
 function pathSlots(paths: { a: string; b: string }, capacity: number | undefined, resize: boolean, ops: FileOps): SlotStorage {
+  /** Reads from `offset` of the file into `buf`; the bytes read (0 when there is no file). */
+  const readAt = (path: string, offset: number, buf: Uint8Array): number => {
+    let fd: number;
+    try {
+      fd = ops.open(path, 'r');
+    } catch (e) {
+      if (code(e) === 'ENOENT') return 0;
+      throw e;
+    }
+    try {
+      return ops.read(fd, buf, offset);
+    } finally {
+      ops.close(fd);
+    }
+  };
   /** A new slot file: its directory entry (and the directory's) made durable before any data, so a synced image is never lost with its name. */
   const create = async (path: string) => {
     ops.mkdir(dirname(path));
@@ -107,19 +122,12 @@ function pathSlots(paths: { a: string; b: string }, capacity: number | undefined
     },
 
     async read(slot: SlotName, offset: number, length: number): Promise<Uint8Array> {
-      let fd: number;
-      try {
-        fd = ops.open(paths[slot], 'r');
-      } catch (e) {
-        if (code(e) === 'ENOENT') return new Uint8Array(0);
-        throw e;
-      }
-      try {
-        const buf = Buffer.alloc(length);
-        return buf.subarray(0, ops.read(fd, buf, offset));
-      } finally {
-        ops.close(fd);
-      }
+      const buf = Buffer.alloc(length);
+      return buf.subarray(0, readAt(paths[slot], offset, buf));
     },
+
+    // A new buffer per read is garbage V8 frees late: hashing a 256 MiB slot in fresh 1 MiB
+    // buffers raised an update's peak RSS from 57 to 92 MiB.
+    readInto: async (slot: SlotName, offset: number, into: Uint8Array) => readAt(paths[slot], offset, into),
   };
 }

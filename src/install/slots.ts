@@ -19,6 +19,12 @@ export interface SlotStorage {
   /** Opens a slot for writing an image of `size` bytes, keeping bytes already there (for resume). */
   open(slot: SlotName, size: number): Promise<SlotWriter>;
   read(slot: SlotName, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads from `offset` into `into` (up to its length); the number of bytes read (fewer at the end
+   * of the slot). Where present, a reader going through a whole slot reuses one buffer instead of
+   * leaving a new one per read to the garbage collector.
+   */
+  readInto?(slot: SlotName, offset: number, into: Uint8Array): Promise<number>;
   /** Bytes to read at a time when reading a slot back: large enough to be fast, small enough for the device's memory. */
   readSize: number;
   /** Where the slot is, for health checks (a path on Node). */
@@ -38,10 +44,12 @@ export interface SlotStorage {
   prepare?(slot: SlotName, format: 'tar' | undefined): Promise<void>;
 }
 
-/** SHA-256 (hex) of the first `size` bytes of a slot, read back. */
+/** The digest (hex) of the first `size` bytes of a slot, read back (through one buffer where the storage can read into one). */
 export async function hashSlot(slots: SlotStorage, slot: SlotName, size: number, hasher: Hasher): Promise<string> {
+  const buf = slots.readInto ? new Uint8Array(Math.min(slots.readSize, size)) : null;
   for (let offset = 0; offset < size; offset += slots.readSize) {
-    const data = await slots.read(slot, offset, Math.min(slots.readSize, size - offset));
+    const length = Math.min(slots.readSize, size - offset);
+    const data = buf !== null ? buf.subarray(0, await slots.readInto!(slot, offset, buf.subarray(0, length))) : await slots.read(slot, offset, length);
     if (data.length === 0) break;
     hasher.update(data);
   }

@@ -619,12 +619,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (!this.platform.digest) {
       throw otaError('DIGEST_MISMATCH', 'verify', 'release ' + release.version + ' is published with ' + name + ' only, which this platform cannot compute');
     }
-    const h = this.platform.digest(digest.algorithm);
-    const slots = this.platform.slots;
-    for (let offset = 0; offset < release.size; offset += slots.readSize) {
-      h.update(await slots.read(slot, offset, Math.min(slots.readSize, release.size - offset)));
-    }
-    const actual = h.digest();
+    const actual = await hashSlot(this.platform.slots, slot, release.size, this.platform.digest(digest.algorithm));
     if (actual !== digest.hex) {
       await discardJournal(this.platform.state);
       throw otaError('DIGEST_MISMATCH', 'verify', 'downloaded image has ' + name + ' ' + actual + ' but the server announced ' + digest.hex, { retryable: true });
