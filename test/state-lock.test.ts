@@ -61,8 +61,10 @@ describe('the operator commands take the same lock', () => {
     const cfg = configFile({ ota_domain: server.url, device_id: 'dev1', auto_update: true, first_check_delay: 3600 });
     const fw = join(tempDir(), 'fw.bin');
     writeFileSync(fw, image(20_000, 3));
+    const initial = readFileSync(join(stateDir, 'boot.json'), 'utf8');
     const running = agent(cfg, stateDir);
-    await until('the agent holds the lock', () => runningAgent(stateDir) === running.process.pid);
+    // The agent records its boot after taking the lock: "before" is the state once that is written.
+    await until('the agent holds the lock and recorded its boot', () => runningAgent(stateDir) === running.process.pid && readFileSync(join(stateDir, 'boot.json'), 'utf8') !== initial);
     const before = readFileSync(join(stateDir, 'boot.json'), 'utf8');
     const slotA = readFileSync(join(stateDir, 'slots/a.bin'));
     const common = ['--config', cfg, '--state-dir', stateDir];
