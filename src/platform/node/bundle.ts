@@ -7,7 +7,7 @@
 import { closeSync, fsyncSync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
-import { create, extract, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { otaError } from '../../errors.js';
 
 /** Entry types a bundle may hold; devices, FIFOs and the like are refused. */
@@ -62,6 +62,9 @@ export async function unpackBundle(file: string, dir: string): Promise<void> {
   rmSync(fresh, { recursive: true, force: true });
   await mkdir(fresh, { recursive: true });
   let refused: string | null = null;
+  // tar is loaded by the bundle commands that use it: every other start (a device's up-to-date check
+  // from cron) would pay ~30 ms of CPU for it.
+  const { extract } = await import('tar');
   try {
     await extract({
       file,
@@ -122,5 +125,6 @@ export async function packBundle(dir: string, file: string): Promise<void> {
     const problem = entryProblem(path, type, type === 'SymbolicLink' ? readlinkSync(join(dir, path)) : undefined);
     if (problem !== null) throw new Error(join(dir, path) + ' ' + problem + '; devices refuse such bundles');
   }
+  const { create } = await import('tar');
   await create({ cwd: dir, file, portable: true, noMtime: true, noDirRecurse: true }, entries);
 }
