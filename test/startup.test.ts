@@ -6,7 +6,7 @@
  * `process.moduleLoadList` at exit, and times nothing).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -49,5 +49,54 @@ describe('a start loads what it uses', () => {
       const run = await loadedBuiltins(args);
       expect(run.builtins.filter((m) => UNUSED.indexOf(m) >= 0)).toEqual([]);
     }
+  });
+});
+
+describe('the `ota` launcher and its code cache (src/cli/launcher.ts)', () => {
+  const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
+
+  it('finds no import() in the bundle: the vm.Script it runs in could not resolve one', () => {
+    expect(readFileSync(join(DIST, 'ota-cli.cjs'), 'utf8')).not.toContain('import(');
+  });
+
+  it('uses a cache made for this build and this Node, and compiles without one made for another build, a truncated or a damaged one', async () => {
+    const root = tempDir();
+    mkdirSync(join(root, 'dist'));
+    for (const f of ['cli.cjs', 'ota-cli.cjs']) copyFileSync(join(DIST, f), join(root, 'dist', f));
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ version: '9.8.7' }));
+    const cli = join(root, 'dist', 'cli.cjs');
+    const cache = join(root, 'dist', 'ota-cli.cjs.v8cache');
+    const version = (env: Record<string, string>) =>
+      new Promise<{ stdout: string; stderr: string }>((done, fail) =>
+        execFile(process.execPath, [cli, '--version'], { env: Object.assign({}, process.env, env) }, (e, stdout, stderr) => (e ? fail(new Error(stdout + stderr)) : done({ stdout, stderr }))),
+      );
+    const said = async () => {
+      const run = await version({ NODE_DEBUG: 'ota-code-cache' });
+      expect(run.stdout).toBe('9.8.7\n');
+      return run.stderr;
+    };
+
+    expect(await said()).toContain('no cache at ' + cache);
+    expect((await version({ OTA_CODE_CACHE: 'write' })).stdout).toBe('9.8.7\n');
+    const good = readFileSync(cache);
+    expect(good.subarray(0, 15).toString()).toBe('ota code cache ');
+    expect(await said()).toContain('compiled from the cache');
+
+    // Bit rot inside V8's data: V8 checks its checksum (the launcher sets --verify-snapshot-checksum).
+    const damaged = Buffer.from(good);
+    for (let i = 200; i < damaged.length; i += 4099) damaged[i] = damaged[i]! ^ 0x10;
+    writeFileSync(cache, damaged);
+    expect(await said()).toContain('V8 refused the cache');
+
+    writeFileSync(cache, good.subarray(0, good.length >> 1));
+    expect(await said()).toContain('V8 refused the cache');
+
+    // Another build of the same length: V8 alone would take the cache (it compares lengths only).
+    writeFileSync(cache, good);
+    const bundle = join(root, 'dist', 'ota-cli.cjs');
+    const source = readFileSync(bundle, 'utf8');
+    const id = /^\/\/ ota build (\S+)\n/.exec(source)![1]!;
+    writeFileSync(bundle, source.replace(id, id.slice(0, -1) + (id.endsWith('0') ? '1' : '0')));
+    expect(await said()).toContain('was made for another build or Node');
   });
 });

@@ -3,7 +3,7 @@
  * ("A"/"B" for slots a/b), and the booted slot read from the kernel command line as RAUC reads
  * it (`rauc.slot=A`, set by the boot loader's script).
  */
-import { childProcessModule } from '../platform/node/builtins.js';
+import { childProcessModule } from '../platform/node/lazy-modules.js';
 import { readFileSync } from 'node:fs';
 import type { SlotName } from '../install/slots.js';
 

@@ -27,7 +27,7 @@ import { offerAddress, oneOffProtocol, readOffer, type LocalOffer } from './loca
 import { fileTransport } from '../platform/node/file-transport.js';
 import { serviceNotifier } from '../platform/node/sd-notify.js';
 import { deviceStatus as statusOf, type UpdaterStatus } from '../updater/status.js';
-import { cryptoModule } from '../platform/node/builtins.js';
+import { cryptoModule } from '../platform/node/lazy-modules.js';
 
 /** A placeholder image for a simulated board created without `--file`. */
 function syntheticImage(version: string): Buffer {

@@ -1,5 +1,5 @@
 /** Runs the configured health check of a slot booted on trial. */
-import { childProcessModule } from '../platform/node/builtins.js';
+import { childProcessModule } from '../platform/node/lazy-modules.js';
 import { setLongTimeout } from '../schedule/timer-clock.js';
 
 /** The verdict of a health check; `reason` says why it failed. */

@@ -14,7 +14,7 @@ import { parseWhole } from '../../text/numbers.js';
 import type { OtaStage } from '../../errors.js';
 import type { HttpRequest, StopSignal, StreamHandlers } from '../interfaces.js';
 import { checkHop } from './url-guard.js';
-import { tlsModule } from './builtins.js';
+import { tlsModule } from './lazy-modules.js';
 
 export interface FixedBufferOptions {
   /** Certificate checks for https URLs (CA, pins); the system's CAs when empty. */

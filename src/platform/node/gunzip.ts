@@ -3,7 +3,7 @@
  * Input is fed in small slices so that what one call returns stays bounded (deflate expands at
  * most about 1032:1), whatever the ratio the publisher's data reached.
  */
-import { zlibModule } from './builtins.js';
+import { zlibModule } from './lazy-modules.js';
 import { otaError } from '../../errors.js';
 import type { Inflater } from '../interfaces.js';
 

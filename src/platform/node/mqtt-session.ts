@@ -7,7 +7,7 @@
  * Reconnecting is the caller's: a session ends once, with `closed`.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { cryptoModule, tlsModule } from './builtins.js';
+import { cryptoModule, tlsModule } from './lazy-modules.js';
 
 /** Where to connect and as whom. */
 export interface MqttSessionOptions {

@@ -18,7 +18,7 @@ import { fileState } from './file-state.js';
 import { nodeGunzip } from './gunzip.js';
 import { nodeTransport, type TlsOptions } from './transport.js';
 import { nodeTrust } from './trust.js';
-import { childProcessModule, cryptoModule, zlibModule } from './builtins.js';
+import { childProcessModule, cryptoModule, zlibModule } from './lazy-modules.js';
 
 /**
  * Exit code of the default Node reboot. A supervisor restarts the agent into the new slot, e.g.

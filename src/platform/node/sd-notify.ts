@@ -5,7 +5,7 @@
  * cannot send a datagram to a unix socket, so each message goes through systemd-notify(1), which
  * waits until systemd has read it; the units set `NotifyAccess=all` for it.
  */
-import { childProcessModule } from './builtins.js';
+import { childProcessModule } from './lazy-modules.js';
 import type { Logger } from '../interfaces.js';
 import { parseWhole } from '../../text/numbers.js';
 

@@ -15,7 +15,7 @@ import { networkErrorText, type AddressSetting } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
 import { fixedBufferCanTake, fixedBufferRequest } from './fixed-buffer-get.js';
 import { checkHop } from './url-guard.js';
-import { cryptoModule, tlsModule } from './builtins.js';
+import { cryptoModule, tlsModule } from './lazy-modules.js';
 import { MAX_TIMER_MS } from '../../schedule/timer-clock.js';
 
 const load = createRequire(import.meta.url);

@@ -3,7 +3,7 @@ import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { otaError } from '../../errors.js';
 import { systemErrorText } from './system-error.js';
-import { cryptoModule } from './builtins.js';
+import { cryptoModule } from './lazy-modules.js';
 import type { Trust } from '../../check/trust.js';
 
 /** Trusts the Ed25519 public keys in these PEM files (several during a key rotation). */

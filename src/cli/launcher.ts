@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+/**
+ * The `ota` command's entry. It runs the command's one-file bundle (ota-cli.cjs, from main.ts)
+ * compiled with V8's code cache when a cache made for this very build and this Node lies beside
+ * it: compiling the 320 KB bundle, and then the functions an up-to-date check calls, is ~10 ms
+ * of the ~30 ms such a check costs beyond `node -e 0` (`npm run bench`). Node 20 has no compile
+ * cache of its own (module.enableCompileCache came with Node 22).
+ *
+ * The cache is made by one representative run with `OTA_CODE_CACHE=write` in the environment
+ * (`npm run build` does it with an up-to-date `ota device --once`); an image build can do the
+ * same with its own Node and NODE_OPTIONS. `ota` never writes it otherwise. It is used only when
+ * its header names the bundle's build id (a new one at every build: V8 itself compares only the
+ * source's length) and this Node's version; V8 then refuses it if its own version or flags
+ * differ, and any problem means a plain compile. NODE_DEBUG=ota-code-cache says what happened.
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { debuglog } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { Script } from 'node:vm';
+
+// V8 checks a code cache's checksum only with this flag (set before the cache is made and before it
+// is read, so both carry the same flag hash): a damaged cache file would otherwise crash the agent.
+setFlagsFromString('--verify-snapshot-checksum');
+
+const bundle = join(dirname(fileURLToPath(import.meta.url)), 'ota-cli.cjs');
+const cacheFile = bundle + '.v8cache';
+const debug = debuglog('ota-code-cache');
+
+/** The build id on the bundle's first line (tsup.config.ts writes it), or '' without one. */
+function buildId(source: string): string {
+  const first = source.slice(0, source.indexOf('\n'));
+  return first.startsWith('// ota build ') ? first.slice('// ota build '.length) : '';
+}
+
+/** The header a cache for `id` on this Node starts with. */
+function header(id: string): string {
+  return 'ota code cache ' + id + ' ' + process.version + ' ' + process.arch + '\n';
+}
+
+/** The V8 data of the cache file when its header matches `id` and this Node. */
+function readCache(id: string): Buffer | undefined {
+  let file: Buffer;
+  try {
+    file = readFileSync(cacheFile);
+  } catch {
+    debug('no cache at %s', cacheFile);
+    return undefined;
+  }
+  const head = Buffer.from(header(id));
+  if (id === '' || file.length <= head.length || !file.subarray(0, head.length).equals(head)) {
+    debug('%s was made for another build or Node; compiling without it', cacheFile);
+    return undefined;
+  }
+  return file.subarray(head.length);
+}
+
+/** Runs the bundle as Node would `require` it, compiled with `cachedData`. */
+function run(source: string, cachedData: Buffer | undefined): Script {
+  const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
+  if (cachedData) debug(script.cachedDataRejected ? 'V8 refused the cache; compiled without it' : 'compiled from the cache');
+  const m = new Module(bundle);
+  m.filename = bundle;
+  const wrapper = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  wrapper.call(m.exports, m.exports, createRequire(bundle), m, bundle, dirname(bundle));
+  return script;
+}
+
+/** Writes the code cache of what this run compiled, for the next runs (OTA_CODE_CACHE=write). */
+function writeCache(script: Script, id: string): void {
+  const temporary = cacheFile + '.' + process.pid;
+  writeFileSync(temporary, Buffer.concat([Buffer.from(header(id)), script.createCachedData()]));
+  renameSync(temporary, cacheFile); // a concurrent reader sees the old file or the whole new one
+}
+
+/** Runs the bundle; nothing here keeps its source (V8 holds the wrapped copy it compiled) or the cache. */
+function start(): void {
+  const source = readFileSync(bundle, 'utf8');
+  if (source.includes('import(')) {
+    // import() in a vm.Script needs Node's experimental loader, which warns on stderr at every
+    // start: the bundle loads packages with require (platform/node/lazy-modules.ts), and one that
+    // does not is required as it is (test/startup.test.ts keeps them out).
+    createRequire(bundle)(bundle);
+    return;
+  }
+  const id = buildId(source);
+  if (process.env.OTA_CODE_CACHE !== 'write') {
+    run(source, readCache(id));
+    return;
+  }
+  const script = run(source, undefined);
+  process.once('exit', () => writeCache(script, id));
+}
+
+start();
