@@ -10,20 +10,18 @@
  * (`npm run build` does it with an up-to-date `ota device --once`); an image build can do the
  * same with its own Node and NODE_OPTIONS. `ota` never writes it otherwise. It is used only when
  * its header names the bundle's build id (a new one at every build: V8 itself compares only the
- * source's length) and this Node's version; V8 then refuses it if its own version or flags
- * differ, and any problem means a plain compile. NODE_DEBUG=ota-code-cache says what happened.
+ * source's length) and this Node's version, and holds the CRC-32 of V8's data: V8 checks its own
+ * checksum only with --verify-snapshot-checksum (node:v8, to set it, costs ~6 ms to load), and a
+ * damaged cache would crash the agent. V8 then refuses a cache whose V8 version or flags differ;
+ * any problem means a plain compile. NODE_DEBUG=ota-code-cache says what happened.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
-
-// V8 checks a code cache's checksum only with this flag (set before the cache is made and before it
-// is read, so both carry the same flag hash): a damaged cache file would otherwise crash the agent.
-setFlagsFromString('--verify-snapshot-checksum');
+import * as zlib from 'node:zlib';
 
 const bundle = join(dirname(fileURLToPath(import.meta.url)), 'ota-cli.cjs');
 const cacheFile = bundle + '.v8cache';
@@ -35,12 +33,18 @@ function buildId(source: string): string {
   return first.startsWith('// ota build ') ? first.slice('// ota build '.length) : '';
 }
 
-/** The header a cache for `id` on this Node starts with. */
-function header(id: string): string {
-  return 'ota code cache ' + id + ' ' + process.version + ' ' + process.arch + '\n';
+/** zlib's CRC-32 of `data` in hex; null before Node 20.15, which has none (no cache is used then). */
+function checksum(data: Uint8Array): string | null {
+  const crc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+  return crc32 ? crc32(data).toString(16).padStart(8, '0') : null;
 }
 
-/** The V8 data of the cache file when its header matches `id` and this Node. */
+/** The header of a cache for build `id` on this Node: what it is made for, and its data's CRC-32. */
+function header(id: string, crc: string): Buffer {
+  return Buffer.from('ota code cache ' + id + ' ' + process.version + ' ' + process.arch + ' ' + crc + '\n');
+}
+
+/** The V8 data of the cache file when its header matches `id`, this Node and the data. */
 function readCache(id: string): Buffer | undefined {
   let file: Buffer;
   try {
@@ -49,12 +53,14 @@ function readCache(id: string): Buffer | undefined {
     debug('no cache at %s', cacheFile);
     return undefined;
   }
-  const head = Buffer.from(header(id));
-  if (id === '' || file.length <= head.length || !file.subarray(0, head.length).equals(head)) {
-    debug('%s was made for another build or Node; compiling without it', cacheFile);
+  const end = file.indexOf(10) + 1;
+  const data = file.subarray(end);
+  const crc = end > 0 ? checksum(data) : null;
+  if (id === '' || crc === null || !file.subarray(0, end).equals(header(id, crc))) {
+    debug('%s was made for another build or Node, or is damaged; compiling without it', cacheFile);
     return undefined;
   }
-  return file.subarray(head.length);
+  return data;
 }
 
 /** Runs the bundle as Node would `require` it, compiled with `cachedData`. */
@@ -70,8 +76,11 @@ function run(source: string, cachedData: Buffer | undefined): Script {
 
 /** Writes the code cache of what this run compiled, for the next runs (OTA_CODE_CACHE=write). */
 function writeCache(script: Script, id: string): void {
+  const data = script.createCachedData();
+  const crc = checksum(data);
+  if (crc === null) return;
   const temporary = cacheFile + '.' + process.pid;
-  writeFileSync(temporary, Buffer.concat([Buffer.from(header(id)), script.createCachedData()]));
+  writeFileSync(temporary, Buffer.concat([header(id, crc), data]));
   renameSync(temporary, cacheFile); // a concurrent reader sees the old file or the whole new one
 }
 
