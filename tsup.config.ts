@@ -29,10 +29,10 @@ export default defineConfig([
     // One CommonJS file: Node loads it ~15 ms faster than the same code as ES modules (and ~3 ms
     // more with its two small dependencies inside), of ~50 ms that an up-to-date `ota device --once`
     // cost beyond `node -e 0`. The commands a device does not run (serve, publish, keygen, run)
-    // stay unevaluated until called. `ota` is the launcher (cli.cjs), which compiles the bundle
+    // stay unevaluated until called. `ota` is the entry (cli.cjs), which compiles the bundle
     // (ota-cli.cjs) with V8's code cache; the id on the first line tells a cache made for this
-    // build from one made for an earlier build of the same length (src/cli/launcher.ts).
-    entry: { cli: 'src/cli/launcher.ts', 'ota-cli': 'src/cli/main.ts' },
+    // build from one made for an earlier build of the same length (src/cli/entry.ts).
+    entry: { cli: 'src/cli/entry.ts', 'ota-cli': 'src/cli/main.ts' },
     banner: { js: '// ota build ' + randomUUID() },
     format: ['cjs'],
     // Without white space the bundle's source, which V8 keeps for the functions it compiles lazily,

@@ -1,5 +1,5 @@
-// Makes dist/ota-cli.cjs.v8cache, the V8 code cache the `ota` launcher compiles its bundle with
-// (src/cli/launcher.ts): one up-to-date `ota device --once` against `ota serve` on 127.0.0.1, run
+// Makes dist/ota-cli.cjs.v8cache, the V8 code cache the `ota` entry compiles its bundle with
+// (src/cli/entry.ts): one up-to-date `ota device --once` against `ota serve` on 127.0.0.1, run
 // with OTA_CODE_CACHE=write, so that the cache holds what such a check compiles. It is valid for
 // this Node (version and V8 flags, NODE_OPTIONS included) and this build only; elsewhere `ota`
 // compiles without it.

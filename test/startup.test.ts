@@ -39,7 +39,7 @@ describe('a start loads what it uses', () => {
     const run = await loadedBuiltins([CLI, 'device', '--config', config, '--state-dir', stateDir, '--once']);
     expect(run.output).toContain('up to date: running 2.0.0');
     expect(run.builtins).toContain('net');
-    // zlib is the launcher's, for its code cache's CRC-32 (src/cli/launcher.ts).
+    // zlib is the entry's, for its code cache's CRC-32 (src/cli/entry.ts).
     expect(run.builtins.filter((m) => UNUSED.indexOf(m) >= 0 && m !== 'zlib')).toEqual([]);
   });
 
@@ -53,7 +53,7 @@ describe('a start loads what it uses', () => {
   });
 });
 
-describe('the `ota` launcher and its code cache (src/cli/launcher.ts)', () => {
+describe('the `ota` entry and its code cache (src/cli/entry.ts)', () => {
   const DIST = fileURLToPath(new URL('../dist/', import.meta.url));
 
   it('finds no import() in the bundle: the vm.Script it runs in could not resolve one', () => {

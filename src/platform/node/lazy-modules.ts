@@ -5,7 +5,7 @@
  * RSS (`npm run bench`), for HTTPS, hashing an image, CRC-32 of a download, gzip, signatures and
  * commands that such a start never reaches. Packages are loaded with require, not import(): the
  * `ota` bundle runs in a vm.Script, where import() needs an experimental loader that warns on
- * stderr (src/cli/launcher.ts). Node caches each module, so calling these again costs a lookup.
+ * stderr (src/cli/entry.ts). Node caches each module, so calling these again costs a lookup.
  */
 import { createRequire } from 'node:module';
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
- * The `ota` command's entry. It runs the command's one-file bundle (ota-cli.cjs, from main.ts)
- * compiled with V8's code cache when a cache made for this very build and this Node lies beside
- * it: compiling the 320 KB bundle, and then the functions an up-to-date check calls, is ~10 ms
- * of the ~30 ms such a check costs beyond `node -e 0` (`npm run bench`). Node 20 has no compile
- * cache of its own (module.enableCompileCache came with Node 22).
+ * The `ota` command's entry (dist/cli.cjs). It runs the command's one-file bundle (ota-cli.cjs,
+ * from main.ts) compiled with V8's code cache when a cache made for this very build and this Node
+ * lies beside it: compiling the bundle, and then the functions an up-to-date check calls, was
+ * ~10 ms of the ~30 ms such a check cost beyond `node -e 0` (`npm run bench`). Node 20 has no
+ * compile cache of its own (module.enableCompileCache came with Node 22).
  *
  * The cache is made by one representative run with `OTA_CODE_CACHE=write` in the environment
  * (`npm run build` does it with an up-to-date `ota device --once`); an image build can do the
