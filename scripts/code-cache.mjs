@@ -14,7 +14,7 @@ const cache = fileURLToPath(new URL('../dist/ota-cli.cjs.v8cache', import.meta.u
 const work = mkdtempSync(join(tmpdir(), 'ota-code-cache-'));
 
 function ota(args, env = {}) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: Object.assign({}, process.env, env) });
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: Object.assign({}, process.env, env), timeout: 60000 });
   if (r.status !== 0) throw new Error('ota ' + args.join(' ') + ' failed: ' + r.stdout + r.stderr);
 }
 
