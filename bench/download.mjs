@@ -135,7 +135,10 @@ async function refetchAfterKill(releases, killAt) {
   }
 }
 
-/** RSS of an `ota device` agent (no --once) after it connected to MQTT and made its first check. */
+/**
+ * RSS of an `ota device` agent (no --once) 3 s and 15 s after it connected to MQTT and made its
+ * first check: V8's memory reducer shrinks the heap of an idle process ~8 s after its last work.
+ */
 async function idleAgentRss(url) {
   const mosquitto = which('mosquitto');
   if (!mosquitto) return 'mosquitto is not installed';
@@ -150,8 +153,11 @@ async function idleAgentRss(url) {
   try {
     for (let i = 0; i < 200 && !(log.includes('MQTT connected') && log.includes('No new updates')); i++) await new Promise((r) => setTimeout(r, 50));
     if (!log.includes('MQTT connected')) return 'the agent did not connect: ' + log.slice(-300);
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/' + agent.pid + '/status', 'utf8'))[1]) / 1024;
     await new Promise((r) => setTimeout(r, 3000));
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/' + agent.pid + '/status', 'utf8'))[1]) / 1024;
+    const early = rss();
+    await new Promise((r) => setTimeout(r, 12000));
+    return [early, rss()];
   } finally {
     agent.kill('SIGTERM');
     broker.kill('SIGTERM');
@@ -217,18 +223,19 @@ try {
   nginx = await startNginx(releases);
   const upToDate = [];
   const nodeBare = [];
-  for (let i = 0; i < Math.max(RUNS, 11); i++) {
+  for (let i = 0; i < Math.max(RUNS, 21); i++) {
     const d = device('current', '2.0.0', nginx.url);
     upToDate.push(measuredNode([cli, 'device', '--config', d.config, '--state-dir', d.stateDir, '--once']));
     nodeBare.push(measuredNode(['-e', '0']));
   }
-  const line = (name, rs) => console.log('| ' + name + ' | ' + (median(rs.map((r) => r.cpu)) * 1000).toFixed(0) + ' ms | ' + median(rs.map((r) => r.rssMiB)).toFixed(0) + ' MiB |');
+  const line = (name, rs) => console.log('| ' + name + ' | ' + (median(rs.map((r) => r.cpu)) * 1000).toFixed(0) + ' ms | ' + median(rs.map((r) => r.rssMiB)).toFixed(1) + ' MiB |');
   console.log('\n| nothing to download | CPU | peak RSS |');
   console.log('|---|---|---|');
   line('`ota device --once`, up to date', upToDate);
   line('`node -e 0`', nodeBare);
+  line('difference (median of the rounds\' differences)', upToDate.map((r, i) => ({ cpu: r.cpu - nodeBare[i].cpu, rssMiB: r.rssMiB - nodeBare[i].rssMiB })));
   const idle = await idleAgentRss(nginx.url);
-  console.log('idle agent (`ota device`, MQTT connected, after its first check): ' + (typeof idle === 'number' ? idle.toFixed(0) + ' MiB RSS' : 'not measured: ' + idle));
+  console.log('idle agent (`ota device`, MQTT connected, after its first check): ' + (Array.isArray(idle) ? idle[0].toFixed(1) + ' MiB RSS 3 s after it, ' + idle[1].toFixed(1) + ' MiB 15 s after' : 'not measured: ' + idle));
 } finally {
   if (nginx) await nginx.stop();
   rmSync(work, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * ("A"/"B" for slots a/b), and the booted slot read from the kernel command line as RAUC reads
  * it (`rauc.slot=A`, set by the boot loader's script).
  */
-import { spawn } from 'node:child_process';
+import { childProcessModule } from '../platform/node/lazy-modules.js';
 import { readFileSync } from 'node:fs';
 import type { SlotName } from '../install/slots.js';
 
@@ -20,7 +20,7 @@ export function slotOf(name: string | undefined): SlotName | null {
 /** Runs `program` with `args`, feeding it `input`; resolves to its standard output, rejects naming the program. */
 export function runTool(program: string, args: string[], input = ''): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = childProcessModule().spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));

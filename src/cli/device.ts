@@ -6,7 +6,6 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { describeBoot, initialBootState, type DeviceStatus } from '../boot/boot-state.js';
 import { loadBootState, saveBootState } from '../boot/boot-store.js';
 import { readConfigFile, type ConfigFile } from '../platform/node/config-file.js';
@@ -28,6 +27,7 @@ import { offerAddress, oneOffProtocol, readOffer, type LocalOffer } from './loca
 import { fileTransport } from '../platform/node/file-transport.js';
 import { serviceNotifier } from '../platform/node/sd-notify.js';
 import { deviceStatus as statusOf, type UpdaterStatus } from '../updater/status.js';
+import { cryptoModule } from '../platform/node/lazy-modules.js';
 
 /** A placeholder image for a simulated board created without `--file`. */
 function syntheticImage(version: string): Buffer {
@@ -60,7 +60,7 @@ export async function initDevice(stateDir: string, version: string, file?: strin
       await platform.slots.prepare!('a', 'tar');
     }
     await platform.state.remove('download.json');
-    const sha256 = createHash('sha256').update(image).digest('hex');
+    const sha256 = cryptoModule().createHash('sha256').update(image).digest('hex');
     const boot = await saveBootState(platform.state, platform.bootSelector, initialBootState({ version: v, sha256, size: image.length }, 3));
     return describeBoot(boot);
   });

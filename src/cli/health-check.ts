@@ -1,5 +1,5 @@
 /** Runs the configured health check of a slot booted on trial. */
-import { spawn } from 'node:child_process';
+import { childProcessModule } from '../platform/node/lazy-modules.js';
 import { setLongTimeout } from '../schedule/timer-clock.js';
 
 /** The verdict of a health check; `reason` says why it failed. */
@@ -12,7 +12,7 @@ export type HealthVerdict = { ok: true } | { ok: false; reason: string };
 export function runHealthCheck(command: string, env: { OTA_SLOT_PATH: string; OTA_VERSION: string }, timeoutSec: number): Promise<HealthVerdict> {
   if (command === '') return Promise.resolve({ ok: true });
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', command], { env: Object.assign({}, process.env, env), stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = childProcessModule().spawn('sh', ['-c', command], { env: Object.assign({}, process.env, env), stdio: ['ignore', 'inherit', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString('utf8')).slice(-500);

@@ -16,7 +16,6 @@ import type { OtaConfig } from '../config/config.js';
 import { otaError } from '../errors.js';
 import { parseVersion } from '../check/version.js';
 import type { Platform, Transport } from '../platform/interfaces.js';
-import { describeImage } from '../server/release-store.js';
 import { EXIT } from './exit-codes.js';
 import { cliError, guard } from './cli-error.js';
 
@@ -112,6 +111,8 @@ export async function readOffer(source: string, version: string | undefined, tra
   if (manifest !== null) return { manifest, base };
   if (version === undefined) throw cliError(EXIT.USAGE, source + ' is an image, not a manifest: give its --version');
   if (isUrl(source)) return { manifest: { ver: version, url: source }, base };
+  // The release store (and the publisher's crypto, zlib and child_process) loads only for a bare image.
+  const { describeImage } = await import('../server/release-store.js');
   const d = await describeImage(source, DEFAULT_CHUNK_SIZE);
   return {
     manifest: { ver: version, size: d.size, sha256: d.sha256, chunk_size: DEFAULT_CHUNK_SIZE, chunk_crc32: d.crcs, url: basename(source) },

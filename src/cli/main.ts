@@ -1,7 +1,6 @@
-#!/usr/bin/env node
 /** The `ota` command: publish and serve releases, and run or operate a device's agent. */
 import './lean-heap.js'; // first: V8 settings for everything evaluated after it
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultSettings } from '../config/config.js';
 import { parseDuration } from '../config/durations.js';
@@ -125,7 +124,7 @@ const COMMANDS: Command[] = [
       const deviceTokens = tokens === undefined ? undefined : await guard(EXIT.CONFIG, '--device-tokens', () => loadTokenTable(tokens));
       const port = whole(v, 'port', 0, 65535) ?? 8080;
       const dir = text(v, 'dir')!;
-      const isDir = await guard(EXIT.CONFIG, '--dir', async () => (await import('node:fs/promises')).stat(dir).then((s) => s.isDirectory()));
+      const isDir = await guard(EXIT.CONFIG, '--dir', async () => statSync(dir).isDirectory());
       if (!isDir) throw cliError(EXIT.CONFIG, '--dir ' + dir + ' is not a directory (give the release directory `ota publish --dir` writes)');
       const tls = v['tls-cert'] ? { cert: await readInput('tls-cert', text(v, 'tls-cert')!), key: await readInput('tls-key', text(v, 'tls-key')!) } : undefined;
       const host = text(v, 'host') ?? '127.0.0.1';

@@ -9,11 +9,12 @@
  * the connection's end.
  */
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { parseWhole } from '../../text/numbers.js';
 import type { OtaStage } from '../../errors.js';
 import type { HttpRequest, StopSignal, StreamHandlers } from '../interfaces.js';
 import { checkHop } from './url-guard.js';
+import { tlsModule } from './lazy-modules.js';
 
 export interface FixedBufferOptions {
   /** Certificate checks for https URLs (CA, pins); the system's CAs when empty. */
@@ -320,7 +321,7 @@ function exchange(url: URL, out: Outgoing, handlers: StreamHandlers, o: FixedBuf
     try {
       socket =
         url.protocol === 'https:'
-          ? tlsConnect(Object.assign({}, o.tls, { host, port, servername: isIP(host) ? undefined : host, onread: { buffer, callback: onread } }), () => socket!.write(request))
+          ? tlsModule().connect(Object.assign({}, o.tls, { host, port, servername: isIP(host) ? undefined : host, onread: { buffer, callback: onread } }), () => socket!.write(request))
           : netConnect({ host, port, onread: { buffer, callback: onread } }, () => socket!.write(request));
     } catch (e) {
       finish(e);

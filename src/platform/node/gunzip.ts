@@ -3,7 +3,7 @@
  * Input is fed in small slices so that what one call returns stays bounded (deflate expands at
  * most about 1032:1), whatever the ratio the publisher's data reached.
  */
-import { createGunzip } from 'node:zlib';
+import { zlibModule } from './lazy-modules.js';
 import { otaError } from '../../errors.js';
 import type { Inflater } from '../interfaces.js';
 
@@ -12,7 +12,7 @@ const SLICE = 8 * 1024;
 
 /** A gzip decompressor: each call returns the output the input so far completes. */
 export function nodeGunzip(): Inflater {
-  const z = createGunzip();
+  const z = zlibModule().createGunzip();
   let out: Uint8Array[] = [];
   let failure: Error | null = null;
   let ended = false;

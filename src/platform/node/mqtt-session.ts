@@ -6,9 +6,8 @@
  * an idle agent ~25 MiB larger (74 MiB against 48 MiB without a trigger).
  * Reconnecting is the caller's: a session ends once, with `closed`.
  */
-import { randomBytes } from 'node:crypto';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { cryptoModule, tlsModule } from './lazy-modules.js';
 
 /** Where to connect and as whom. */
 export interface MqttSessionOptions {
@@ -112,7 +111,7 @@ export function mqttSession(o: MqttSessionOptions, events: MqttSessionEvents): M
   const publications: Record<number, () => void> = {};
 
   // SNI carries host names only (RFC 6066 section 3; Node's DEP0123 for an IP): an IP is still checked against the certificate.
-  const socket: Socket = secure ? tlsConnect(Object.assign({ host, port, servername: isIP(host) ? undefined : host }, o.tls)) : netConnect({ host, port });
+  const socket: Socket = secure ? tlsModule().connect(Object.assign({ host, port, servername: isIP(host) ? undefined : host }, o.tls)) : netConnect({ host, port });
   const send = (b: Buffer) => {
     if (!socket.destroyed) socket.write(b);
   };
@@ -125,7 +124,7 @@ export function mqttSession(o: MqttSessionOptions, events: MqttSessionEvents): M
 
   socket.once(secure ? 'secureConnect' : 'connect', () => {
     const flags = 0x02 | (o.username ? 0x80 : 0) | (o.password ? 0x40 : 0); // clean session
-    const payload = [utf8(o.clientId || 'ota_' + randomBytes(6).toString('hex'))];
+    const payload = [utf8(o.clientId || 'ota_' + cryptoModule().randomBytes(6).toString('hex'))];
     if (o.username) payload.push(utf8(o.username));
     if (o.password) payload.push(utf8(o.password));
     send(packet(CONNECT, 0, [utf8('MQTT'), Buffer.from([4, flags]), u16(o.keepaliveSeconds), ...payload]));

@@ -1,6 +1,4 @@
 /** The Node platform: axios transport, file slots and state, real timers, stderr log, process reboot. */
-import { createHash } from 'node:crypto';
-import * as zlib from 'node:zlib';
 import { crc32 } from '../../download/crc32.js';
 import { timerClock } from '../../schedule/timer-clock.js';
 import { join, resolve } from 'node:path';
@@ -10,7 +8,6 @@ import { formatLogLine } from '../../log/log-line.js';
 import type { Clock, Hasher, Logger, LogLevel, Platform, RebootRequest } from '../interfaces.js';
 import { atLevel } from '../../log/log-level.js';
 import { systemErrorText, worded, type AddressSetting } from './system-error.js';
-import { execFile } from 'node:child_process';
 import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
 import { masker, redacting } from '../../log/redact.js';
 import { currentLink } from '../../boot/current-link.js';
@@ -21,6 +18,7 @@ import { fileState } from './file-state.js';
 import { nodeGunzip } from './gunzip.js';
 import { nodeTransport, type TlsOptions } from './transport.js';
 import { nodeTrust } from './trust.js';
+import { childProcessModule, cryptoModule, zlibModule } from './lazy-modules.js';
 
 /**
  * Exit code of the default Node reboot. A supervisor restarts the agent into the new slot, e.g.
@@ -64,8 +62,15 @@ export interface NodePlatformOptions {
 }
 
 /** zlib's CRC-32 (Node 20.15 and later), about three times faster than the portable one. */
-const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-const nativeCrc32 = zlibCrc32 ? (data: Uint8Array, previous?: number) => zlibCrc32(data, previous ?? 0) >>> 0 : undefined;
+function nativeCrc32(): ((data: Uint8Array) => number) | undefined {
+  const zlibCrc32 = (zlibModule() as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  return zlibCrc32 ? (data) => zlibCrc32(data, 0) >>> 0 : undefined;
+}
+
+let chunkCrc32: ((data: Uint8Array) => number) | undefined;
+
+/** CRC-32 of a chunk, choosing (and loading zlib) at the first chunk. */
+const crc32OfChunk = (data: Uint8Array): number => (chunkCrc32 ??= nativeCrc32() ?? crc32)(data);
 
 /** Real time: monotonic `now`, Node timers. */
 export const systemClock: Clock = timerClock(() => performance.now());
@@ -116,13 +121,13 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
 function commandReboot(command: string): () => Promise<void> {
   return () =>
     new Promise((resolve, reject) => {
-      execFile('sh', ['-c', command], (e) => (e ? reject(new Error('reboot command ' + JSON.stringify(command) + ' failed: ' + e.message)) : resolve()));
+      childProcessModule().execFile('sh', ['-c', command], (e) => (e ? reject(new Error('reboot command ' + JSON.stringify(command) + ' failed: ' + e.message)) : resolve()));
     });
 }
 
 /** A node:crypto hash, as the core's Hasher. */
 function nodeHasher(algorithm: 'sha256' | 'sha1' | 'md5'): Hasher {
-  const h = createHash(algorithm);
+  const h = cryptoModule().createHash(algorithm);
   return { update: (d) => h.update(d), digest: () => h.digest('hex') };
 }
 
@@ -149,7 +154,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
     logger,
     sha256: sha256Hasher,
     digest: nodeHasher,
-    crc32: nativeCrc32 ?? crc32,
+    crc32: crc32OfChunk,
     reboot:
       options.reboot ??
       (options.rebootCommand

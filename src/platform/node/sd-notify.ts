@@ -5,7 +5,7 @@
  * cannot send a datagram to a unix socket, so each message goes through systemd-notify(1), which
  * waits until systemd has read it; the units set `NotifyAccess=all` for it.
  */
-import { execFile } from 'node:child_process';
+import { childProcessModule } from './lazy-modules.js';
 import type { Logger } from '../interfaces.js';
 import { parseWhole } from '../../text/numbers.js';
 
@@ -26,7 +26,7 @@ export function serviceNotifier(logger: Logger, env: NodeJS.ProcessEnv = process
   const send = (...assignments: string[]) => {
     if (socket === undefined || socket === '' || broken) return;
     // --pid: attributed to this process (the unit's main one), not to the short-lived helper.
-    execFile('systemd-notify', ['--pid=' + process.pid, ...assignments], { env }, (e) => {
+    childProcessModule().execFile('systemd-notify', ['--pid=' + process.pid, ...assignments], { env }, (e) => {
       if (e === null || broken) return;
       broken = true;
       logger.log('WARNING', 'Cannot notify systemd (systemd-notify ' + ((e as { code?: unknown }).code === 'ENOENT' ? 'is not installed' : 'failed') + '); readiness and watchdog messages stop');

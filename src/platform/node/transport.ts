@@ -5,17 +5,17 @@
  * rest of an up-to-date check.
  */
 import type { AxiosRequestConfig, AxiosResponse, AxiosStatic } from 'axios';
-import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Agent } from 'node:https';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { isOtaError, otaError, type OtaStage } from '../../errors.js';
 import { networkErrorText, type AddressSetting } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
 import { fixedBufferCanTake, fixedBufferRequest } from './fixed-buffer-get.js';
 import { checkHop } from './url-guard.js';
+import { cryptoModule, tlsModule } from './lazy-modules.js';
 import { MAX_TIMER_MS } from '../../schedule/timer-clock.js';
 
 const load = createRequire(import.meta.url);
@@ -47,9 +47,10 @@ function tlsChecks(tls: TlsOptions): ConnectionOptions {
     cert: tls.clientCert ? readFileSync(tls.clientCert) : undefined,
     key: tls.clientKey ? readFileSync(tls.clientKey) : undefined,
     checkServerIdentity(host, cert) {
-      const err = checkServerIdentity(host, cert);
+      const err = tlsModule().checkServerIdentity(host, cert);
       if (err || pins.length === 0) return err;
       // The pin is over the SubjectPublicKeyInfo (DER), as HPKP and `openssl pkey -pubin -outform der` give it.
+      const { X509Certificate, createHash } = cryptoModule();
       const spki = new X509Certificate(cert.raw).publicKey.export({ type: 'spki', format: 'der' });
       const pin = createHash('sha256').update(spki).digest('base64');
       if (pins.indexOf(pin) >= 0) return undefined;
