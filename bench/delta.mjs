@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-const cli = join(dist, 'cli.js');
+const cli = join(dist, 'cli.cjs');
 const [pkg = 'axios', oldVersion = '1.8.3', newVersion = '1.8.4'] = process.argv.slice(2);
 const RUNS = 3;
 
