@@ -106,7 +106,7 @@ function pathSlots(paths: { a: string; b: string }, capacity: number | undefined
       };
     },
 
-    async read(slot: SlotName, offset: number, length: number): Promise<Uint8Array> {
+    async read(slot: SlotName, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
       let fd: number;
       try {
         fd = ops.open(paths[slot], 'r');
@@ -115,7 +115,7 @@ function pathSlots(paths: { a: string; b: string }, capacity: number | undefined
         throw e;
       }
       try {
-        const buf = Buffer.alloc(length);
+        const buf = into ? into.subarray(0, length) : Buffer.alloc(length);
         return buf.subarray(0, ops.read(fd, buf, offset));
       } finally {
         ops.close(fd);

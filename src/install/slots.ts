@@ -18,7 +18,12 @@ export interface SlotStorage {
   capacity(slot: SlotName): number | undefined;
   /** Opens a slot for writing an image of `size` bytes, keeping bytes already there (for resume). */
   open(slot: SlotName, size: number): Promise<SlotWriter>;
-  read(slot: SlotName, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads up to `length` bytes at `offset`. Given `into` (at least `length` bytes), a platform may
+   * read into it and return a view of it, sparing an allocation per read; otherwise the result is
+   * a fresh array the caller may keep.
+   */
+  read(slot: SlotName, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Bytes to read at a time when reading a slot back: large enough to be fast, small enough for the device's memory. */
   readSize: number;
   /** Where the slot is, for health checks (a path on Node). */
