@@ -91,7 +91,7 @@ export async function fetchImage(ctx: FetchContext, job: DownloadJob, running: R
         });
         return { push: (data) => d.push(data), end: async () => void d.finish() };
       };
-      const sha256 = await orFallBack(ctx, 'delta update', () => viaTransfer(ctx, staging, job, patch, makeDecoder, true));
+      const sha256 = await orFallBack(ctx, 'delta update', job.slot, () => viaTransfer(ctx, staging, job, patch, makeDecoder, true));
       if (sha256 !== null) return sha256;
     }
     const gunzip = t.gunzip;
@@ -103,7 +103,7 @@ export async function fetchImage(ctx: FetchContext, job: DownloadJob, running: R
         const out = (piece: Uint8Array) => emit(piece, null);
         return { push: (data) => inflater.push(data, out), end: () => inflater.end(out) };
       };
-      const sha256 = await orFallBack(ctx, 'compressed download', () => viaTransfer(ctx, staging, job, gzip, makeDecoder, false));
+      const sha256 = await orFallBack(ctx, 'compressed download', job.slot, () => viaTransfer(ctx, staging, job, gzip, makeDecoder, false));
       if (sha256 !== null) return sha256;
     }
   }
@@ -117,25 +117,40 @@ function patchFrom(patches: Patch[] | undefined, base: string): Patch | null {
 }
 
 /**
- * Runs one way of fetching; resolves to null (after a warning) when it failed in a way the next
- * way may avoid: a bad patch or gzip, a wrong result, a file the server no longer has.
+ * Removes what was staged for `slot`, once the image decoded from it is installed: nothing resumes
+ * from it any more (the download journal that described it is gone too). A failure only costs
+ * disk space until the next update's staging replaces the file, so it is logged, not raised.
  */
-async function orFallBack(ctx: FetchContext, what: string, attempt: () => Promise<string>): Promise<string | null> {
+export async function discardStaged(ctx: Pick<Platform, 'transfers' | 'logger'>, slot: SlotName): Promise<void> {
+  const t = ctx.transfers;
+  if (!t || !t.discard) return;
+  try {
+    await t.discard(slot);
+  } catch (e) {
+    ctx.logger.log('WARNING', 'Could not remove the staged transfer of slot ' + slot + ': ' + toOtaError(e, 'install').message);
+  }
+}
+
+/**
+ * Runs one way of fetching into `slot`; resolves to null (after a warning) when it failed in a way
+ * the next way may avoid: a bad patch or gzip, a wrong result, a file the server no longer has.
+ * What it staged is removed then: the next way stages its own or downloads into the slot.
+ */
+async function orFallBack(ctx: FetchContext, what: string, slot: SlotName, attempt: () => Promise<string>): Promise<string | null> {
   try {
     return await attempt();
   } catch (e) {
     const error = toOtaError(e, 'download');
     if (error.retryable && error.code !== 'SHA256_MISMATCH') throw error;
     await ctx.state.remove(DECODE_JOURNAL);
+    await discardStaged(ctx, slot);
     ctx.logger.log('WARNING', what + ' failed (' + error.code + ': ' + error.message + '); falling back to the full image');
     return null;
   }
 }
 
-/** The recorded resume point of this patch's decode into this slot, or null. */
-async function resumePoint(ctx: FetchContext, transfer: Transfer, image: string, slot: SlotName): Promise<VcdiffPosition | null> {
-  const text = await ctx.state.read(DECODE_JOURNAL);
-  if (text === null) return null;
+/** The resume point of this patch's decode into this slot that the journal `text` records, or null. */
+function resumePoint(text: string, transfer: Transfer, image: string, slot: SlotName): VcdiffPosition | null {
   try {
     const j = JSON.parse(text) as DecodeJournal;
     const at = j.at;
@@ -162,7 +177,10 @@ async function viaTransfer(
   await download(Object.assign({}, ctx, { slots: staging }), Object.assign({}, job, { release: transfer }));
   const r = job.release;
   const image = r.sha256 ?? 'unverified ' + r.version;
-  const resumeAt = resumable ? await resumePoint(ctx, transfer, image, job.slot) : null;
+  const journal = await ctx.state.read(DECODE_JOURNAL);
+  const resumeAt = journal === null || !resumable ? null : resumePoint(journal, transfer, image, job.slot);
+  // Removed at the end when there is one (left by this decode or another): removing costs an fsync.
+  let journaled = journal !== null;
   const writer = await ctx.slots.open(job.slot, r.size);
   const hasher = ctx.sha256();
   let written = 0;
@@ -182,8 +200,9 @@ async function viaTransfer(
     if (resumable && after !== null && unsynced >= DECODE_SYNC_BYTES) {
       unsynced = 0;
       await writer.sync();
-      const journal: DecodeJournal = { patch: transfer.sha256, image, slot: job.slot, at: after };
-      await ctx.state.write(DECODE_JOURNAL, JSON.stringify(journal));
+      const record: DecodeJournal = { patch: transfer.sha256, image, slot: job.slot, at: after };
+      await ctx.state.write(DECODE_JOURNAL, JSON.stringify(record));
+      journaled = true;
     }
   }, written > 0 ? resumeAt : null);
   let sha256 = '';
@@ -206,7 +225,7 @@ async function viaTransfer(
   } finally {
     await writer.close();
   }
-  await ctx.state.remove(DECODE_JOURNAL);
+  if (journaled) await ctx.state.remove(DECODE_JOURNAL);
   ctx.logger.log('INFO', 'Decoded ' + transfer.size + ' transferred bytes into the ' + r.size + '-byte image');
   return sha256;
 }
