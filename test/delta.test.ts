@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type Manifest } from '../src/check/release.js';
 import type { SlotStorage } from '../src/install/slots.js';
-import type { Clock } from '../src/platform/interfaces.js';
+import type { Clock, StateStore } from '../src/platform/interfaces.js';
+import { fileState } from '../src/platform/node/file-state.js';
 import { fileSlots } from '../src/install/file-slots.js';
 import { describeImage, publish } from '../src/server/release-store.js';
 import { startServer } from '../src/server/server.js';
@@ -135,8 +136,15 @@ describe('delta updates', () => {
         });
       },
     });
-    void testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir, { slots: dying }).updater.checkForUpdates();
-    await reached;
+    // The slot syncs beside the decode: the cut comes once the journal recorded the 16 MiB boundary.
+    let journaled: () => void = () => undefined;
+    const recorded = new Promise<void>((r) => (journaled = r));
+    const store = fileState(stateDir);
+    const state: StateStore = Object.assign({}, store, {
+      write: (name: string, text: string) => store.write(name, text).then(() => (name === 'decode.json' ? journaled() : undefined)),
+    });
+    void testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir, { slots: dying, state }).updater.checkForUpdates();
+    await Promise.all([reached, recorded]);
     const { updater, lines } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir);
     expect((await updater.checkForUpdates()).status).toBe('updated');
     expect(readFileSync(join(stateDir, 'slots/b.bin')).equals(big2)).toBe(true);
