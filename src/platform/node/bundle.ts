@@ -51,7 +51,7 @@ function treePaths(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Fsyncs in flight at once: the file system commits concurrent fsyncs together (ext4 measured 2-3× faster than one at a time). */
+/** Fsyncs in flight at once: the file system commits concurrent fsyncs together (100 files on ext4: 4-6× faster than one at a time). */
 const SYNCS_IN_FLIGHT = 8;
 
 function syncPath(path: string): Promise<void> {
