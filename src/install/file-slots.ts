@@ -21,7 +21,7 @@ export function fileSlots(dir: string, capacity?: number, ops: FileOps = nodeFil
   return Object.assign(slots, {
     locate: (slot: SlotName) => (existsSync(bundle(slot)) ? bundle(slot) : image(slot)),
     async prepare(slot: SlotName, format: 'tar' | undefined) {
-      if (format === 'tar') await unpackBundle(image(slot), bundle(slot));
+      if (format === 'tar') await unpackBundle(image(slot), bundle(slot), ops);
       else rmSync(bundle(slot), { recursive: true, force: true });
     },
   });

@@ -4,11 +4,11 @@
  * directory beside it with every entry checked, fsynced, and only then renamed into place, so a
  * power cut leaves either the old directory or the complete new one.
  */
-import { closeSync, fsync, lstatSync, openSync, readdirSync, readlinkSync, renameSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { ReadEntry } from 'tar';
 import { otaError } from '../../errors.js';
+import { nodeFileOps, type FileOps } from './file-ops.js';
 
 /**
  * The tar package, loaded when a bundle is first packed or unpacked: an agent that only ever
@@ -40,37 +40,38 @@ function escapes(path: string): boolean {
 }
 
 /** Every file and directory under `dir`, `dir` included (links are not followed). */
-function treePaths(dir: string, out: string[] = []): string[] {
+function treePaths(dir: string, out: { path: string; kind: 'file' | 'dir' }[] = []): { path: string; kind: 'file' | 'dir' }[] {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     const st = lstatSync(path);
     if (st.isDirectory()) treePaths(path, out);
-    else if (st.isFile()) out.push(path);
+    else if (st.isFile()) out.push({ path, kind: 'file' });
   }
-  out.push(dir);
+  out.push({ path: dir, kind: 'dir' });
   return out;
 }
 
 /** Fsyncs in flight at once: the file system commits concurrent fsyncs together (100 files on ext4: 4-6× faster than one at a time). */
 const SYNCS_IN_FLIGHT = 8;
 
-function syncPath(path: string): Promise<void> {
-  const fd = openSync(path, 'r');
-  return new Promise((resolve, reject) =>
-    fsync(fd, (e) => {
-      closeSync(fd);
-      if (e) reject(e);
-      else resolve();
-    }),
-  );
+async function syncFile(ops: FileOps, path: string): Promise<void> {
+  const fd = ops.open(path, 'r');
+  try {
+    await ops.fsync(fd);
+  } finally {
+    ops.close(fd);
+  }
 }
 
 /** Makes every file and directory under `dir` durable, a few fsyncs at a time on the thread pool. */
-async function syncTree(dir: string): Promise<void> {
+async function syncTree(ops: FileOps, dir: string): Promise<void> {
   const paths = treePaths(dir);
   let next = 0;
   const worker = async () => {
-    while (next < paths.length) await syncPath(paths[next++]!);
+    while (next < paths.length) {
+      const path = paths[next++]!;
+      await (path.kind === 'dir' ? ops.fsyncDir(path.path) : syncFile(ops, path.path));
+    }
   };
   const workers: Promise<void>[] = [];
   for (let i = 0; i < Math.min(SYNCS_IN_FLIGHT, paths.length); i++) workers.push(worker());
@@ -79,12 +80,13 @@ async function syncTree(dir: string): Promise<void> {
 
 /**
  * Unpacks the tar archive `file` into `dir`, replacing what is there. Throws `IMAGE_INVALID`
- * naming the first entry that breaks a rule; `dir` is then untouched.
+ * naming the first entry that breaks a rule; `dir` is then untouched. The fsyncs and renames go
+ * through `ops` (tar writes the files itself).
  */
-export async function unpackBundle(file: string, dir: string): Promise<void> {
+export async function unpackBundle(file: string, dir: string, ops: FileOps = nodeFileOps): Promise<void> {
   const fresh = dir + '.new';
   rmSync(fresh, { recursive: true, force: true });
-  await mkdir(fresh, { recursive: true });
+  ops.mkdir(fresh);
   let refused: string | null = null;
   const { extract } = await tar();
   try {
@@ -108,17 +110,17 @@ export async function unpackBundle(file: string, dir: string): Promise<void> {
     rmSync(fresh, { recursive: true, force: true });
     throw otaError('IMAGE_INVALID', 'install', refused);
   }
-  await syncTree(fresh);
+  await syncTree(ops, fresh);
   const old = dir + '.old';
   rmSync(old, { recursive: true, force: true });
   try {
-    renameSync(dir, old);
+    ops.rename(dir, old);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  renameSync(fresh, dir);
+  ops.rename(fresh, dir);
   // The rename is durable only once the directory holding it is: before the boot state names the slot.
-  await syncPath(dirname(dir));
+  await ops.fsyncDir(dirname(dir));
   rmSync(old, { recursive: true, force: true });
 }
 
