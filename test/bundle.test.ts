@@ -5,10 +5,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../src/errors.js';
-import { unpackBundle } from '../src/platform/node/bundle.js';
+import { packBundle, unpackBundle } from '../src/platform/node/bundle.js';
+import { nodeFileOps, type FileOps } from '../src/platform/node/file-ops.js';
 import { publish } from '../src/server/release-store.js';
 import { configFile, runCli, serve, tempDir } from './helpers/fixtures.js';
 
@@ -106,5 +107,40 @@ describe('unpacking refuses entries that leave the slot (archives made by GNU ta
     expect(await refused(gnuTar(join(root, 'app'), 'in.txt', '../outside.txt'))).toContain('leaves the bundle');
     expect(await refused(gnuTar(join(root, 'app'), 'up'))).toContain('links outside the bundle');
     expect(await refused(gnuTar(join(root, 'app'), 'pipe'))).toContain('FIFO');
+  });
+});
+
+describe('unpacking is durable before the slot is named', () => {
+  it('fsyncs every file and directory of the new tree before renaming it into place, then the directory holding it', async () => {
+    const root = tempDir();
+    const archive = join(root, 'b.bin');
+    await packBundle(app('1.0.0', 'hello'), archive);
+    mkdirSync(join(root, 'b'));
+    writeFileSync(join(root, 'b', 'old.js'), 'old');
+    // The real file operations, recorded with paths relative to the slots directory.
+    const events: string[] = [];
+    const opened: Record<number, string> = {};
+    const rel = (path: string) => relative(root, path) || '.';
+    const ops: FileOps = Object.assign({}, nodeFileOps, {
+      open(path: string, flags: 'r' | 'r+' | 'w+' | 'wx') {
+        const fd = nodeFileOps.open(path, flags);
+        opened[fd] = rel(path);
+        return fd;
+      },
+      fsync: (fd: number) => (events.push('fsync ' + opened[fd]), nodeFileOps.fsync(fd)),
+      fsyncDir: (dir: string) => (events.push('fsync ' + rel(dir) + '/'), nodeFileOps.fsyncDir(dir)),
+      rename: (from: string, to: string) => (events.push('rename ' + rel(from) + ' ' + rel(to)), nodeFileOps.rename(from, to)),
+    });
+    await unpackBundle(archive, join(root, 'b'), ops);
+    expect(readFileSync(join(root, 'b', 'node_modules/greet/package.json'), 'utf8')).toContain('greet');
+    const renamed = events.indexOf('rename b.new b');
+    expect(renamed).toBeGreaterThan(0);
+    const before = events.slice(0, renamed).sort();
+    expect(before).toEqual(
+      ['b.new/', 'b.new/index.js', 'b.new/node_modules/', 'b.new/node_modules/greet/', 'b.new/node_modules/greet/greet.js', 'b.new/node_modules/greet/package.json', 'b.new/package.json', 'b b.old']
+        .map((e) => (e.includes(' ') ? 'rename ' + e : 'fsync ' + e))
+        .sort(),
+    );
+    expect(events.slice(renamed + 1)).toEqual(['fsync ./']);
   });
 });

@@ -3,11 +3,13 @@
  * `ota serve`'s server serves them, the device's updater picks the cheapest way, decodes into the
  * inactive slot, checks the SHA-256 of the image that lands, and falls back by itself.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type Manifest } from '../src/check/release.js';
 import type { SlotStorage } from '../src/install/slots.js';
+import type { Clock, StateStore } from '../src/platform/interfaces.js';
+import { fileState } from '../src/platform/node/file-state.js';
 import { fileSlots } from '../src/install/file-slots.js';
 import { describeImage, publish } from '../src/server/release-store.js';
 import { startServer } from '../src/server/server.js';
@@ -63,6 +65,24 @@ describe('delta updates', () => {
     expect((await updater.checkForUpdates()).status).toBe('updated');
     expect(readFileSync(join(stateDir, 'slots/b.bin')).equals(V2)).toBe(true);
     expect(server.fetched.map(kind)).toEqual(['patch']);
+    // Installed: the staged patch is removed, nothing resumes from it any more.
+    expect(readdirSync(join(stateDir, 'transfers'))).toEqual([]);
+  });
+
+  it('removes the staged patch when it does not fit the running image, before the fallback installs', async () => {
+    const { dir } = await releases({ deltaFrom: ['1.0.0'] });
+    const server = await serveRecording(dir);
+    const stateDir = await device('1.0.0', V1);
+    const running = Buffer.from(V1);
+    running[300000]! ^= 0xff;
+    writeFileSync(join(stateDir, 'slots/a.bin'), running);
+    // Noon, outside the maintenance window: the full image is fetched and verified, its install deferred.
+    const noon: Clock = { now: () => performance.now(), date: () => Date.UTC(2026, 0, 1, 12), setTimer: () => () => undefined };
+    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1', maintenance_window: '02:00-03:00' }, stateDir, { clock: noon });
+    expect((await updater.checkForUpdates()).status).toBe('deferred');
+    expect(server.fetched.map(kind)).toEqual(['patch', 'image']);
+    expect(readFileSync(join(stateDir, 'slots/b.bin')).equals(V2)).toBe(true);
+    expect(readdirSync(join(stateDir, 'transfers'))).toEqual([]);
   });
 
   it('falls back to the gzip when the running image is not the base, leaving the running slot untouched', async () => {
@@ -116,8 +136,15 @@ describe('delta updates', () => {
         });
       },
     });
-    void testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir, { slots: dying }).updater.checkForUpdates();
-    await reached;
+    // The slot syncs beside the decode: the cut comes once the journal recorded the 16 MiB boundary.
+    let journaled: () => void = () => undefined;
+    const recorded = new Promise<void>((r) => (journaled = r));
+    const store = fileState(stateDir);
+    const state: StateStore = Object.assign({}, store, {
+      write: (name: string, text: string) => store.write(name, text).then(() => (name === 'decode.json' ? journaled() : undefined)),
+    });
+    void testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir, { slots: dying, state }).updater.checkForUpdates();
+    await Promise.all([reached, recorded]);
     const { updater, lines } = testUpdater({ ota_domain: server.url, device_id: 'dev1' }, stateDir);
     expect((await updater.checkForUpdates()).status).toBe('updated');
     expect(readFileSync(join(stateDir, 'slots/b.bin')).equals(big2)).toBe(true);

@@ -7,8 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { vcdiffDecoder, type VcdiffPosition } from '../src/delta/vcdiff.js';
+import { adler32, vcdiffDecoder, type SourceReader, type VcdiffPosition } from '../src/delta/vcdiff.js';
 import { isOtaError } from '../src/errors.js';
 import { image, tempDir } from './helpers/fixtures.js';
 
@@ -27,13 +28,21 @@ interface Decoded {
   windows: VcdiffPosition[];
 }
 
+/** A source reader like file slots: it reads into the decoder's block buffer (reused for every block). */
+function filling(base: Buffer): SourceReader {
+  return async (offset, length, into) => {
+    const n = base.copy(into, 0, offset, offset + length);
+    return into.subarray(0, n);
+  };
+}
+
 /** Decodes `patch` against `base`, pushed in pieces of `piece` bytes. */
-async function decode(base: Buffer, patch: Buffer, piece = 65536, maxWindow = 1 << 24, resumeAt?: VcdiffPosition): Promise<Decoded> {
+async function decode(base: Buffer, patch: Buffer, piece = 65536, maxWindow = 1 << 24, resumeAt?: VcdiffPosition, source = filling(base)): Promise<Decoded> {
   const parts: Buffer[] = [];
   const windows: VcdiffPosition[] = [];
   let expectedOffset = resumeAt ? resumeAt.target : 0;
   const decoder = vcdiffDecoder({
-    source: async (offset, length) => base.subarray(offset, offset + length),
+    source,
     sourceSize: base.length,
     sourceBlock: 65536,
     maxWindow,
@@ -82,6 +91,12 @@ describe('VCDIFF decoder on xdelta3 patches', () => {
       expect(out.data.equals(next)).toBe(true);
     });
   }
+
+  it('keeps source blocks a reader returns as its own arrays instead of filling the buffer it is given', async () => {
+    const patch = xdelta(base, next, ['-W', '65536']);
+    const out = await decode(base, patch, 65536, 1 << 24, undefined, async (offset, length) => base.subarray(offset, offset + length));
+    expect(out.data.equals(next)).toBe(true);
+  });
 
   it('decodes whatever the pieces the patch arrives in', async () => {
     const small = image(70000, 3);
@@ -164,5 +179,24 @@ describe('VCDIFF decoder on xdelta3 patches', () => {
         expect(isOtaError(e) && e.code, 'cut at ' + cut).toBe('DELTA_INVALID');
       }
     }
+  });
+});
+
+describe('Adler-32', () => {
+  /** zlib's own: a stored (level 0) zlib stream ends with the Adler-32 of its input (RFC 1950). */
+  const zlibAdler = (data: Uint8Array) => {
+    const z = deflateSync(data, { level: 0 });
+    return z.readUInt32BE(z.length - 4);
+  };
+
+  it('matches zlib on any length and alignment, and on the largest sums (all bytes 0xff)', () => {
+    const data = image(300007, 9);
+    for (const [offset, length] of [[0, 0], [0, 1], [1, 3], [3, 9], [2, 3199], [1, 3200], [2, 5553], [0, 100000], [5, 300000]]) {
+      const piece = data.subarray(offset!, offset! + length!);
+      expect(adler32(piece), offset + '+' + length).toBe(zlibAdler(piece));
+    }
+    const ones = Buffer.alloc(1000003, 0xff);
+    expect(adler32(ones)).toBe(zlibAdler(ones));
+    expect(adler32(ones.subarray(1))).toBe(zlibAdler(ones.subarray(1)));
   });
 });

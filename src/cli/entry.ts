@@ -15,6 +15,9 @@
  * damaged cache would crash the agent. V8 then refuses a cache whose V8 version or flags differ;
  * any problem means a plain compile. NODE_DEBUG=ota-code-cache says what happened.
  */
+// First, before the bundle is compiled: V8 takes its flags into the code cache's check, so the
+// cache is made and used under the same ones.
+import './lean-heap.js';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * V8 setting of the `ota` process, applied before the rest of the command is evaluated (main.ts
+ * V8 setting of the `ota` process, applied before the rest of the command is evaluated (entry.ts
  * imports this module first): the young generation stays at its first size (1 MiB semi-spaces)
  * instead of doubling while the command loads, 2 MiB less peak RSS during an update for no
  * measurable CPU (`npm run bench`; the update's work is native: socket reads, CRC-32, SHA-256,

@@ -1,5 +1,4 @@
 /** The `ota` command: publish and serve releases, and run or operate a device's agent. */
-import './lean-heap.js'; // first: V8 settings for everything evaluated after it
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultSettings } from '../config/config.js';

@@ -19,8 +19,12 @@
  */
 import { otaError, type OtaError } from '../errors.js';
 
-/** Reads `length` bytes at `offset` of the source; may return fewer only at its end. */
-export type SourceReader = (offset: number, length: number) => Promise<Uint8Array>;
+/**
+ * Reads `length` bytes at `offset` of the source; may return fewer only at its end. The result is
+ * a view of `into` (the decoder's own block buffer, reused) or bytes the reader never changes
+ * afterwards: the decoder keeps it without a copy.
+ */
+export type SourceReader = (offset: number, length: number, into: Uint8Array) => Promise<Uint8Array>;
 
 /** Where a decode stands between two windows: bytes of patch consumed and of target produced. */
 export interface VcdiffPosition {
@@ -125,14 +129,48 @@ function invalid(message: string): OtaError {
   return otaError('DELTA_INVALID', 'install', 'delta patch is invalid: ' + message);
 }
 
-/** Adler-32 of `data` (RFC 1950), as xdelta3 puts it in a window. */
+/** True where a Uint32Array reads bytes little-endian (every board the project targets). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Adler-32 of `data` (RFC 1950), as xdelta3 puts it in a window. It runs over every byte a patch
+ * makes, so the aligned middle is read four bytes at a time (2-3× faster than byte by byte, which
+ * took about a quarter of a 99 MB image's decode CPU).
+ */
 export function adler32(data: Uint8Array): number {
   let a = 1;
   let b = 0;
   let i = 0;
-  while (i < data.length) {
+  const n = data.length;
+  if (LITTLE_ENDIAN) {
+    // Bytes up to a 4-byte boundary, so that a Uint32Array can view the rest.
+    for (; i < n && (data.byteOffset + i) % 4 !== 0; i++) {
+      a += data[i]!;
+      b += a;
+    }
+    const words = new Uint32Array(data.buffer, data.byteOffset + i, (n - i) >> 2);
+    let k = 0;
+    while (k < words.length) {
+      // 800 words keep a and b below 2^31 (small integers, the fast path) before the modulo.
+      const end = Math.min(k + 800, words.length);
+      for (; k < end; k++) {
+        const w = words[k]!;
+        const x0 = w & 255;
+        const x1 = (w >>> 8) & 255;
+        const x2 = (w >>> 16) & 255;
+        const x3 = w >>> 24;
+        // Four steps of a += x; b += a at once.
+        b += 4 * a + 4 * x0 + 3 * x1 + 2 * x2 + x3;
+        a += x0 + x1 + x2 + x3;
+      }
+      a %= 65521;
+      b %= 65521;
+    }
+    i += words.length * 4;
+  }
+  while (i < n) {
     // 5552 bytes is the longest run before the sums can overflow 2^53 (zlib uses the same bound for 32 bits).
-    const end = Math.min(i + 5552, data.length);
+    const end = Math.min(i + 5552, n);
     for (; i < end; i++) {
       a += data[i]!;
       b += a;
@@ -140,6 +178,8 @@ export function adler32(data: Uint8Array): number {
     a %= 65521;
     b %= 65521;
   }
+  a %= 65521;
+  b %= 65521;
   return b * 65536 + a;
 }
 
@@ -184,7 +224,8 @@ export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
   let target = new Uint8Array(0);
   const near = [0, 0, 0, 0];
   const same: number[] = [];
-  const blocks: { at: number; data: Uint8Array }[] = [];
+  /** Cached source blocks: `data` as the reader returned it, `buffer` the decoder's own, read into again when the block is evicted. */
+  const blocks: { at: number; data: Uint8Array; buffer: Uint8Array }[] = [];
   /** Longest window encoding accepted: sections can exceed the target only by their varints. */
   const maxEncoding = 4 * options.maxWindow + 4096;
 
@@ -228,19 +269,31 @@ export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
     start = to;
   }
 
-  async function sourceBytes(out: Uint8Array, at: number, from: number, length: number): Promise<void> {
+  /** Reads the source block holding byte `from` into the cache. */
+  async function load(from: number): Promise<void> {
+    const blockAt = from - (from % options.sourceBlock);
+    const want = Math.min(options.sourceBlock, options.sourceSize - blockAt);
+    const buffer = blocks.length === SOURCE_BLOCKS ? blocks.shift()!.buffer : new Uint8Array(Math.min(options.sourceBlock, options.sourceSize));
+    const data = await options.source(blockAt, want, buffer);
+    if (data.length !== want) throw otaError('SLOT_IO', 'install', 'the running slot returned ' + data.length + ' bytes at ' + blockAt + ' instead of ' + want);
+    blocks.push({ at: blockAt, data, buffer });
+  }
+
+  /**
+   * Copies `length` source bytes from `from` to `out[at]`. Synchronous (null) while the blocks are
+   * cached, which is nearly always: a promise per COPY instruction (thousands per window) costs
+   * more than the copy; a promise only when a block must be read.
+   */
+  function sourceBytes(out: Uint8Array, at: number, from: number, length: number): Promise<void> | null {
     while (length > 0) {
       const blockAt = from - (from % options.sourceBlock);
       let block: Uint8Array | null = null;
       for (let i = 0; i < blocks.length; i++) if (blocks[i]!.at === blockAt) block = blocks[i]!.data;
       if (block === null) {
-        const want = Math.min(options.sourceBlock, options.sourceSize - blockAt);
-        block = await options.source(blockAt, want);
-        if (block.length !== want) throw otaError('SLOT_IO', 'install', 'the running slot returned ' + block.length + ' bytes at ' + blockAt + ' instead of ' + want);
-        // The reader may reuse its buffer: keep a copy.
-        block = new Uint8Array(block);
-        if (blocks.length === SOURCE_BLOCKS) blocks.shift();
-        blocks.push({ at: blockAt, data: block });
+        const a = at;
+        const f = from;
+        const n = length;
+        return load(from).then(() => sourceBytes(out, a, f, n) || undefined);
       }
       const take = Math.min(length, blockAt + block.length - from);
       out.set(block.subarray(from - blockAt, from - blockAt + take), at);
@@ -248,6 +301,7 @@ export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
       from += take;
       length -= take;
     }
+    return null;
   }
 
   /** Parses and decodes one window; false when its encoding is not all buffered yet. */
@@ -300,7 +354,9 @@ export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
     for (let i = 0; i < NEAR_SIZE; i++) near[i] = 0;
     for (let i = 0; i < SAME_SIZE * 256; i++) same[i] = 0;
 
-    const half = async (type: number, size: number, mode: number) => {
+    /** Runs one instruction; a promise only when it must wait for a source read. */
+    const half = (type: number, size: number, mode: number): Promise<void> | null => {
+      let pending: Promise<void> | null = null;
       if (size === 0) size = sectionInt(inst, 'instruction size');
       if (pos + size > targetLength) throw invalid('an instruction writes past the end of its ' + targetLength + '-byte window');
       if (type === ADD) {
@@ -326,19 +382,26 @@ export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
         same[a % (SAME_SIZE * 256)] = a;
         if (a < copyLength) {
           if (a + size > copyLength) throw invalid('a COPY runs past the end of the source segment');
-          await sourceBytes(out, pos, copyOffset + a, size);
+          pending = sourceBytes(out, pos, copyOffset + a, size);
         } else {
           // Byte by byte: a copy from the target may overlap what it writes (a repeating pattern).
           for (let from = a - copyLength, k = 0; k < size; k++) out[pos + k] = out[from + k]!;
         }
       }
       pos += size;
+      return pending;
     };
 
     while (inst.pos < inst.end) {
       const op = buf[inst.pos++]!;
-      if (table.type1[op] !== NOOP) await half(table.type1[op]!, table.size1[op]!, table.mode1[op]!);
-      if (table.type2[op] !== NOOP) await half(table.type2[op]!, table.size2[op]!, table.mode2[op]!);
+      if (table.type1[op] !== NOOP) {
+        const pending = half(table.type1[op]!, table.size1[op]!, table.mode1[op]!);
+        if (pending !== null) await pending;
+      }
+      if (table.type2[op] !== NOOP) {
+        const pending = half(table.type2[op]!, table.size2[op]!, table.mode2[op]!);
+        if (pending !== null) await pending;
+      }
     }
     if (pos !== targetLength) throw invalid('window decodes to ' + pos + ' bytes instead of ' + targetLength);
     if (data.pos !== data.end || addr.pos !== addr.end) throw invalid('window at patch byte ' + patchAt + ' has unused data or addresses');

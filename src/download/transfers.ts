@@ -37,6 +37,13 @@ export interface RunningImage {
  */
 export const MAX_DELTA_WINDOW = 1024 * 1024;
 
+/**
+ * Bytes of the running image the decoder reads at a time (two such blocks are cached): small,
+ * because a patch between two archives copies from all over the base (1 MiB blocks read 6.6 MB of
+ * a 2.2 MB bundle's base to decode it); 64 KiB costs only a read syscall per block.
+ */
+const DELTA_SOURCE_BLOCK = 64 * 1024;
+
 /** Where a patch's decode stands, recorded at window boundaries once the slot is synced. */
 interface DecodeJournal {
   /** SHA-256 of the patch and of the image it makes. */
@@ -48,7 +55,7 @@ interface DecodeJournal {
 
 /** Name of the decode journal in the state store. */
 const DECODE_JOURNAL = 'decode.json';
-/** Image bytes decoded between two syncs of the slot and journal updates: each costs an fsync or two. */
+/** Image bytes decoded between two background syncs of the slot and journal updates: each costs a few fsyncs. */
 const DECODE_SYNC_BYTES = 16 * 1024 * 1024;
 
 /** Receives decoded image bytes in order; `after` is a resume point when the piece ends a window. */
@@ -74,16 +81,16 @@ export async function fetchImage(ctx: FetchContext, job: DownloadJob, running: R
       ctx.logger.log('INFO', 'Fetching a ' + patch.size + '-byte delta from the running image instead of the ' + r.size + '-byte image');
       const makeDecoder = (emit: Emit, resumeAt: VcdiffPosition | null): Decoder => {
         const d = vcdiffDecoder({
-          source: (offset, length) => ctx.slots.read(running.slot, offset, length),
+          source: (offset, length, into) => ctx.slots.read(running.slot, offset, length, into),
           sourceSize: running.size,
-          sourceBlock: ctx.slots.readSize,
+          sourceBlock: Math.min(ctx.slots.readSize, DELTA_SOURCE_BLOCK),
           maxWindow: MAX_DELTA_WINDOW,
           resumeAt: resumeAt ?? undefined,
           onWindow: (target, _offset, after) => emit(target, after),
         });
         return { push: (data) => d.push(data), end: async () => void d.finish() };
       };
-      const sha256 = await orFallBack(ctx, 'delta update', () => viaTransfer(ctx, staging, job, patch, makeDecoder, true));
+      const sha256 = await orFallBack(ctx, 'delta update', job.slot, () => viaTransfer(ctx, staging, job, patch, makeDecoder, true));
       if (sha256 !== null) return sha256;
     }
     const gunzip = t.gunzip;
@@ -95,7 +102,7 @@ export async function fetchImage(ctx: FetchContext, job: DownloadJob, running: R
         const out = (piece: Uint8Array) => emit(piece, null);
         return { push: (data) => inflater.push(data, out), end: () => inflater.end(out) };
       };
-      const sha256 = await orFallBack(ctx, 'compressed download', () => viaTransfer(ctx, staging, job, gzip, makeDecoder, false));
+      const sha256 = await orFallBack(ctx, 'compressed download', job.slot, () => viaTransfer(ctx, staging, job, gzip, makeDecoder, false));
       if (sha256 !== null) return sha256;
     }
   }
@@ -109,25 +116,40 @@ function patchFrom(patches: Patch[] | undefined, base: string): Patch | null {
 }
 
 /**
- * Runs one way of fetching; resolves to null (after a warning) when it failed in a way the next
- * way may avoid: a bad patch or gzip, a wrong result, a file the server no longer has.
+ * Removes what was staged for `slot`, once the image decoded from it is installed: nothing resumes
+ * from it any more (the download journal that described it is gone too). A failure only costs
+ * disk space until the next update's staging replaces the file, so it is logged, not raised.
  */
-async function orFallBack(ctx: FetchContext, what: string, attempt: () => Promise<string>): Promise<string | null> {
+export async function discardStaged(ctx: Pick<Platform, 'transfers' | 'logger'>, slot: SlotName): Promise<void> {
+  const t = ctx.transfers;
+  if (!t || !t.discard) return;
+  try {
+    await t.discard(slot);
+  } catch (e) {
+    ctx.logger.log('WARNING', 'Could not remove the staged transfer of slot ' + slot + ': ' + toOtaError(e, 'install').message);
+  }
+}
+
+/**
+ * Runs one way of fetching into `slot`; resolves to null (after a warning) when it failed in a way
+ * the next way may avoid: a bad patch or gzip, a wrong result, a file the server no longer has.
+ * What it staged is removed then: the next way stages its own or downloads into the slot.
+ */
+async function orFallBack(ctx: FetchContext, what: string, slot: SlotName, attempt: () => Promise<string>): Promise<string | null> {
   try {
     return await attempt();
   } catch (e) {
     const error = toOtaError(e, 'download');
     if (error.retryable && error.code !== 'SHA256_MISMATCH') throw error;
     await ctx.state.remove(DECODE_JOURNAL);
+    await discardStaged(ctx, slot);
     ctx.logger.log('WARNING', what + ' failed (' + error.code + ': ' + error.message + '); falling back to the full image');
     return null;
   }
 }
 
-/** The recorded resume point of this patch's decode into this slot, or null. */
-async function resumePoint(ctx: FetchContext, transfer: Transfer, image: string, slot: SlotName): Promise<VcdiffPosition | null> {
-  const text = await ctx.state.read(DECODE_JOURNAL);
-  if (text === null) return null;
+/** The resume point of this patch's decode into this slot that the journal `text` records, or null. */
+function resumePoint(text: string, transfer: Transfer, image: string, slot: SlotName): VcdiffPosition | null {
   try {
     const j = JSON.parse(text) as DecodeJournal;
     const at = j.at;
@@ -154,7 +176,10 @@ async function viaTransfer(
   await download(Object.assign({}, ctx, { slots: staging }), Object.assign({}, job, { release: transfer }));
   const r = job.release;
   const image = r.sha256 ?? 'unverified ' + r.version;
-  const resumeAt = resumable ? await resumePoint(ctx, transfer, image, job.slot) : null;
+  const journal = await ctx.state.read(DECODE_JOURNAL);
+  const resumeAt = journal === null || !resumable ? null : resumePoint(journal, transfer, image, job.slot);
+  // Removed at the end when there is one (left by this decode or another): removing costs an fsync.
+  let journaled = journal !== null;
   const writer = await ctx.slots.open(job.slot, r.size);
   const hasher = ctx.sha256();
   let written = 0;
@@ -165,28 +190,52 @@ async function viaTransfer(
     ctx.logger.log('INFO', 'Resuming the decode at byte ' + written + ' of ' + r.size + ' (patch byte ' + resumeAt.patch + ')');
   }
   let unsynced = 0;
+  // The slot syncs beside the decode (as a download's does), and the journal records a window
+  // boundary only once the bytes before it are durable: waiting for each sync stalled the decode
+  // for as long as the disk took to write 16 MiB.
+  let syncing: Promise<void> | null = null;
+  let syncFailure: unknown = null;
+  const startSync = (after: VcdiffPosition) => {
+    unsynced = 0;
+    const record: DecodeJournal = { patch: transfer.sha256, image, slot: job.slot, at: after };
+    syncing = writer
+      .sync()
+      .then(() => {
+        journaled = true;
+        return ctx.state.write(DECODE_JOURNAL, JSON.stringify(record));
+      })
+      .then(
+        () => {
+          syncing = null;
+        },
+        (e) => {
+          syncing = null;
+          syncFailure = e;
+        },
+      );
+  };
   const decoder = makeDecoder(async (piece, after) => {
+    if (syncFailure !== null) throw syncFailure;
     if (written + piece.length > r.size) throw otaError('IMAGE_INVALID', 'download', 'the decoded image is larger than the ' + r.size + ' bytes the release announced');
     await writer.write(written, piece);
     hasher.update(piece);
     written += piece.length;
     unsynced += piece.length;
-    if (resumable && after !== null && unsynced >= DECODE_SYNC_BYTES) {
-      unsynced = 0;
-      await writer.sync();
-      const journal: DecodeJournal = { patch: transfer.sha256, image, slot: job.slot, at: after };
-      await ctx.state.write(DECODE_JOURNAL, JSON.stringify(journal));
-    }
+    if (resumable && after !== null && unsynced >= DECODE_SYNC_BYTES && syncing === null) startSync(after);
   }, written > 0 ? resumeAt : null);
   let sha256 = '';
   try {
     const from = written > 0 && resumeAt !== null ? resumeAt.patch : 0;
+    // One buffer for every read: the decoders are done with a piece when push() settles.
+    const into = new Uint8Array(Math.min(staging.readSize, transfer.size));
     for (let at = from; at < transfer.size; at += staging.readSize) {
-      const data = await staging.read(job.slot, at, Math.min(staging.readSize, transfer.size - at));
+      const data = await staging.read(job.slot, at, Math.min(staging.readSize, transfer.size - at), into);
       if (data.length === 0) throw otaError('SLOT_IO', 'download', 'the staged file ends at byte ' + at + ' of ' + transfer.size);
       await decoder.push(data);
     }
     await decoder.end();
+    if (syncing !== null) await syncing;
+    if (syncFailure !== null) throw syncFailure;
     if (written !== r.size) throw otaError('IMAGE_INVALID', 'download', 'the decoded image has ' + written + ' bytes but the release announced ' + r.size);
     sha256 = hasher.digest();
     if (r.sha256 !== null && sha256 !== r.sha256) {
@@ -194,9 +243,10 @@ async function viaTransfer(
     }
     await writer.sync();
   } finally {
+    if (syncing !== null) await syncing;
     await writer.close();
   }
-  await ctx.state.remove(DECODE_JOURNAL);
+  if (journaled) await ctx.state.remove(DECODE_JOURNAL);
   ctx.logger.log('INFO', 'Decoded ' + transfer.size + ' transferred bytes into the ' + r.size + '-byte image');
   return sha256;
 }

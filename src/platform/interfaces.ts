@@ -93,6 +93,8 @@ export interface Transfers {
   staging: SlotStorage;
   /** A gzip decompressor, for images published gzip-compressed. */
   gunzip?(): Inflater;
+  /** Removes what is staged for `slot` (nothing happens when nothing is): nothing will be decoded from it again. */
+  discard?(slot: SlotName): Promise<void>;
 }
 
 /** A streaming decompressor: the output of what is pushed goes to `onOutput`, in order. */

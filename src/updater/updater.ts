@@ -27,7 +27,7 @@ import { isPlainRemote } from '../config/url-policy.js';
 import type { DownloadProgress } from '../download/downloader.js';
 import { discardJournal } from '../download/journal.js';
 import { probeSize } from '../download/size-probe.js';
-import { fetchImage, type RunningImage } from '../download/transfers.js';
+import { discardStaged, fetchImage, type RunningImage } from '../download/transfers.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from '../errors.js';
 import { ESP32_MAGIC, validateEsp32Image } from '../install/esp32-image.js';
 import { hashSlot, type SlotName } from '../install/slots.js';
@@ -693,6 +693,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     if (this.platform.slots.prepare) await this.platform.slots.prepare(target, release.format);
     at.boot = await this.save(markInstalled(at.boot!, target, { version: release.version, sha256, size: release.size }, this.config.boot_attempts));
     await discardJournal(this.platform.state);
+    await discardStaged(this.platform, target);
     this.emit('installed', { version: release.version, slot: target });
     this.platform.logger.log('INFO', 'Update successful! ' + release.version + ' installed in slot ' + target + '; it boots on trial next');
     await this.send({ stage: 'installed', version: release.version, from: at.running });

@@ -9,3 +9,6 @@ import type { FetchContext } from '../../download/transfers.js';
 export function fetchImage(ctx: FetchContext, job: DownloadJob): Promise<string> {
   return download(ctx, job);
 }
+
+/** Nothing is staged on Espruino: nothing to remove. */
+export async function discardStaged(): Promise<void> {}

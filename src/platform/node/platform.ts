@@ -8,6 +8,7 @@ import { formatLogLine } from '../../log/log-line.js';
 import type { Clock, Hasher, Logger, LogLevel, Platform, RebootRequest } from '../interfaces.js';
 import { atLevel } from '../../log/log-level.js';
 import { systemErrorText, worded, type AddressSetting } from './system-error.js';
+import { rmSync } from 'node:fs';
 import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
 import { masker, redacting } from '../../log/redact.js';
 import { currentLink } from '../../boot/current-link.js';
@@ -145,6 +146,7 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
   // Operating-system refusals in words (no EROFS in messages or the log).
   const slots = worded(raw ? blockSlots(raw, options.slotCapacity!) : fileSlots(join(options.stateDir, 'slots'), options.slotCapacity));
   const state = worded(fileState(options.stateDir));
+  const staging = fileSlots(join(options.stateDir, 'transfers'));
   return {
     transport: nodeTransport(options.tls, options.allowHttp, options.addressSetting),
     slots,
@@ -166,6 +168,6 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
     trigger: options.mqtt ? mqttTrigger(options.mqtt, logger, state) : undefined,
     trust: options.publicKeys && options.publicKeys.length > 0 ? nodeTrust(options.publicKeys) : undefined,
     // Patches and compressed images are staged beside the state before they are decoded into a slot.
-    transfers: { staging: fileSlots(join(options.stateDir, 'transfers')), gunzip: nodeGunzip },
+    transfers: { staging, gunzip: nodeGunzip, discard: async (slot) => rmSync(staging.locate(slot), { force: true }) },
   };
 }
