@@ -60,6 +60,13 @@ describe('the `ota` entry and its code cache (src/cli/entry.ts)', () => {
     expect(readFileSync(join(DIST, 'ota-cli.cjs'), 'utf8')).not.toContain('import(');
   });
 
+  it('the cache `npm run build` made is taken by the command it was made for', async () => {
+    const run = await new Promise<string>((done, fail) =>
+      execFile(process.execPath, [join(DIST, 'cli.cjs'), '--version'], { env: Object.assign({}, process.env, { NODE_DEBUG: 'ota-code-cache' }) }, (e, stdout, stderr) => (e ? fail(new Error(stdout + stderr)) : done(stderr))),
+    );
+    expect(run).toContain('compiled from the cache');
+  });
+
   it('uses a cache made for this build and this Node, and compiles without one made for another build, a truncated or a damaged one', async () => {
     const root = tempDir();
     mkdirSync(join(root, 'dist'));
