@@ -1,7 +1,7 @@
 /**
  * Slow storage, stopping, and a full disk. A slot whose writes take longer than download_timeout
- * neither times the download out (the idle timeout measures the network only) nor gets a retry
- * running beside a write; Updater.stop() aborts a running download, keeping what was verified
+ * neither times the download out (the idle timeout and download_min_rate measure the network only)
+ * nor gets a retry running beside a write; Updater.stop() aborts a running download, keeping what was verified
  * for the next check; a disk that fills during a download frees the partial slot, says so, and
  * the next check tries again. Real HTTP (test/helpers/fault-server.ts), real files.
  */
@@ -12,7 +12,7 @@ import { fileSlots } from '../src/install/file-slots.js';
 import type { SlotStorage } from '../src/install/slots.js';
 import { nodeFileOps, type FileOps } from '../src/platform/node/file-ops.js';
 import { faultServer } from './helpers/fault-server.js';
-import { device, image, manifestFor, sha256, testUpdater, until } from './helpers/fixtures.js';
+import { compressedClock, device, image, manifestFor, sha256, testUpdater, until } from './helpers/fixtures.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,6 +54,30 @@ describe('slow storage', () => {
     expect(log.overlapped).toBe(false);
     expect(log.writes).toEqual(Array.from({ length: 16 }, (_, i) => i * 1024));
     expect(server.ranges).toEqual(['bytes=0-']); // the network never went quiet: one request
+    expect(sha256(readFileSync(join(stateDir, 'slots/b.bin')))).toBe(m.sha256);
+  });
+
+  it('a slot stalling 10 s on every write is not a slow drip: download_min_rate weighs network time only', async () => {
+    // 1 MiB over a fast local connection, into a slot whose every 1 KiB write stalls the injected
+    // clock 10 s (an SD card stalling on a write): ~100 bytes per second of wall time, far below
+    // the default download_min_rate (1024 bytes/s over 60 s), yet the network was never slow.
+    const data = image(1024 * 1024, 46);
+    const m = await manifestFor(data, 1024);
+    const server = await faultServer(m, data);
+    const stateDir = await device('1.0.0');
+    const { clock } = compressedClock();
+    let stalls = 0;
+    const stalling = Object.assign({}, clock, { now: () => clock.now() + stalls * 10_000 });
+    const { slots, log } = slowSlots(stateDir, () => {
+      stalls++;
+      return 0;
+    });
+    const { updater, lines } = testUpdater({ ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0' }, stateDir, { slots, clock: stalling });
+    const r = await updater.checkForUpdates();
+    expect(r.status, lines.map((l) => l.message).join('\n')).toBe('updated');
+    expect(lines.some((l) => l.message.includes('download_min_rate'))).toBe(false);
+    expect(server.ranges).toEqual(['bytes=0-']); // never dropped: one request
+    expect(log.writes.length).toBe(1024);
     expect(sha256(readFileSync(join(stateDir, 'slots/b.bin')))).toBe(m.sha256);
   });
 

@@ -58,7 +58,7 @@ export interface OtaConfig {
   download_retries: number;
   /** Bytes per second a download connection must bring over each `download_rate_window` (0: no rule). */
   download_min_rate: number;
-  /** Seconds over which `download_min_rate` is measured. */
+  /** Seconds of network time (time writing the slot not counted) over which `download_min_rate` is measured. */
   download_rate_window: number;
   /** Seconds of the first backoff after a fault; doubles with each fault in a row. */
   download_retry_delay: number;

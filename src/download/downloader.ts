@@ -15,6 +15,7 @@ import { backoffDelay } from '../schedule/backoff.js';
 import { chunkCount, chunkLength, type ImageVerifier } from './chunk-verifier.js';
 import { parseContentRange, parseRetryAfter } from './http-headers.js';
 import { discardJournal, journalFor, resumePoint, saveJournal, type Journal, type ResumePoint } from './journal.js';
+import { ProgressRule, type MinRate } from './progress-rule.js';
 
 /** Progress of a download. */
 export interface DownloadProgress {
@@ -48,11 +49,12 @@ export interface DownloadJob {
   /** Stops the download at the next chunk boundary (or at once while waiting); the journal is kept. */
   signal?: StopSignal;
   /**
-   * The progress rule: a connection bringing fewer than `bytesPerSecond` × `windowMs` body bytes
-   * in any window is dropped as a fault, however steadily it drips (each byte would reset an idle
+   * The progress rule (progress-rule.ts): a connection bringing fewer than `bytesPerSecond` body
+   * bytes per second of network time (time spent writing the slot not counted) over a window of
+   * `windowMs` is dropped as a fault, however steadily it drips (each byte would reset an idle
    * timer). Absent or 0: no rule.
    */
-  minRate?: { bytesPerSecond: number; windowMs: number };
+  minRate?: MinRate;
 }
 
 /** Bytes written between two background syncs of the slot (and journal updates). */
@@ -103,9 +105,7 @@ class Download {
   private readonly startedAt: number;
   private readonly startedBytes: number;
   private lastProgressAt = -Infinity;
-  /** Body bytes of the current attempt in the current window of the progress rule, and when it began. */
-  private windowBytes = 0;
-  private windowStart = 0;
+  private readonly rate: ProgressRule;
 
   constructor(
     private readonly ctx: DownloadContext,
@@ -120,6 +120,7 @@ class Download {
     this.journal = journalFor(this.r, job.slot, start.next);
     this.startedAt = ctx.clock.now();
     this.startedBytes = start.next * this.r.chunkSize;
+    this.rate = new ProgressRule(ctx.clock, job.minRate);
   }
 
   async run(): Promise<string> {
@@ -160,17 +161,17 @@ class Download {
     this.skip = 0;
     let live = true;
     let handling: Promise<unknown> = Promise.resolve();
-    this.windowStart = this.ctx.clock.now();
-    this.windowBytes = 0;
+    const handled = () => this.rate.handled();
+    this.rate.start();
     try {
       await this.ctx.transport.stream(
         { url: r.url, headers: Object.assign({ Range: 'bytes=' + first + '-' }, job.headers), timeoutMs: job.idleTimeoutMs, signal: job.signal },
         {
           onResponse: (status, headers) => this.onResponse(status, headers, first),
           onData: (piece) => {
-            this.checkRate(piece.length, first);
+            this.rate.arrived(piece.length, first);
             const taking = this.take(piece, writer, () => live);
-            handling = taking.then(noop, noop);
+            handling = taking.then(handled, handled);
             return taking;
           },
         },
@@ -184,25 +185,6 @@ class Download {
     if (this.next < this.chunks) {
       throw otaError('DOWNLOAD_TRUNCATED', 'download', 'download ended at byte ' + (this.next * r.chunkSize + this.filled) + ' of ' + r.size, { retryable: true });
     }
-  }
-
-  /**
-   * The progress rule, weighed as bytes arrive (total silence is the transport's idle timeout):
-   * once a window has passed, it must have brought its share of bytes, else the connection is a
-   * fault. Throwing here ends the exchange.
-   */
-  private checkRate(bytes: number, first: number): void {
-    const rule = this.job.minRate;
-    if (!rule || rule.bytesPerSecond <= 0) return;
-    this.windowBytes += bytes;
-    const now = this.ctx.clock.now();
-    if (now - this.windowStart < rule.windowMs) return;
-    const s = (now - this.windowStart) / 1000;
-    if (this.windowBytes < rule.bytesPerSecond * s) {
-      throw otaError('NETWORK', 'download', 'the connection from byte ' + first + ' brought ' + this.windowBytes + ' bytes in ' + s.toFixed(1) + ' s, below download_min_rate (' + rule.bytesPerSecond + ' bytes/s)', { retryable: true });
-    }
-    this.windowStart = now;
-    this.windowBytes = 0;
   }
 
   private onResponse(status: number, headers: Record<string, string>, first: number): boolean {
