@@ -45,7 +45,8 @@ export interface StreamHandlers {
    * Called with each piece of the body, in order. A returned promise holds further reads until it
    * settles (backpressure); resolving to false closes the connection; throwing aborts the stream
    * and rejects `stream` with what was thrown. The piece may be a view of a buffer the transport
-   * reuses: it is valid until the call returns or its promise settles.
+   * reuses: it is valid until the call returns or its promise settles. Time the handler holds a
+   * piece is not network time: the idle timeout pauses meanwhile (and download_min_rate leaves it out).
    */
   onData(piece: Uint8Array): void | boolean | Promise<void | boolean>;
 }
