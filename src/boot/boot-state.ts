@@ -11,6 +11,11 @@ export interface SlotImage {
   version: string;
   sha256: string;
   size: number;
+  /**
+   * The operating system's boot in which the image was written and verified
+   * (`Platform.systemBootId`); absent where the platform has none, and in older boot states.
+   */
+  system_boot_id?: string;
 }
 
 /** State of the running slot: confirmed (known good), on trial, or brought back after a failed trial. */
@@ -173,6 +178,17 @@ export function bootFromLoader(s: BootState, view: LoaderView): BootState {
     n.last_error = 'slot ' + s.confirmed + ' did not come up; the boot loader fell back to slot ' + view.slot;
   }
   return n;
+}
+
+/**
+ * Whether confirming `image` must hash its slot again: yes unless the operating system has not
+ * restarted since the image was written (`bootId`, null when unknown). In the same boot the bytes
+ * were hashed as they were written and fsynced, and reading them again reads the page cache, not
+ * the medium; after a restart it reads the medium and catches a slot that decayed or was written
+ * wrong.
+ */
+export function confirmNeedsHash(image: SlotImage, bootId: string | null): boolean {
+  return bootId === null || image.system_boot_id !== bootId;
 }
 
 /** The running trial slot is healthy: it becomes the confirmed slot. */

@@ -157,4 +157,10 @@ export interface Platform {
   allocationFailed?(): boolean;
   /** Fetching images as patches or gzip-compressed; without it, only whole images are downloaded. */
   transfers?: Transfers;
+  /**
+   * Names the operating system's current boot (Linux: `/proc/sys/kernel/random/boot_id`), null
+   * when unknown. `confirm()` hashes a trial slot again only when the system restarted since the
+   * image was written; without it (Espruino) it always does.
+   */
+  systemBootId?(): string | null;
 }

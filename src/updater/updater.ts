@@ -8,6 +8,7 @@ import {
   bootFromLoader,
   bootSelect,
   confirmBooted,
+  confirmNeedsHash,
   initialBootState,
   markInstalled,
   rejectTrial,
@@ -15,6 +16,7 @@ import {
   updateTarget,
   type BootState,
   type DeviceStatus,
+  type SlotImage,
 } from '../boot/boot-state.js';
 import { loadBootState, saveBootState } from '../boot/boot-store.js';
 import type { Protocol, StatusReport } from '../check/protocol.js';
@@ -369,7 +371,9 @@ export class Updater extends EventEmitter<UpdaterEvents> {
       throw otaError('BOOT_STATE', 'boot', 'nothing to confirm: slot ' + before.booted + ' is recorded on trial but the boot loader booted slot ' + view.slot);
     }
     if (image !== null && image.sha256 !== '' && before.state === 'trial') {
-      const actual = await hashSlot(this.platform.slots, before.booted, image.size, this.platform.sha256());
+      const again = confirmNeedsHash(image, this.platform.systemBootId ? this.platform.systemBootId() : null);
+      this.platform.logger.log('DEBUG', 'Slot ' + before.booted + (again ? ' hashed again: the system restarted since it was written, or cannot tell' : ' not hashed again: written and verified in this system boot'));
+      const actual = again ? await hashSlot(this.platform.slots, before.booted, image.size, this.platform.sha256()) : image.sha256;
       if (actual !== image.sha256) {
         throw otaError('BOOT_STATE', 'boot', 'slot ' + before.booted + ' does not hold the image installed there (' + image.version + ': SHA-256 ' + actual + ', expected ' + image.sha256 + '); not confirmed');
       }
@@ -691,7 +695,10 @@ export class Updater extends EventEmitter<UpdaterEvents> {
     const target = at.target!;
     // A bundle is unpacked (a plain image clears an old bundle's directory) before the switch.
     if (this.platform.slots.prepare) await this.platform.slots.prepare(target, release.format);
-    at.boot = await this.save(markInstalled(at.boot!, target, { version: release.version, sha256, size: release.size }, this.config.boot_attempts));
+    const image: SlotImage = { version: release.version, sha256, size: release.size };
+    const bootId = this.platform.systemBootId ? this.platform.systemBootId() : null;
+    if (bootId !== null) image.system_boot_id = bootId;
+    at.boot = await this.save(markInstalled(at.boot!, target, image, this.config.boot_attempts));
     await discardJournal(this.platform.state);
     await discardStaged(this.platform, target);
     this.emit('installed', { version: release.version, slot: target });

@@ -154,6 +154,8 @@ function nodeBoard(flavour: 'file' | 'uboot' | 'grub', bootJson: string): Board 
       for (const name of [...tree.keys()]) if (name === 'cmdline' || name.endsWith('.tmp') || (loader && loader.envFiles.some((f) => f.endsWith('/' + name)))) tree.delete(name);
       const boot = JSON.parse(tree.get('state/boot.json')!.toString());
       delete boot.seq;
+      // Every power-on is a new system boot (powerOn): the one an image was installed in never comes again.
+      for (const image of [boot.slots.a, boot.slots.b]) if (image) delete image.system_boot_id;
       tree.set('state/boot.json', Buffer.from(JSON.stringify(boot)));
       if (loader) tree.set('env', Buffer.from(JSON.stringify(Object.entries(loader.env()).sort())));
       return treeDigest(tree);
@@ -206,6 +208,9 @@ async function espruinoBoard(bootJson: string): Promise<Board> {
     describe: (cut) => (log[cut] ? log[cut]!.op + ' ' + log[cut]!.name : 'end'),
   };
 }
+
+/** Boots of the operating system so far, in all runs: a power cut always starts a new one. */
+let systemBoots = 0;
 
 /** What one power-on sequence did. */
 export interface Run {
@@ -303,10 +308,13 @@ export async function powerOn(board: Board, o: PowerOnOptions): Promise<Run> {
       }
     }
     let rebooting = false;
+    // A new boot id for every power-on, as Linux's boot_id; Espruino has none (not the Node platform's).
+    const systemBoot = 'boot-' + ++systemBoots;
+    const bootId = { systemBootId: board.flavour === 'espruino' ? undefined : () => systemBoot };
     const updater = createUpdater({
       config: Object.assign({ ota_domain: o.server.url, device_id: 'dev1', firmware_version: '1.0.0', download_timeout: 5, download_retries: 1, download_retry_delay: 0, boot_attempts: 3 }, o.settings),
       stateDir: unusedDir,
-      platform: Object.assign(board.parts(o.record === true), { transport, logger: { log: (level: string, m: string) => lines.push(level + ' ' + m) }, reboot: async () => void (rebooting = true) }),
+      platform: Object.assign(board.parts(o.record === true), { transport, logger: { log: (level: string, m: string) => lines.push(level + ' ' + m) }, reboot: async () => void (rebooting = true) }, bootId),
     });
     const s = await updater.boot();
     const running = slot ?? board.running(s.slot);

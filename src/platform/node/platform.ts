@@ -8,7 +8,7 @@ import { formatLogLine } from '../../log/log-line.js';
 import type { Clock, Hasher, Logger, LogLevel, Platform, RebootRequest } from '../interfaces.js';
 import { atLevel } from '../../log/log-level.js';
 import { systemErrorText, worded, type AddressSetting } from './system-error.js';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
 import { masker, redacting } from '../../log/redact.js';
 import { currentLink } from '../../boot/current-link.js';
@@ -137,6 +137,20 @@ export function sha256Hasher(): Hasher {
   return nodeHasher('sha256');
 }
 
+let bootId: string | null | undefined;
+
+/** Linux's random id of the running system boot, read once; null where there is none (no /proc). */
+function linuxBootId(): string | null {
+  if (bootId === undefined) {
+    try {
+      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
+    } catch {
+      bootId = null;
+    }
+  }
+  return bootId;
+}
+
 /** Builds the Node platform for a device whose files live in `options.stateDir`. */
 export function nodePlatform(options: NodePlatformOptions): Platform {
   const raw = options.rawSlots;
@@ -169,5 +183,6 @@ export function nodePlatform(options: NodePlatformOptions): Platform {
     trust: options.publicKeys && options.publicKeys.length > 0 ? nodeTrust(options.publicKeys) : undefined,
     // Patches and compressed images are staged beside the state before they are decoded into a slot.
     transfers: { staging, gunzip: nodeGunzip, discard: async (slot) => rmSync(staging.locate(slot), { force: true }) },
+    systemBootId: linuxBootId,
   };
 }
