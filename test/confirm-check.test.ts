@@ -7,8 +7,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { initialBootState } from '../src/boot/boot-state.js';
+import { loadBootState } from '../src/boot/boot-store.js';
 import { fileSlots } from '../src/install/file-slots.js';
 import type { SlotStorage } from '../src/install/slots.js';
+import { memoryState } from '../src/platform/memory-state.js';
 import { device, image, releaseDir, serve, testUpdater } from './helpers/fixtures.js';
 
 /** A device with 1.1.0 installed in slot b during system boot `installedIn` and booted on trial. */
@@ -88,5 +91,14 @@ describe('what is confirmed', () => {
     notRecorded.boot.id = 'boot-1';
     await notRecorded.updater.confirm();
     expect(notRecorded.read.bytes).toBe(notRecorded.size);
+  });
+
+  it('a boot.json whose system_boot_id is not a string is malformed, as any other field', async () => {
+    const store = memoryState();
+    const state = initialBootState({ version: '1.0.0', sha256: 'ab', size: 1, system_boot_id: 'boot-1' }, 3);
+    await store.write('boot.json', JSON.stringify(state));
+    expect((await loadBootState(store))!.slots.a!.system_boot_id).toBe('boot-1');
+    await store.write('boot.json', JSON.stringify(state).replace('"boot-1"', '5'));
+    await expect(loadBootState(store)).rejects.toThrow('boot.json is malformed');
   });
 });

@@ -18,7 +18,7 @@ function isSlotName(v: unknown): v is SlotName {
 function isImage(v: unknown): boolean {
   if (v === null) return true;
   const i = v as SlotImage;
-  return typeof i === 'object' && typeof i.version === 'string' && typeof i.sha256 === 'string' && typeof i.size === 'number';
+  return typeof i === 'object' && typeof i.version === 'string' && typeof i.sha256 === 'string' && typeof i.size === 'number' && (i.system_boot_id === undefined || typeof i.system_boot_id === 'string');
 }
 
 /** Reads the boot state; null when there is none yet. A corrupt state is an error, never guessed at. */
