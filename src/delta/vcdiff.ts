@@ -214,38 +214,101 @@ function sectionInt(c: Cursor, what: string): number {
 
 /** Creates a decoder that writes the target through `options.onWindow`. */
 export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
-  const table = codeTable();
-  let buf = new Uint8Array(0);
-  let start = 0; // first unparsed byte in buf
-  let end = 0; // bytes filled in buf
-  let patchAt = options.resumeAt ? options.resumeAt.patch : 0; // patch offset of buf[start]
-  let targetAt = options.resumeAt ? options.resumeAt.target : 0;
-  let headerDone = options.resumeAt !== undefined;
-  let target = new Uint8Array(0);
-  const near = [0, 0, 0, 0];
-  const same: number[] = [];
-  /** Cached source blocks: `data` as the reader returned it, `buffer` the decoder's own, read into again when the block is evicted. */
-  const blocks: { at: number; data: Uint8Array; buffer: Uint8Array }[] = [];
-  /** Longest window encoding accepted: sections can exceed the target only by their varints. */
-  const maxEncoding = 4 * options.maxWindow + 4096;
+  return new StreamDecoder(options);
+}
 
-  function append(data: Uint8Array): void {
-    if (end + data.length > buf.length) {
-      const keep = end - start;
-      const grown = keep + data.length > buf.length ? new Uint8Array(Math.max(keep + data.length, buf.length * 2)) : buf;
-      grown.set(buf.subarray(start, end), 0);
-      buf = grown;
-      start = 0;
-      end = keep;
-    }
-    buf.set(data, end);
-    end += data.length;
+/** A window's header (RFC 3284 4.2 and 4.3): where its source segment is, and its three sections. */
+interface WindowHeader {
+  /** Source segment: the window's COPY addresses below `copyLength` are `copyOffset + address` in the source. */
+  copyLength: number;
+  copyOffset: number;
+  targetLength: number;
+  /** Adler-32 of the target window, -1 when the window carries none. */
+  checksum: number;
+  data: Cursor;
+  inst: Cursor;
+  addr: Cursor;
+}
+
+/**
+ * The decoder's state across pushes (the unparsed patch bytes, the block cache) and, while a window
+ * is decoded, that window's: the sections, the target being written and the address caches. The
+ * window state lives in fields rather than being passed along, so the per-instruction steps take
+ * no arguments beyond the instruction's own and allocate nothing.
+ */
+class StreamDecoder implements VcdiffDecoder {
+  private readonly o: VcdiffOptions;
+  private readonly table = codeTable();
+  /** Longest window encoding accepted: sections can exceed the target only by their varints. */
+  private readonly maxEncoding: number;
+  /** Patch bytes received and not yet decoded are `buf[start..end)`; `patchAt` is the patch offset of `buf[start]`. */
+  private buf = new Uint8Array(0);
+  private start = 0;
+  private end = 0;
+  private patchAt: number;
+  private targetAt: number;
+  private headerDone: boolean;
+  /** Reused between windows: grown to the largest window seen, never shrunk. */
+  private target = new Uint8Array(0);
+  /** Cached source blocks: `data` as the reader returned it, `buffer` the decoder's own, read into again when the block is evicted. */
+  private readonly blocks: { at: number; data: Uint8Array; buffer: Uint8Array }[] = [];
+
+  // The window being decoded (set by `window`, read by the instruction steps).
+  private w: WindowHeader | null = null;
+  private out = new Uint8Array(0);
+  private pos = 0;
+  private readonly near = [0, 0, 0, 0];
+  private nextNear = 0;
+  private readonly same: number[] = [];
+
+  constructor(options: VcdiffOptions) {
+    this.o = options;
+    this.maxEncoding = 4 * options.maxWindow + 4096;
+    this.patchAt = options.resumeAt ? options.resumeAt.patch : 0;
+    this.targetAt = options.resumeAt ? options.resumeAt.target : 0;
+    // A resumed decode starts at a window boundary: the file header was read by the earlier one.
+    this.headerDone = options.resumeAt !== undefined;
   }
 
-  /** Parses the file header; false when more bytes are needed. */
-  function header(): boolean {
-    const c: Cursor = { bytes: buf, pos: start, end };
-    if (end - start < 5) return false;
+  async push(data: Uint8Array): Promise<void> {
+    this.append(data);
+    if (!this.headerDone && !this.header()) return;
+    while (await this.window()) {
+      // each pass decodes one complete window
+    }
+  }
+
+  finish(): number {
+    if (!this.headerDone) throw invalid('it ends inside its header (' + (this.patchAt + this.end - this.start) + ' bytes)');
+    if (this.end > this.start) throw invalid('it ends inside a window (' + (this.end - this.start) + ' bytes left over at patch byte ' + this.patchAt + ')');
+    return this.targetAt;
+  }
+
+  /** Adds pushed bytes after the unparsed ones, moving those to the front first so that the buffer only grows to one window's encoding. */
+  private append(data: Uint8Array): void {
+    if (this.end + data.length > this.buf.length) {
+      const keep = this.end - this.start;
+      const grown = keep + data.length > this.buf.length ? new Uint8Array(Math.max(keep + data.length, this.buf.length * 2)) : this.buf;
+      grown.set(this.buf.subarray(this.start, this.end), 0);
+      this.buf = grown;
+      this.start = 0;
+      this.end = keep;
+    }
+    this.buf.set(data, this.end);
+    this.end += data.length;
+  }
+
+  private consume(to: number): void {
+    this.patchAt += to - this.start;
+    this.start = to;
+  }
+
+  /** Parses the file header (RFC 3284 4.1); false when more bytes are needed. */
+  private header(): boolean {
+    const buf = this.buf;
+    const start = this.start;
+    const c: Cursor = { bytes: buf, pos: start, end: this.end };
+    if (this.end - start < 5) return false;
     if (buf[start] !== 0xd6 || buf[start + 1] !== 0xc3 || buf[start + 2] !== 0xc4) throw invalid('it does not start with the VCDIFF magic bytes');
     if (buf[start + 3] !== 0) throw invalid('VCDIFF version ' + buf[start + 3] + ' is not supported');
     const indicator = buf[start + 4]!;
@@ -255,59 +318,25 @@ export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
     c.pos = start + 5;
     if (indicator & VCD_APPHEADER) {
       const length = readInt(c, 'application header length');
-      if (length < 0 || c.pos + length > end) return false;
+      if (length < 0 || c.pos + length > this.end) return false;
       if (length > 65536) throw invalid('application header of ' + length + ' bytes');
       c.pos += length;
     }
-    consume(c.pos);
-    headerDone = true;
+    this.consume(c.pos);
+    this.headerDone = true;
     return true;
   }
 
-  function consume(to: number): void {
-    patchAt += to - start;
-    start = to;
-  }
-
-  /** Reads the source block holding byte `from` into the cache. */
-  async function load(from: number): Promise<void> {
-    const blockAt = from - (from % options.sourceBlock);
-    const want = Math.min(options.sourceBlock, options.sourceSize - blockAt);
-    const buffer = blocks.length === SOURCE_BLOCKS ? blocks.shift()!.buffer : new Uint8Array(Math.min(options.sourceBlock, options.sourceSize));
-    const data = await options.source(blockAt, want, buffer);
-    if (data.length !== want) throw otaError('SLOT_IO', 'install', 'the running slot returned ' + data.length + ' bytes at ' + blockAt + ' instead of ' + want);
-    blocks.push({ at: blockAt, data, buffer });
-  }
-
   /**
-   * Copies `length` source bytes from `from` to `out[at]`. Synchronous (null) while the blocks are
-   * cached, which is nearly always: a promise per COPY instruction (thousands per window) costs
-   * more than the copy; a promise only when a block must be read.
+   * Parses the next window's header once its whole encoding is buffered; null until then. The
+   * lengths before the encoding are checked as soon as they are read, so a bad patch is refused
+   * before the decoder buffers up to its claimed length.
    */
-  function sourceBytes(out: Uint8Array, at: number, from: number, length: number): Promise<void> | null {
-    while (length > 0) {
-      const blockAt = from - (from % options.sourceBlock);
-      let block: Uint8Array | null = null;
-      for (let i = 0; i < blocks.length; i++) if (blocks[i]!.at === blockAt) block = blocks[i]!.data;
-      if (block === null) {
-        const a = at;
-        const f = from;
-        const n = length;
-        return load(from).then(() => sourceBytes(out, a, f, n) || undefined);
-      }
-      const take = Math.min(length, blockAt + block.length - from);
-      out.set(block.subarray(from - blockAt, from - blockAt + take), at);
-      at += take;
-      from += take;
-      length -= take;
-    }
-    return null;
-  }
-
-  /** Parses and decodes one window; false when its encoding is not all buffered yet. */
-  async function window(): Promise<boolean> {
-    const c: Cursor = { bytes: buf, pos: start, end };
-    if (c.pos >= end) return false;
+  private windowHeader(): WindowHeader | null {
+    const buf = this.buf;
+    const patchAt = this.patchAt;
+    const c: Cursor = { bytes: buf, pos: this.start, end: this.end };
+    if (c.pos >= this.end) return null;
     const indicator = buf[c.pos++]!;
     if (indicator > 7) throw invalid('unknown window indicator bits ' + indicator + ' at patch byte ' + patchAt);
     if (indicator & VCD_TARGET) throw invalid('window at patch byte ' + patchAt + ' copies from the target (VCD_TARGET), which xdelta3 never writes');
@@ -315,21 +344,21 @@ export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
     let copyOffset = 0;
     if (indicator & VCD_SOURCE) {
       copyLength = readInt(c, 'source segment length');
-      if (copyLength < 0) return false;
+      if (copyLength < 0) return null;
       copyOffset = readInt(c, 'source segment offset');
-      if (copyOffset < 0) return false;
-      if (copyOffset + copyLength > options.sourceSize) {
-        throw invalid('it copies source bytes up to ' + (copyOffset + copyLength) + ' but the base image has ' + options.sourceSize + ' (made from another base?)');
+      if (copyOffset < 0) return null;
+      if (copyOffset + copyLength > this.o.sourceSize) {
+        throw invalid('it copies source bytes up to ' + (copyOffset + copyLength) + ' but the base image has ' + this.o.sourceSize + ' (made from another base?)');
       }
     }
     const encoding = readInt(c, 'delta encoding length');
-    if (encoding < 0) return false;
-    if (encoding > maxEncoding) throw invalid('window at patch byte ' + patchAt + ' has a ' + encoding + '-byte encoding, over the limit for ' + options.maxWindow + '-byte windows');
-    if (c.pos + encoding > end) return false;
+    if (encoding < 0) return null;
+    if (encoding > this.maxEncoding) throw invalid('window at patch byte ' + patchAt + ' has a ' + encoding + '-byte encoding, over the limit for ' + this.o.maxWindow + '-byte windows');
+    if (c.pos + encoding > this.end) return null;
     const windowEnd = c.pos + encoding;
     c.end = windowEnd;
     const targetLength = sectionInt(c, 'target window length');
-    if (targetLength > options.maxWindow) throw invalid('target window of ' + targetLength + ' bytes is larger than the ' + options.maxWindow + ' allowed');
+    if (targetLength > this.o.maxWindow) throw invalid('target window of ' + targetLength + ' bytes is larger than the ' + this.o.maxWindow + ' allowed');
     if (c.pos >= c.end) throw invalid('window ends before its delta indicator');
     const deltaIndicator = buf[c.pos++];
     if (deltaIndicator !== 0) throw invalid('window sections are compressed (delta indicator ' + deltaIndicator + '); make the patch with `xdelta3 -S none`');
@@ -346,87 +375,145 @@ export function vcdiffDecoder(options: VcdiffOptions): VcdiffDecoder {
     const data: Cursor = { bytes: buf, pos: c.pos, end: c.pos + dataLength };
     const inst: Cursor = { bytes: buf, pos: data.end, end: data.end + instLength };
     const addr: Cursor = { bytes: buf, pos: inst.end, end: windowEnd };
+    return { copyLength, copyOffset, targetLength, checksum, data, inst, addr };
+  }
 
-    if (target.length < targetLength) target = new Uint8Array(targetLength);
-    const out = target.subarray(0, targetLength);
-    let pos = 0;
-    let nextNear = 0;
-    for (let i = 0; i < NEAR_SIZE; i++) near[i] = 0;
-    for (let i = 0; i < SAME_SIZE * 256; i++) same[i] = 0;
-
-    /** Runs one instruction; a promise only when it must wait for a source read. */
-    const half = (type: number, size: number, mode: number): Promise<void> | null => {
-      let pending: Promise<void> | null = null;
-      if (size === 0) size = sectionInt(inst, 'instruction size');
-      if (pos + size > targetLength) throw invalid('an instruction writes past the end of its ' + targetLength + '-byte window');
-      if (type === ADD) {
-        if (data.pos + size > data.end) throw invalid('an ADD reads past the data section');
-        out.set(buf.subarray(data.pos, data.pos + size), pos);
-        data.pos += size;
-      } else if (type === RUN) {
-        if (data.pos >= data.end) throw invalid('a RUN reads past the data section');
-        out.fill(buf[data.pos++]!, pos, pos + size);
-      } else {
-        const here = copyLength + pos;
-        let a: number;
-        if (mode === 0) a = sectionInt(addr, 'address');
-        else if (mode === 1) a = here - sectionInt(addr, 'address');
-        else if (mode < 2 + NEAR_SIZE) a = near[mode - 2]! + sectionInt(addr, 'address');
-        else {
-          if (addr.pos >= addr.end) throw invalid('address runs past the end of its section');
-          a = same[(mode - 2 - NEAR_SIZE) * 256 + buf[addr.pos++]!]!;
-        }
-        if (a < 0 || a >= here) throw invalid('a COPY refers to address ' + a + ', not yet decoded');
-        near[nextNear] = a;
-        nextNear = (nextNear + 1) % NEAR_SIZE;
-        same[a % (SAME_SIZE * 256)] = a;
-        if (a < copyLength) {
-          if (a + size > copyLength) throw invalid('a COPY runs past the end of the source segment');
-          pending = sourceBytes(out, pos, copyOffset + a, size);
-        } else {
-          // Byte by byte: a copy from the target may overlap what it writes (a repeating pattern).
-          for (let from = a - copyLength, k = 0; k < size; k++) out[pos + k] = out[from + k]!;
-        }
-      }
-      pos += size;
-      return pending;
-    };
-
-    while (inst.pos < inst.end) {
-      const op = buf[inst.pos++]!;
-      if (table.type1[op] !== NOOP) {
-        const pending = half(table.type1[op]!, table.size1[op]!, table.mode1[op]!);
-        if (pending !== null) await pending;
-      }
-      if (table.type2[op] !== NOOP) {
-        const pending = half(table.type2[op]!, table.size2[op]!, table.mode2[op]!);
-        if (pending !== null) await pending;
-      }
+  /** Decodes one window, checks it and hands it on; false when its encoding is not all buffered yet. */
+  private async window(): Promise<boolean> {
+    const w = this.windowHeader();
+    if (w === null) return false;
+    this.w = w;
+    if (this.target.length < w.targetLength) this.target = new Uint8Array(w.targetLength);
+    this.out = this.target.subarray(0, w.targetLength);
+    this.pos = 0;
+    // The address caches start empty in every window (RFC 3284 5.1): windows decode independently.
+    this.nextNear = 0;
+    for (let i = 0; i < NEAR_SIZE; i++) this.near[i] = 0;
+    for (let i = 0; i < SAME_SIZE * 256; i++) this.same[i] = 0;
+    await this.instructions();
+    const out = this.out;
+    if (this.pos !== w.targetLength) throw invalid('window decodes to ' + this.pos + ' bytes instead of ' + w.targetLength);
+    if (w.data.pos !== w.data.end || w.addr.pos !== w.addr.end) throw invalid('window at patch byte ' + this.patchAt + ' has unused data or addresses');
+    if (w.checksum >= 0 && adler32(out) !== w.checksum) {
+      throw invalid('window at target byte ' + this.targetAt + ' fails its Adler-32 check: the patch is corrupt or was made from another base');
     }
-    if (pos !== targetLength) throw invalid('window decodes to ' + pos + ' bytes instead of ' + targetLength);
-    if (data.pos !== data.end || addr.pos !== addr.end) throw invalid('window at patch byte ' + patchAt + ' has unused data or addresses');
-    if (checksum >= 0 && adler32(out) !== checksum) {
-      throw invalid('window at target byte ' + targetAt + ' fails its Adler-32 check: the patch is corrupt or was made from another base');
-    }
-    const targetOffset = targetAt;
-    consume(windowEnd);
-    targetAt += targetLength;
-    await options.onWindow(out, targetOffset, { patch: patchAt, target: targetAt });
+    const targetOffset = this.targetAt;
+    this.consume(w.addr.end);
+    this.targetAt += w.targetLength;
+    await this.o.onWindow(out, targetOffset, { patch: this.patchAt, target: this.targetAt });
     return true;
   }
 
-  return {
-    async push(data) {
-      append(data);
-      if (!headerDone && !header()) return;
-      while (await window()) {
-        // each pass decodes one complete window
+  /** Runs the window's instruction section: each opcode is one or two instructions of the code table. */
+  private async instructions(): Promise<void> {
+    const table = this.table;
+    const inst = this.w!.inst;
+    const buf = this.buf;
+    while (inst.pos < inst.end) {
+      const op = buf[inst.pos++]!;
+      if (table.type1[op] !== NOOP) {
+        const pending = this.instruction(table.type1[op]!, table.size1[op]!, table.mode1[op]!);
+        if (pending !== null) await pending;
       }
-    },
-    finish() {
-      if (!headerDone) throw invalid('it ends inside its header (' + (patchAt + end - start) + ' bytes)');
-      if (end > start) throw invalid('it ends inside a window (' + (end - start) + ' bytes left over at patch byte ' + patchAt + ')');
-      return targetAt;
-    },
-  };
+      if (table.type2[op] !== NOOP) {
+        const pending = this.instruction(table.type2[op]!, table.size2[op]!, table.mode2[op]!);
+        if (pending !== null) await pending;
+      }
+    }
+  }
+
+  /** Runs one instruction; a promise only when it must wait for a source read (see `sourceBytes`). */
+  private instruction(type: number, size: number, mode: number): Promise<void> | null {
+    const w = this.w!;
+    // Size 0 in the table: the size follows in the instruction section.
+    if (size === 0) size = sectionInt(w.inst, 'instruction size');
+    if (this.pos + size > w.targetLength) throw invalid('an instruction writes past the end of its ' + w.targetLength + '-byte window');
+    let pending: Promise<void> | null = null;
+    if (type === ADD) this.add(size);
+    else if (type === RUN) this.run(size);
+    else pending = this.copy(size, mode);
+    this.pos += size;
+    return pending;
+  }
+
+  /** ADD: the next `size` bytes of the data section. */
+  private add(size: number): void {
+    const data = this.w!.data;
+    if (data.pos + size > data.end) throw invalid('an ADD reads past the data section');
+    this.out.set(this.buf.subarray(data.pos, data.pos + size), this.pos);
+    data.pos += size;
+  }
+
+  /** RUN: one byte of the data section, `size` times. */
+  private run(size: number): void {
+    const data = this.w!.data;
+    if (data.pos >= data.end) throw invalid('a RUN reads past the data section');
+    this.out.fill(this.buf[data.pos++]!, this.pos, this.pos + size);
+  }
+
+  /** COPY: `size` bytes from the source segment or from earlier in this target window. */
+  private copy(size: number, mode: number): Promise<void> | null {
+    const w = this.w!;
+    const here = w.copyLength + this.pos;
+    const a = this.address(mode);
+    if (a < 0 || a >= here) throw invalid('a COPY refers to address ' + a + ', not yet decoded');
+    this.near[this.nextNear] = a;
+    this.nextNear = (this.nextNear + 1) % NEAR_SIZE;
+    this.same[a % (SAME_SIZE * 256)] = a;
+    if (a < w.copyLength) {
+      if (a + size > w.copyLength) throw invalid('a COPY runs past the end of the source segment');
+      return this.sourceBytes(this.out, this.pos, w.copyOffset + a, size);
+    }
+    // Byte by byte: a copy from the target may overlap what it writes (a repeating pattern).
+    const out = this.out;
+    for (let from = a - w.copyLength, to = this.pos, k = 0; k < size; k++) out[to + k] = out[from + k]!;
+    return null;
+  }
+
+  /** Decodes a COPY address by its mode (RFC 3284 5.3): self, here, near cache, or same cache. */
+  private address(mode: number): number {
+    const addr = this.w!.addr;
+    if (mode === 0) return sectionInt(addr, 'address');
+    if (mode === 1) return this.w!.copyLength + this.pos - sectionInt(addr, 'address');
+    if (mode < 2 + NEAR_SIZE) return this.near[mode - 2]! + sectionInt(addr, 'address');
+    if (addr.pos >= addr.end) throw invalid('address runs past the end of its section');
+    return this.same[(mode - 2 - NEAR_SIZE) * 256 + this.buf[addr.pos++]!]!;
+  }
+
+  /**
+   * Copies `length` source bytes from `from` to `out[at]`. Synchronous (null) while the blocks are
+   * cached, which is nearly always: a promise per COPY instruction (thousands per window) costs
+   * more than the copy; a promise only when a block must be read.
+   */
+  private sourceBytes(out: Uint8Array, at: number, from: number, length: number): Promise<void> | null {
+    const blockSize = this.o.sourceBlock;
+    while (length > 0) {
+      const blockAt = from - (from % blockSize);
+      let block: Uint8Array | null = null;
+      for (let i = 0; i < this.blocks.length; i++) if (this.blocks[i]!.at === blockAt) block = this.blocks[i]!.data;
+      if (block === null) {
+        const a = at;
+        const f = from;
+        const n = length;
+        return this.load(from).then(() => this.sourceBytes(out, a, f, n) || undefined);
+      }
+      const take = Math.min(length, blockAt + block.length - from);
+      out.set(block.subarray(from - blockAt, from - blockAt + take), at);
+      at += take;
+      from += take;
+      length -= take;
+    }
+    return null;
+  }
+
+  /** Reads the source block holding byte `from` into the cache, into the buffer of the block it evicts. */
+  private async load(from: number): Promise<void> {
+    const o = this.o;
+    const blockAt = from - (from % o.sourceBlock);
+    const want = Math.min(o.sourceBlock, o.sourceSize - blockAt);
+    const buffer = this.blocks.length === SOURCE_BLOCKS ? this.blocks.shift()!.buffer : new Uint8Array(Math.min(o.sourceBlock, o.sourceSize));
+    const data = await o.source(blockAt, want, buffer);
+    if (data.length !== want) throw otaError('SLOT_IO', 'install', 'the running slot returned ' + data.length + ' bytes at ' + blockAt + ' instead of ' + want);
+    this.blocks.push({ at: blockAt, data, buffer });
+  }
 }

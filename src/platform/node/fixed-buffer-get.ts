@@ -180,160 +180,206 @@ interface Redirect {
 
 /** One request on one connection: its result, or where a redirect points. */
 function exchange(url: URL, out: Outgoing, handlers: StreamHandlers, o: FixedBufferOptions, signal: StopSignal | undefined): Promise<'done' | Redirect> {
-  return new Promise((resolve, reject) => {
-    const request = requestText(url, out) + (out.body ?? '');
-    const buffer = Buffer.allocUnsafe(BUFFER_SIZE);
-    let head: Buffer[] | null = [];
-    let headBytes = 0;
-    let length = -1; // body bytes announced; -1 until the end of the connection
-    let delivered = 0;
-    let chunked: ChunkedDecoder | null = null;
-    let settled = false;
-    let socket: Socket | null = null;
-    /** True while the handler holds a piece: the idle timeout measures the network only. */
-    let handling = false;
+  return new Promise((resolve, reject) => new Exchange(url, out, handlers, o, signal, resolve, reject).start());
+}
 
-    const finish = (e: unknown, result?: 'done' | Redirect) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (signal) signal.removeEventListener('abort', stop);
-      socket?.destroy();
-      if (e === null) resolve(result!);
-      else reject(e);
-    };
-    const timer = setTimeout(() => (handling ? timer.refresh() : finish(o.stalled())), o.idleMs);
-    const stop = () => finish(new Error('stopped'));
+/**
+ * The steps of one exchange, each called by the socket: connect and send, gather the head, frame
+ * the body and hand it on, and settle once (`finish`) on whichever comes first of the end of the
+ * body, an error, the idle timer or the stop signal.
+ */
+class Exchange {
+  private readonly buffer = Buffer.allocUnsafe(BUFFER_SIZE);
+  /** The head's reads so far (copies); null once the head is parsed. */
+  private head: Buffer[] | null = [];
+  private headBytes = 0;
+  /** Body bytes announced; -1 until the end of the connection. */
+  private length = -1;
+  private delivered = 0;
+  private chunked: ChunkedDecoder | null = null;
+  private settled = false;
+  private socket: Socket | null = null;
+  /** True while the handler holds a piece: the idle timeout measures the network only. */
+  private handling = false;
+  private readonly request: string;
+  private readonly timer: NodeJS.Timeout;
+  // Bound once: they are handed to the socket, the signal and every handler promise.
+  private readonly stop = () => this.finish(new Error('stopped'));
+  private readonly onAfter = (more: void | boolean) => this.after(more);
+  private readonly onFail = (e: unknown) => {
+    this.handling = false;
+    this.finish(e);
+  };
+
+  constructor(
+    private readonly url: URL,
+    private readonly out: Outgoing,
+    private readonly handlers: StreamHandlers,
+    private readonly o: FixedBufferOptions,
+    private readonly signal: StopSignal | undefined,
+    private readonly resolve: (result: 'done' | Redirect) => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    // Before the timer: a header that cannot be sent rejects the exchange with nothing to clean up.
+    this.request = requestText(url, out) + (out.body ?? '');
+    this.timer = setTimeout(() => (this.handling ? this.timer.refresh() : this.finish(o.stalled())), o.idleMs);
+  }
+
+  /** Opens the connection and sends the request once it is up (after the TLS handshake for https). */
+  start(): void {
+    const { url, o, signal } = this;
     if (signal) {
-      if (signal.aborted) return stop();
-      signal.addEventListener('abort', stop);
+      if (signal.aborted) return this.stop();
+      signal.addEventListener('abort', this.stop);
     }
-
-    const ended = () => (chunked !== null ? chunked.done : delivered === length);
-    const fail = (e: unknown) => {
-      handling = false;
-      finish(e);
-    };
-    /** After the handler took a piece: done, or reading on (the socket may be paused). */
-    const after = (more: void | boolean) => {
-      handling = false;
-      if (more === false || ended()) finish(null, 'done');
-      else if (!settled) {
-        if (!o.whole) timer.refresh();
-        socket!.resume();
-      }
-    };
-
-    /** Hands body bytes to the handler; false pauses the socket until its promise settles. */
-    const body = (read: Buffer): boolean => {
-      let piece = read;
-      if (chunked !== null) {
-        // The data of one read as one piece: copied only when it spans chunks.
-        const parts = chunked.feed(read);
-        piece = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      } else if (length >= 0) piece = read.subarray(0, Math.min(read.length, length - delivered));
-      if (piece.length === 0) {
-        if (ended()) finish(null, 'done');
-        return !settled;
-      }
-      delivered += piece.length;
-      let more: ReturnType<StreamHandlers['onData']>;
-      try {
-        more = handlers.onData(piece);
-      } catch (e) {
-        finish(e);
-        return false;
-      }
-      if (more instanceof Promise) {
-        handling = true;
-        more.then(after, fail);
-        return false;
-      }
-      after(more);
-      return !settled;
-    };
-
-    /**
-     * Gathers the response head; returns the body bytes that came with it, or null. Interim
-     * (1xx) responses are skipped: the final response follows on the same connection.
-     */
-    const headerBytes = (piece: Buffer): Buffer | null => {
-      head!.push(Buffer.from(piece)); // copied: the read buffer is reused
-      headBytes += piece.length;
-      let all = Buffer.concat(head!);
-      let h: Head;
-      let end: number;
-      for (;;) {
-        // Empty lines before a status line are skipped, as llhttp does.
-        let start = 0;
-        while (all[start] === 13 && all[start + 1] === 10) start += 2;
-        end = all.indexOf('\r\n\r\n', start);
-        if (end < 0) {
-          if (headBytes > MAX_HEADER_BYTES) throw new Error('HTTP response head longer than ' + MAX_HEADER_BYTES + ' bytes');
-          head = [all];
-          return null;
-        }
-        h = parseHead(all.toString('latin1', start, end));
-        if (h.status >= 200) break;
-        if (h.status === 101) throw new Error('unexpected 101 Switching Protocols in answer to a ' + out.method);
-        all = all.subarray(end + 4);
-      }
-      head = null;
-      if (h.status >= 300 && h.status < 400 && h.headers.location) {
-        finish(null, { location: h.headers.location, asGet: h.status === 303 ? out.method !== 'HEAD' : (h.status === 301 || h.status === 302) && out.method === 'POST' });
-        return null;
-      }
-      const te = (h.headers['transfer-encoding'] ?? 'identity').toLowerCase();
-      if (te === 'chunked') chunked = new ChunkedDecoder();
-      else if (te !== 'identity') throw new Error('unsupported Transfer-Encoding ' + JSON.stringify(te));
-      else if (h.headers['content-length'] !== undefined) {
-        length = parseWhole(h.headers['content-length']);
-        if (length < 0) throw new Error('malformed Content-Length ' + JSON.stringify(h.headers['content-length']));
-      }
-      if (h.status === 204 || h.status === 304 || out.method === 'HEAD') length = 0;
-      if (!handlers.onResponse(h.status, h.headers) || length === 0) {
-        finish(null, 'done');
-        return null;
-      }
-      // Past the head: these bytes are a view of the read buffer again, not the copy.
-      return piece.subarray(piece.length - (all.length - end - 4));
-    };
-
-    const onread = (n: number, buf: Buffer): boolean => {
-      if (settled) return false;
-      if (!o.whole) timer.refresh();
-      let piece = buf.subarray(0, n);
-      try {
-        if (head !== null) {
-          const rest = headerBytes(piece);
-          if (rest === null || rest.length === 0) return !settled;
-          piece = rest;
-        }
-        return body(piece);
-      } catch (e) {
-        finish(e);
-        return false;
-      }
-    };
-
     const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
     const host = url.hostname.replace(/^\[|\]$/g, '');
+    const onread = { buffer: this.buffer, callback: (n: number, buf: Buffer) => this.onRead(n, buf) };
+    const send = () => this.socket!.write(this.request);
+    let socket: Socket;
     try {
-      socket =
-        url.protocol === 'https:'
-          ? tlsModule().connect(Object.assign({}, o.tls, { host, port, servername: isIP(host) ? undefined : host, onread: { buffer, callback: onread } }), () => socket!.write(request))
-          : netConnect({ host, port, onread: { buffer, callback: onread } }, () => socket!.write(request));
+      socket = url.protocol === 'https:' ? tlsModule().connect(Object.assign({}, o.tls, { host, port, servername: isIP(host) ? undefined : host, onread }), send) : netConnect({ host, port, onread }, send);
     } catch (e) {
-      finish(e);
+      this.finish(e);
       return;
     }
-    socket.on('error', (e) => finish(e));
-    socket.on('end', () => {
-      if (head !== null) finish(new Error('connection closed before a complete HTTP response head'));
-      else if (length >= 0 && delivered < length) finish(new Error('connection closed after ' + delivered + ' of ' + length + ' body bytes'));
-      else if (chunked !== null && !chunked.done) finish(new Error('connection closed before the last chunk, after ' + delivered + ' body bytes'));
-      else finish(null, 'done');
-    });
-    socket.on('close', () => finish(new Error('connection closed')));
-  });
+    this.socket = socket;
+    socket.on('error', (e) => this.finish(e));
+    socket.on('end', () => this.onEnd());
+    socket.on('close', () => this.finish(new Error('connection closed')));
+  }
+
+  /** Settles the exchange once and releases the socket, timer and signal. */
+  private finish(e: unknown, result?: 'done' | Redirect): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (this.signal) this.signal.removeEventListener('abort', this.stop);
+    this.socket?.destroy();
+    if (e === null) this.resolve(result!);
+    else this.reject(e);
+  }
+
+  /** A read into the fixed buffer: head bytes first, then body. False pauses the socket. */
+  private onRead(n: number, buf: Buffer): boolean {
+    if (this.settled) return false;
+    if (!this.o.whole) this.timer.refresh();
+    let piece = buf.subarray(0, n);
+    try {
+      if (this.head !== null) {
+        const rest = this.headerBytes(piece);
+        if (rest === null || rest.length === 0) return !this.settled;
+        piece = rest;
+      }
+      return this.body(piece);
+    } catch (e) {
+      this.finish(e);
+      return false;
+    }
+  }
+
+  /**
+   * Gathers the response head; returns the body bytes that came with it, or null. Interim
+   * (1xx) responses are skipped: the final response follows on the same connection.
+   */
+  private headerBytes(piece: Buffer): Buffer | null {
+    this.head!.push(Buffer.from(piece)); // copied: the read buffer is reused
+    this.headBytes += piece.length;
+    let all = Buffer.concat(this.head!);
+    let h: Head;
+    let end: number;
+    for (;;) {
+      // Empty lines before a status line are skipped, as llhttp does.
+      let start = 0;
+      while (all[start] === 13 && all[start + 1] === 10) start += 2;
+      end = all.indexOf('\r\n\r\n', start);
+      if (end < 0) {
+        if (this.headBytes > MAX_HEADER_BYTES) throw new Error('HTTP response head longer than ' + MAX_HEADER_BYTES + ' bytes');
+        this.head = [all];
+        return null;
+      }
+      h = parseHead(all.toString('latin1', start, end));
+      if (h.status >= 200) break;
+      if (h.status === 101) throw new Error('unexpected 101 Switching Protocols in answer to a ' + this.out.method);
+      all = all.subarray(end + 4);
+    }
+    this.head = null;
+    if (!this.response(h)) return null;
+    // Past the head: these bytes are a view of the read buffer again, not the copy.
+    return piece.subarray(piece.length - (all.length - end - 4));
+  }
+
+  /** Acts on the final head: a redirect, or the body's framing and the handler's go-ahead. False when no body is read. */
+  private response(h: Head): boolean {
+    const method = this.out.method;
+    if (h.status >= 300 && h.status < 400 && h.headers.location) {
+      this.finish(null, { location: h.headers.location, asGet: h.status === 303 ? method !== 'HEAD' : (h.status === 301 || h.status === 302) && method === 'POST' });
+      return false;
+    }
+    const te = (h.headers['transfer-encoding'] ?? 'identity').toLowerCase();
+    if (te === 'chunked') this.chunked = new ChunkedDecoder();
+    else if (te !== 'identity') throw new Error('unsupported Transfer-Encoding ' + JSON.stringify(te));
+    else if (h.headers['content-length'] !== undefined) {
+      this.length = parseWhole(h.headers['content-length']);
+      if (this.length < 0) throw new Error('malformed Content-Length ' + JSON.stringify(h.headers['content-length']));
+    }
+    if (h.status === 204 || h.status === 304 || method === 'HEAD') this.length = 0;
+    if (!this.handlers.onResponse(h.status, h.headers) || this.length === 0) {
+      this.finish(null, 'done');
+      return false;
+    }
+    return true;
+  }
+
+  /** True once the whole body was delivered (by its framing; a body read to the end of the connection never is). */
+  private ended(): boolean {
+    return this.chunked !== null ? this.chunked.done : this.delivered === this.length;
+  }
+
+  /** Hands body bytes to the handler; false pauses the socket until its promise settles. */
+  private body(read: Buffer): boolean {
+    let piece = read;
+    if (this.chunked !== null) {
+      // The data of one read as one piece: copied only when it spans chunks.
+      const parts = this.chunked.feed(read);
+      piece = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    } else if (this.length >= 0) piece = read.subarray(0, Math.min(read.length, this.length - this.delivered));
+    if (piece.length === 0) {
+      if (this.ended()) this.finish(null, 'done');
+      return !this.settled;
+    }
+    this.delivered += piece.length;
+    let more: ReturnType<StreamHandlers['onData']>;
+    try {
+      more = this.handlers.onData(piece);
+    } catch (e) {
+      this.finish(e);
+      return false;
+    }
+    if (more instanceof Promise) {
+      this.handling = true;
+      more.then(this.onAfter, this.onFail);
+      return false;
+    }
+    this.after(more);
+    return !this.settled;
+  }
+
+  /** After the handler took a piece: done, or reading on (the socket may be paused). */
+  private after(more: void | boolean): void {
+    this.handling = false;
+    if (more === false || this.ended()) this.finish(null, 'done');
+    else if (!this.settled) {
+      if (!this.o.whole) this.timer.refresh();
+      this.socket!.resume();
+    }
+  }
+
+  /** The server ended the connection: complete only when the framing says the body is whole. */
+  private onEnd(): void {
+    if (this.head !== null) this.finish(new Error('connection closed before a complete HTTP response head'));
+    else if (this.length >= 0 && this.delivered < this.length) this.finish(new Error('connection closed after ' + this.delivered + ' of ' + this.length + ' body bytes'));
+    else if (this.chunked !== null && !this.chunked.done) this.finish(new Error('connection closed before the last chunk, after ' + this.delivered + ' body bytes'));
+    else this.finish(null, 'done');
+  }
 }

@@ -94,58 +94,118 @@ function u16(n: number): Buffer {
 
 /** Opens a session; `events.closed` is called once, whatever happens. */
 export function mqttSession(o: MqttSessionOptions, events: MqttSessionEvents): MqttSession {
-  const url = new URL(o.url);
-  const secure = url.protocol === 'mqtts:';
-  const port = Number(url.port) || (secure ? 8883 : 1883);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  let input: Buffer = Buffer.alloc(0);
-  let accepted = false;
-  let ended = false;
-  let closedWith: Error | null | undefined;
-  let lastId = 0;
-  /** Packet identifiers run 1..65535 (section 2.3.1). */
-  const packetId = () => (lastId = (lastId % 65535) + 1);
-  let awaitingPong = false;
-  const subscriptions: Record<number, (error: Error | null) => void> = {};
+  return new Session(o, events);
+}
+
+/**
+ * One connection's protocol, a method per step: connect (CONNECT, then CONNACK starts the
+ * keep-alive), the packet read loop, one handler per packet type the broker sends, and the
+ * client's own SUBSCRIBE/PUBLISH with their acknowledgements matched by packet identifier.
+ */
+class Session implements MqttSession {
+  private readonly socket: Socket;
+  /** Bytes received and not yet taken as a whole packet. */
+  private input: Buffer = Buffer.alloc(0);
+  /** The broker sent a CONNACK accepting the connection. */
+  private accepted = false;
+  /** `end()` was called: the close is the caller's, reported as null. */
+  private ended = false;
+  /** The first reason the connection failed, reported by `closed`; undefined while none. */
+  private closedWith: Error | null | undefined;
+  private lastId = 0;
+  private awaitingPong = false;
+  private readonly connectTimer: NodeJS.Timeout;
+  private pinger: NodeJS.Timeout | undefined;
+  /** SUBSCRIBEs waiting for their SUBACK, by packet identifier. */
+  private readonly subscriptions: Record<number, (error: Error | null) => void> = {};
   /** QoS 1 publications waiting for their PUBACK, by packet identifier. */
-  const publications: Record<number, () => void> = {};
+  private readonly publications: Record<number, () => void> = {};
 
-  // SNI carries host names only (RFC 6066 section 3; Node's DEP0123 for an IP): an IP is still checked against the certificate.
-  const socket: Socket = secure ? tlsModule().connect(Object.assign({ host, port, servername: isIP(host) ? undefined : host }, o.tls)) : netConnect({ host, port });
-  const send = (b: Buffer) => {
-    if (!socket.destroyed) socket.write(b);
-  };
-  const fail = (e: Error) => {
-    if (closedWith === undefined) closedWith = e;
-    socket.destroy();
-  };
-  const connectTimer = setTimeout(() => fail(new Error('no CONNACK within ' + o.connectTimeoutMs / 1000 + ' s')), o.connectTimeoutMs);
-  let pinger: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly o: MqttSessionOptions,
+    private readonly events: MqttSessionEvents,
+  ) {
+    const url = new URL(o.url);
+    const secure = url.protocol === 'mqtts:';
+    const port = Number(url.port) || (secure ? 8883 : 1883);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    // SNI carries host names only (RFC 6066 section 3; Node's DEP0123 for an IP): an IP is still checked against the certificate.
+    const socket: Socket = secure ? tlsModule().connect(Object.assign({ host, port, servername: isIP(host) ? undefined : host }, o.tls)) : netConnect({ host, port });
+    this.socket = socket;
+    this.connectTimer = setTimeout(() => this.fail(new Error('no CONNACK within ' + o.connectTimeoutMs / 1000 + ' s')), o.connectTimeoutMs);
+    socket.once(secure ? 'secureConnect' : 'connect', () => this.connect());
+    socket.on('data', (d: Buffer) => this.received(d));
+    socket.on('error', (e) => this.fail(e));
+    socket.on('close', () => {
+      clearTimeout(this.connectTimer);
+      clearInterval(this.pinger);
+      this.events.closed(this.ended ? null : (this.closedWith ?? new Error('connection closed by the broker')));
+    });
+  }
 
-  socket.once(secure ? 'secureConnect' : 'connect', () => {
-    const flags = 0x02 | (o.username ? 0x80 : 0) | (o.password ? 0x40 : 0); // clean session
+  subscribe(topic: string, done: (error: Error | null) => void): void {
+    const id = this.packetId();
+    this.subscriptions[id] = done;
+    this.send(packet(SUBSCRIBE, 2, [u16(id), utf8(topic), Buffer.from([1])]));
+  }
+
+  publish(topic: string, payload: string, qos: 0 | 1, acked?: () => void): void {
+    const n = qos === 1 ? this.packetId() : 0;
+    if (n > 0 && acked) this.publications[n] = acked;
+    const id = n > 0 ? [u16(n)] : [];
+    this.send(packet(PUBLISH, qos << 1, [utf8(topic), ...id, Buffer.from(payload, 'utf8')]));
+  }
+
+  end(): Promise<void> {
+    this.ended = true;
+    const socket = this.socket;
+    if (socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      socket.once('close', () => resolve());
+      // DISCONNECT only to a broker that accepted us: before CONNACK there is no session to end.
+      if (this.accepted) socket.end(packet(DISCONNECT, 0, []));
+      else socket.destroy();
+    });
+  }
+
+  /** Packet identifiers run 1..65535 (section 2.3.1). */
+  private packetId(): number {
+    return (this.lastId = (this.lastId % 65535) + 1);
+  }
+
+  private send(b: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(b);
+  }
+
+  /** Closes the connection; the first failure is the one `closed` reports. */
+  private fail(e: Error): void {
+    if (this.closedWith === undefined) this.closedWith = e;
+    this.socket.destroy();
+  }
+
+  /** The socket is up: CONNECT with a clean session (section 3.1). */
+  private connect(): void {
+    const o = this.o;
+    const flags = 0x02 | (o.username ? 0x80 : 0) | (o.password ? 0x40 : 0);
     const payload = [utf8(o.clientId || 'ota_' + cryptoModule().randomBytes(6).toString('hex'))];
     if (o.username) payload.push(utf8(o.username));
     if (o.password) payload.push(utf8(o.password));
-    send(packet(CONNECT, 0, [utf8('MQTT'), Buffer.from([4, flags]), u16(o.keepaliveSeconds), ...payload]));
-  });
-  socket.on('data', (d: Buffer) => {
-    input = input.length === 0 ? d : Buffer.concat([input, d]);
+    this.send(packet(CONNECT, 0, [utf8('MQTT'), Buffer.from([4, flags]), u16(o.keepaliveSeconds), ...payload]));
+  }
+
+  /** Socket data: every packet it completes is handled; a malformed one closes the connection. */
+  private received(d: Buffer): void {
+    this.input = this.input.length === 0 ? d : Buffer.concat([this.input, d]);
     try {
-      while (readPacket());
+      while (this.readPacket());
     } catch (e) {
-      fail(e as Error);
+      this.fail(e as Error);
     }
-  });
-  socket.on('error', (e) => fail(e));
-  socket.on('close', () => {
-    clearTimeout(connectTimer);
-    clearInterval(pinger);
-    events.closed(ended ? null : (closedWith ?? new Error('connection closed by the broker')));
-  });
+  }
 
   /** Takes one whole packet off `input`; false when none is complete yet. */
-  function readPacket(): boolean {
+  private readPacket(): boolean {
+    const input = this.input;
     let length = 0;
     let multiplier = 1;
     let at = 1;
@@ -162,82 +222,65 @@ export function mqttSession(o: MqttSessionOptions, events: MqttSessionEvents): M
     const type = input[0]! >> 4;
     const flags = input[0]! & 15;
     const body = input.subarray(at, at + length);
-    input = input.subarray(at + length);
-    handle(type, flags, body);
+    this.input = input.subarray(at + length);
+    this.handle(type, flags, body);
     return true;
   }
 
-  function handle(type: number, flags: number, body: Buffer): void {
-    if (!accepted && type !== CONNACK) throw new Error('MQTT broker sent packet type ' + type + ' before CONNACK');
-    switch (type) {
-      case CONNACK: {
-        const code = body[1] ?? 255;
-        if (code !== 0) throw Object.assign(new Error('Connection refused: ' + (REFUSALS[code] ?? 'code ' + code)), { code });
-        accepted = true;
-        clearTimeout(connectTimer);
-        pinger = setInterval(() => {
-          if (awaitingPong) return fail(new Error('no PINGRESP within ' + o.keepaliveSeconds + ' s'));
-          awaitingPong = true;
-          send(packet(PINGREQ, 0, []));
-        }, o.keepaliveSeconds * 1000);
-        events.connected();
-        return;
-      }
-      case PUBLISH: {
-        const qos = (flags >> 1) & 3;
-        const topicLength = body.readUInt16BE(0);
-        const topic = body.toString('utf8', 2, 2 + topicLength);
-        let at = 2 + topicLength;
-        if (qos > 0) {
-          // Granted QoS is at most 1 (the subscription's), so QoS 1 is the only one acknowledged.
-          send(packet(PUBACK, 0, [body.subarray(at, at + 2)]));
-          at += 2;
-        }
-        events.message(topic, body.subarray(at));
-        return;
-      }
-      case SUBACK: {
-        const id = body.readUInt16BE(0);
-        const done = subscriptions[id];
-        delete subscriptions[id];
-        if (done) done(body[2] === 0x80 || body[2] === undefined ? new Error('the broker refused the subscription') : null);
-        return;
-      }
-      case PUBACK: {
-        const id = body.readUInt16BE(0);
-        const acked = publications[id];
-        delete publications[id];
-        if (acked) acked();
-        return;
-      }
-      case PINGRESP:
-        awaitingPong = false;
-        return;
-      default:
-        return;
-    }
+  /** Dispatches a packet by type; types a client does not expect are ignored. */
+  private handle(type: number, flags: number, body: Buffer): void {
+    if (!this.accepted && type !== CONNACK) throw new Error('MQTT broker sent packet type ' + type + ' before CONNACK');
+    if (type === CONNACK) this.connack(body);
+    else if (type === PUBLISH) this.message(flags, body);
+    else if (type === SUBACK) this.suback(body);
+    else if (type === PUBACK) this.puback(body);
+    else if (type === PINGRESP) this.awaitingPong = false;
   }
 
-  return {
-    subscribe(topic, done) {
-      const id = packetId();
-      subscriptions[id] = done;
-      send(packet(SUBSCRIBE, 2, [u16(id), utf8(topic), Buffer.from([1])]));
-    },
-    publish(topic, payload, qos, acked) {
-      const n = qos === 1 ? packetId() : 0;
-      if (n > 0 && acked) publications[n] = acked;
-      const id = n > 0 ? [u16(n)] : [];
-      send(packet(PUBLISH, qos << 1, [utf8(topic), ...id, Buffer.from(payload, 'utf8')]));
-    },
-    end() {
-      ended = true;
-      if (socket.destroyed) return Promise.resolve();
-      return new Promise((resolve) => {
-        socket.once('close', () => resolve());
-        if (accepted) socket.end(packet(DISCONNECT, 0, []));
-        else socket.destroy();
-      });
-    },
-  };
+  /** CONNACK: refused with its return code, or accepted and the keep-alive started. */
+  private connack(body: Buffer): void {
+    const code = body[1] ?? 255;
+    if (code !== 0) throw Object.assign(new Error('Connection refused: ' + (REFUSALS[code] ?? 'code ' + code)), { code });
+    this.accepted = true;
+    clearTimeout(this.connectTimer);
+    this.pinger = setInterval(() => this.ping(), this.o.keepaliveSeconds * 1000);
+    this.events.connected();
+  }
+
+  /** Keep-alive tick: a PINGREQ, unless the previous one went unanswered a whole period (then the connection is dead). */
+  private ping(): void {
+    if (this.awaitingPong) return this.fail(new Error('no PINGRESP within ' + this.o.keepaliveSeconds + ' s'));
+    this.awaitingPong = true;
+    this.send(packet(PINGREQ, 0, []));
+  }
+
+  /** An incoming PUBLISH: acknowledged at QoS 1, then reported. */
+  private message(flags: number, body: Buffer): void {
+    const qos = (flags >> 1) & 3;
+    const topicLength = body.readUInt16BE(0);
+    const topic = body.toString('utf8', 2, 2 + topicLength);
+    let at = 2 + topicLength;
+    if (qos > 0) {
+      // Granted QoS is at most 1 (the subscription's), so QoS 1 is the only one acknowledged.
+      this.send(packet(PUBACK, 0, [body.subarray(at, at + 2)]));
+      at += 2;
+    }
+    this.events.message(topic, body.subarray(at));
+  }
+
+  /** SUBACK: return code 0x80 is a refusal (section 3.9.3). */
+  private suback(body: Buffer): void {
+    const id = body.readUInt16BE(0);
+    const done = this.subscriptions[id];
+    delete this.subscriptions[id];
+    if (done) done(body[2] === 0x80 || body[2] === undefined ? new Error('the broker refused the subscription') : null);
+  }
+
+  /** PUBACK for one of our QoS 1 publications. */
+  private puback(body: Buffer): void {
+    const id = body.readUInt16BE(0);
+    const acked = this.publications[id];
+    delete this.publications[id];
+    if (acked) acked();
+  }
 }
