@@ -3,7 +3,9 @@
  * it, the error and its code when it failed, and when it asks next. `updater.status()` and
  * `ota device status` read it, also from another process than the agent's.
  */
-import type { StateStore } from '../platform/interfaces.js';
+import { toOtaError } from '../errors.js';
+import type { Logger, StateStore } from '../platform/interfaces.js';
+import type { CheckResult } from './results.js';
 
 /** Name of the record in the state store. */
 export const CHECK_RECORD = 'check.json';
@@ -42,4 +44,21 @@ export function saveCheckRecord(state: StateStore, r: CheckRecord): Promise<void
 /** A wall-clock time in ms as ISO 8601, or null. */
 export function isoTime(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** Keeps what a check came to, and when the next is due; a failure to write is only logged. */
+export async function recordCheck(state: StateStore, logger: Logger, now: number, r: CheckResult, nextCheckAt: number | null): Promise<void> {
+  const failed = r.status === 'failed' ? r : null;
+  const entry = {
+    time: isoTime(now)!,
+    result: r.status,
+    latest: r.status === 'up-to-date' || r.status === 'deferred' ? r.latest : r.status === 'updated' ? r.version : null,
+    error: failed ? { code: failed.error.code, message: failed.message } : null,
+    next_check: isoTime(nextCheckAt),
+  };
+  try {
+    await saveCheckRecord(state, entry);
+  } catch (e) {
+    logger.log('WARNING', 'Could not record the check in the state directory: ' + toOtaError(e, 'report').message);
+  }
 }
