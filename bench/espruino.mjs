@@ -60,6 +60,7 @@ function run(bin, dir, script) {
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const timer = setTimeout(() => child.kill(), 120_000);
+    if (process.env.BENCH_DEBUG) child.on("exit", () => console.log(out.slice(-2000)));
     child.on('exit', () => {
       clearTimeout(timer);
       resolve(out);
@@ -104,7 +105,7 @@ u.checkForUpdates().then(function (r) {
   for (var c = 0; c < 2; c++) {
     // The boot state's newest copy (src/platform/espruino/storage-state.ts: "<sequence> <CRC-32>" then the JSON).
     var raw = require("Storage").read("ota-boot.json." + c);
-    if (raw && parseInt(raw, 10) > seq) { seq = parseInt(raw, 10); st = JSON.parse(raw.slice(raw.indexOf("\n") + 1)); }
+    if (raw && parseInt(raw, 10) > seq) { seq = parseInt(raw, 10); st = JSON.parse(raw.slice(raw.indexOf("\\n") + 1)); }
   }
   var ok = r && r.status === "updated" && st && st.slots.b && st.slots.b.sha256 === "${sha}" && E.CRC32(require("Storage").read("ota.b")) === ${crc32(app)};
   console.log("RESULT " + JSON.stringify({ ok: !!ok, status: r && r.status, ms: ms, load: loaded - m0, updater: created.usage - loaded, free: created.free, total: created.total }));
