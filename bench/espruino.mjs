@@ -11,7 +11,7 @@
 //   the 64-bit build (its pool grows as needed): one update, process.memory() sampled every 50 ms.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,8 @@ if (BOARDS.length === 0 && !BIN) {
 }
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const MODULE = join(dist, 'espruino/ota-client.js');
+/** The module's files (the module, a check's code, the code both use), by their Storage names. */
+const FILES = readdirSync(join(dist, 'espruino')).filter((f) => f.endsWith('.js') && !f.endsWith('.debug.js')).map((f) => f.slice(0, -3));
 /** Ballast precision of the hold-back search, in variables. */
 const STEP = 50;
 const work = mkdtempSync(join(tmpdir(), 'ota-espruino-bench-'));
@@ -76,8 +78,8 @@ function result(out) {
 /** A device directory with the module in Storage and default.cfg pointing at `url`. */
 async function device(bin, url) {
   const dir = mkdtempSync(join(work, 'device-'));
-  copyFileSync(MODULE, join(dir, 'ota-client.js'));
-  await run(bin, dir, `require("Storage").write("ota-client", require("fs").readFileSync("ota-client.js"));
+  for (const f of FILES) copyFileSync(join(dist, 'espruino', f + '.js'), join(dir, f + '.js'));
+  await run(bin, dir, `${FILES.map((f) => 'require("Storage").write("' + f + '", require("fs").readFileSync("' + f + '.js"));').join('\n')}
 require("Storage").writeJSON("default.cfg", { ota_domain: "${url}", device_id: "esp1", firmware_version: "1.0.0" });
 quit();`);
   return dir;

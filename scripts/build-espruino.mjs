@@ -1,42 +1,62 @@
-// Builds dist/espruino/ota-client.js, an Espruino module, from the same core sources as the Node
-// build (docs/espruino.md): esbuild bundles src/platform/espruino/index.ts with Espruino stand-ins for
-// eventemitter3 and semver, Babel lowers what Espruino cannot parse (async/await to promise
-// chains, destructuring, spread, default parameters, ...), esbuild minifies.
+// Builds the Espruino module, dist/espruino/ota-client.js with its two companion files, from the
+// same core sources as the Node build (docs/espruino.md): esbuild bundles src/platform/espruino/index.ts
+// with Espruino stand-ins for eventemitter3 and semver, splitting off a check's code
+// (ota-client-run.js, loaded from Storage only while a check runs) and the code both use
+// (ota-client-core.js); Babel lowers what Espruino cannot parse (async/await to promise chains,
+// destructuring, spread, default parameters, ...); terser minifies.
 import { transformSync } from '@babel/core';
 import { build } from 'esbuild';
 import { minify } from 'terser';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const OUT = root + 'dist/espruino/ota-client.js';
-const BUDGET = 32 * 1024; // issue 17: what real boards hold beside an application (docs/espruino.md)
+const OUT = root + 'dist/espruino/';
+const BUDGET = 32 * 1024; // issue 17: what real boards hold beside an application, per file (docs/espruino.md)
+/** The files, by their Storage names: the module, a check's code, and the code both use. */
+const ENTRIES = { 'ota-client': 'index.ts', 'ota-client-run': 'check-run.ts' };
+const CORE = 'ota-client-core';
 
 /**
  * Core modules the Espruino build replaces with its own (`src/platform/espruino/<name>`): the protocol
- * table (native only), the ESP32 image check (no firmware images on Espruino) and the transfer
- * stage (whole images only, for now: no delta decoder or gzip in the module).
+ * table (native only), the ESP32 image check (no firmware images on Espruino), the transfer
+ * stage (whole images only, for now: no delta decoder or gzip in the module), and a check's
+ * steps (loaded from the file ota-client-run while a check runs).
  */
+const SUBSTITUTES = {
+  'check/select.js': 'protocols.ts',
+  'install/esp32-image.js': 'esp32-image.ts',
+  'download/transfers.js': 'transfers.ts',
+  'updater/check-run.js': 'check-run-loader.ts',
+};
+
 function espruinoModules() {
-  const SUBSTITUTES = { 'check/select.js': 'protocols.ts', 'install/esp32-image.js': 'esp32-image.ts', 'download/transfers.js': 'transfers.ts' };
   const names = Object.keys(SUBSTITUTES);
+  const last = names.map((n) => basename(n).replace(/[./]/g, '\\$&'));
   return {
     name: 'espruino-modules',
     setup(b) {
-      b.onResolve({ filter: new RegExp('(' + names.map((n) => n.replace(/[./]/g, '\\$&')).join('|') + ')$') }, (args) => {
+      b.onResolve({ filter: new RegExp('/(' + last.join('|') + ')$') }, (args) => {
+        // The stand-ins themselves import the real modules.
         if (args.importer.indexOf('/src/platform/espruino/') >= 0) return undefined;
-        return { path: root + 'src/platform/espruino/' + SUBSTITUTES[names.find((n) => args.path.endsWith(n))] };
+        const full = resolve(args.resolveDir, args.path);
+        const name = names.find((n) => full.endsWith('/src/' + n));
+        return name === undefined ? undefined : { path: root + 'src/platform/espruino/' + SUBSTITUTES[name] };
       });
     },
   };
 }
 
 const bundled = await build({
-  entryPoints: [root + 'src/platform/espruino/index.ts'],
+  entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, root + 'src/platform/espruino/' + file])),
   bundle: true,
+  splitting: true,
+  chunkNames: CORE,
+  outdir: OUT,
   format: 'esm',
   platform: 'neutral',
-  target: 'es2019', // keeps async functions for Babel; lowers ?. and ?? already
+  target: 'es2019', // keeps async functions for Babel; lowers ?. and ??
   write: false,
   alias: {
     eventemitter3: root + 'src/platform/espruino/emitter.ts',
@@ -45,15 +65,43 @@ const bundled = await build({
   },
   external: ['Storage', 'http', 'crypto'], // the board's own modules
   plugins: [espruinoModules()],
+  metafile: process.argv.includes('--sizes'),
   logLevel: 'error',
 });
-let code = bundled.outputFiles[0].text;
 
-// ESM exports become an Espruino module's `exports`.
-const m = /export\s*\{([^}]*)\};\s*$/.exec(code);
-if (!m) throw new Error('no export list in the bundle');
-const names = m[1].split(',').map((s) => s.trim()).filter(Boolean);
-code = code.slice(0, m.index) + names.map((n) => { const [local, as = local] = n.split(/\s+as\s+/); return `exports.${as} = ${local};`; }).join('\n') + '\n';
+/** `local` and exported names of an `export { a, b as c }` list. */
+function exportList(text) {
+  return text.split(',').map((s) => s.trim()).filter(Boolean).map((n) => {
+    const [local, as = local] = n.split(/\s+as\s+/);
+    return { local, as };
+  });
+}
+
+// The shared file's exports get short names (its code is read by the other two files only).
+const files = Object.fromEntries(bundled.outputFiles.map((f) => [basename(f.path, '.js'), f.text]));
+const short = {};
+{
+  const m = /export\s*\{([^}]*)\};\s*$/.exec(files[CORE]);
+  if (!m) throw new Error('no export list in ' + CORE);
+  exportList(m[1]).forEach((e, i) => (short[e.as] = i.toString(36).replace(/^\d/, '_$&')));
+}
+
+/**
+ * ES module syntax becomes an Espruino module's: `export { x }` becomes `exports.x = x`, and an
+ * import of the shared file a `require` of its Storage file (its functions and classes are set
+ * once, when it loads, so copies of them are as good as live bindings).
+ */
+function espruinoModule(name, code) {
+  code = code.replace(/import\s*\{([^}]*)\}\s*from\s*"\.\/([\w-]+)\.js";/g, (all, list, from) => {
+    if (from !== CORE) throw new Error(name + ' imports ' + from);
+    return 'var $core = require("' + CORE + '"), ' + exportList(list).map((e) => e.as + ' = $core.' + short[e.local]).join(', ') + ';';
+  });
+  if (/^\s*import\b/m.test(code)) throw new Error(name + ': an import is left');
+  const m = /export\s*\{([^}]*)\};\s*$/.exec(code);
+  if (!m) throw new Error('no export list in ' + name);
+  const exported = exportList(m[1]).map((e) => 'exports.' + (name === CORE ? short[e.as] : e.as) + ' = ' + e.local + ';');
+  return code.slice(0, m.index) + exported.join('\n') + '\n';
+}
 
 /**
  * Espruino hoists neither `var` nor function declarations: a variable declared in a branch that
@@ -141,36 +189,56 @@ function espruinoFixes({ types: t, template }) {
   };
 }
 
-const lowered = transformSync(code, {
-  babelrc: false,
-  configFile: false,
-  sourceType: 'script',
-  compact: false,
-  plugins: [
-    ['babel-plugin-transform-async-to-promises', { inlineHelpers: true }],
-    '@babel/plugin-transform-class-properties',
-    '@babel/plugin-transform-object-rest-spread',
-    '@babel/plugin-transform-destructuring',
-    '@babel/plugin-transform-parameters',
-    '@babel/plugin-transform-spread',
-    '@babel/plugin-transform-optional-chaining',
-    '@babel/plugin-transform-exponentiation-operator',
-    '@babel/plugin-transform-computed-properties',
-    '@babel/plugin-transform-shorthand-properties',
-    '@babel/plugin-transform-block-scoping',
-  ],
-}).code;
-const fixed = transformSync(lowered, { babelrc: false, configFile: false, sourceType: 'script', plugins: [espruinoFixes] }).code;
-// terser compresses further than esbuild's minifier (about 10% of the module); its output is ES5
-// plus what the sources already use, and the passes below make it Espruino's again.
-const minified0 = (await minify(fixed, { ecma: 2019, module: false, toplevel: true, compress: { passes: 2 }, format: { comments: false } })).code;
-// Minifying brings back some `let`: block scoping again, then declarations to the top.
-const scoped = transformSync(minified0, { babelrc: false, configFile: false, sourceType: 'script', compact: true, plugins: ['@babel/plugin-transform-block-scoping'] }).code;
-const hoisted = transformSync(scoped, { babelrc: false, configFile: false, sourceType: 'script', plugins: [hoistDeclarations] }).code;
-const minified = transformSync(hoisted, { babelrc: false, configFile: false, sourceType: 'script', compact: true, minified: true, comments: false }).code;
-mkdirSync(root + 'dist/espruino', { recursive: true });
-writeFileSync(OUT, minified);
-// The same module unminified, for reading stack traces from a board.
-writeFileSync(OUT.replace(/\.js$/, '.debug.js'), hoisted);
-// The budget is not met yet (see README, "Not implemented yet"): reported, not enforced.
-console.log('espruino: dist/espruino/ota-client.js ' + minified.length + ' bytes' + (minified.length > BUDGET ? ', over the ' + BUDGET + '-byte budget' : ''));
+/** Babel's lowering, our fixes, terser, and the hoisting pass, for one file; returns it minified and formatted. */
+async function lower(code) {
+  const lowered = transformSync(code, {
+    babelrc: false,
+    configFile: false,
+    sourceType: 'script',
+    compact: false,
+    plugins: [
+      ['babel-plugin-transform-async-to-promises', { inlineHelpers: true }],
+      '@babel/plugin-transform-class-properties',
+      '@babel/plugin-transform-object-rest-spread',
+      '@babel/plugin-transform-destructuring',
+      '@babel/plugin-transform-parameters',
+      '@babel/plugin-transform-spread',
+      '@babel/plugin-transform-optional-chaining',
+      '@babel/plugin-transform-exponentiation-operator',
+      '@babel/plugin-transform-computed-properties',
+      '@babel/plugin-transform-shorthand-properties',
+      '@babel/plugin-transform-block-scoping',
+    ],
+  }).code;
+  const fixed = transformSync(lowered, { babelrc: false, configFile: false, sourceType: 'script', plugins: [espruinoFixes] }).code;
+  // terser compresses further than esbuild's minifier (about 10% of the module); its output is ES5
+  // plus what the sources already use, and the passes below make it Espruino's again.
+  const minified0 = (await minify(fixed, { ecma: 2019, module: false, toplevel: true, compress: { passes: 2 }, format: { comments: false } })).code;
+  // Minifying brings back some `let`: block scoping again, then declarations to the top.
+  const scoped = transformSync(minified0, { babelrc: false, configFile: false, sourceType: 'script', compact: true, plugins: ['@babel/plugin-transform-block-scoping'] }).code;
+  const hoisted = transformSync(scoped, { babelrc: false, configFile: false, sourceType: 'script', plugins: [hoistDeclarations] }).code;
+  const minified = transformSync(hoisted, { babelrc: false, configFile: false, sourceType: 'script', compact: true, minified: true, comments: false }).code;
+  return { minified, hoisted };
+}
+
+mkdirSync(OUT, { recursive: true });
+for (const f of readdirSync(OUT)) if (f.endsWith('.js')) rmSync(OUT + f);
+const report = [];
+for (const name of Object.keys(files)) {
+  const { minified, hoisted } = await lower(espruinoModule(name, files[name]));
+  writeFileSync(OUT + name + '.js', minified);
+  // The same file unminified, for reading stack traces from a board.
+  writeFileSync(OUT + name + '.debug.js', hoisted);
+  report.push(name + '.js ' + minified.length + ' bytes' + (minified.length > BUDGET ? ', over the ' + BUDGET + '-byte budget' : ''));
+}
+console.log('espruino: dist/espruino/ ' + report.join(', '));
+if (bundled.metafile) {
+  // `--sizes`: each source module's share of each file, as esbuild prints it before the lowering
+  // (which adds about a quarter: the async functions become promise chains).
+  for (const [out, o] of Object.entries(bundled.metafile.outputs)) {
+    console.log(basename(out) + ' (' + o.bytes + ' bytes before lowering)');
+    for (const [src, v] of Object.entries(o.inputs).sort((a, b) => b[1].bytesInOutput - a[1].bytesInOutput)) {
+      if (v.bytesInOutput > 0) console.log('  ' + String(v.bytesInOutput).padStart(6) + ' ' + src.replace(/^(\.\.\/)*/, ''));
+    }
+  }
+}

@@ -9,9 +9,10 @@
  * Skipped without a board interpreter in $ESPRUINO_BOARDS.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { installModule } from './helpers/espruino-module.js';
 import { releaseDir, serve, tempDir } from './helpers/fixtures.js';
 
 /** `name:path` pairs of $ESPRUINO_BOARDS. */
@@ -132,9 +133,8 @@ describe.skipIf(!BIN)('Espruino out of memory, on a board layout ($ESPRUINO_BOAR
     const dir = tempDir();
     const release = await releaseDir('2.0.0', app('2.0.0'), { device: 'esp1' }, 512);
     const server = await serve(release.dir);
-    copyFileSync('dist/espruino/ota-client.js', join(dir, 'ota-client.js'));
     // The device: the module and application 1.0.0 in Storage (slot a).
-    await boot(dir, `require("Storage").write("ota-client", require("fs").readFileSync("ota-client.js"));
+    await boot(dir, `${installModule(dir)}
 require("Storage").write("ota.a", 'console.log("APP 1.0.0");');
 quit();`);
 

@@ -6,9 +6,10 @@
  * `npm run test:espruino`; skipped without $ESPRUINO_BIN (the static gate runs in `npm test`).
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { installModule } from './helpers/espruino-module.js';
 import { releaseDir, serve, tempDir } from './helpers/fixtures.js';
 
 const BIN = process.env.ESPRUINO_BIN;
@@ -35,8 +36,8 @@ if (s.state === "trial") require("ota-client").confirm().then(function () { cons
   );
 }
 
-const checkScript = (url: string) => `
-require("Storage").write("ota-client", require("fs").readFileSync("ota-client.js"));
+const checkScript = (url: string, install: string) => `
+${install}
 require("Storage").writeJSON("default.cfg", { ota_domain: "${url}", device_id: "esp1", firmware_version: "1.0.0", boot_attempts: 2 });
 var u = require("ota-client").defaultUpdater({ reboot: function () { console.log("REBOOT"); return Promise.resolve(); } });
 u.checkForUpdates().then(function (r) {
@@ -50,11 +51,11 @@ const state = 'require("ota-client").defaultUpdater().status().then(function (s)
 describe.skipIf(!BIN)('Espruino interpreter', () => {
   it('updates the application, runs it on trial, confirms it, and reverts a broken one', { timeout: 120_000 }, async () => {
     const dir = tempDir();
-    copyFileSync('dist/espruino/ota-client.js', join(dir, 'ota-client.js'));
+    const install = installModule(dir);
     const good = await releaseDir('1.0.1', app('1.0.1', true), { device: 'esp1' }, 512);
     const server = await serve(good.dir);
 
-    const first = await boot(dir, checkScript(server.url));
+    const first = await boot(dir, checkScript(server.url, install));
     expect(first).toContain('RESULT updated 1.0.1');
     expect(first).toContain('REBOOT');
     const rebooted = await boot(dir, '');
@@ -66,7 +67,7 @@ describe.skipIf(!BIN)('Espruino interpreter', () => {
 
     const broken = await releaseDir('1.0.2', app('1.0.2', false), { device: 'esp1' }, 512);
     const server2 = await serve(broken.dir);
-    expect(await boot(dir, checkScript(server2.url))).toContain('RESULT updated 1.0.2');
+    expect(await boot(dir, checkScript(server2.url, install))).toContain('RESULT updated 1.0.2');
     for (let attempt = 1; attempt <= 2; attempt++) expect(await boot(dir, '')).toContain('broken application 1.0.2');
     const reverted = await boot(dir, '');
     expect(reverted).toContain('Update reverted: slot a (1.0.2) was not confirmed within 2 boot attempts');

@@ -122,65 +122,71 @@ interface KeySpec {
   value: unknown;
 }
 
-/** Keys, their kinds and defaults. IoTaaP OS defaults are kept as they are. */
-const SPEC = {
-  device_id: { kind: 'string', value: '' },
-  device_token: { kind: 'string', value: '' },
-  group_id: { kind: 'string', value: '' },
-  group_token: { kind: 'string', value: '' },
-  auto_update: { kind: 'boolean', value: false },
-  ota_domain: { kind: 'url', value: 'https://ota.iotaap.io' },
-  mqtt_server: { kind: 'string', value: 'network.iotaap.io' },
-  mqtt_port: { kind: 'port', value: 8883 },
-  mqtt_user: { kind: 'string', value: '' },
-  mqtt_pass: { kind: 'string', value: '' },
-  secure_conn: { kind: 'boolean', value: false },
-  protocol: { kind: 'protocol', value: 'auto' },
-  hawkbit_tenant: { kind: 'string', value: 'DEFAULT' },
-  hawkbit_gateway_token: { kind: 'string', value: '' },
-  hawkbit_auto_consent: { kind: 'boolean', value: false },
-  firmware_version: { kind: 'version', value: '' },
-  check_interval: { kind: 'interval', value: 6 * 3600 },
-  first_check_delay: { kind: 'duration', value: 30 },
-  check_jitter: { kind: 'fraction', value: 0.1 },
-  health_command: { kind: 'string', value: '' },
-  health_timeout: { kind: 'interval', value: 60 },
-  boot_attempts: { kind: 'count', value: 3 },
-  state_dir: { kind: 'string', value: 'ota-state' },
-  download_timeout: { kind: 'interval', value: 30 },
-  download_retries: { kind: 'count', value: 5 },
-  download_min_rate: { kind: 'bytes', value: 1024 },
-  download_rate_window: { kind: 'interval', value: 60 },
-  download_retry_delay: { kind: 'duration', value: 1 },
-  confirm_timeout: { kind: 'duration', value: 300 },
-  reboot_command: { kind: 'string', value: '' },
-  image_format: { kind: 'format', value: '' },
-  slot_size: { kind: 'bytes', value: 0 },
-  slot_a: { kind: 'string', value: '' },
-  slot_b: { kind: 'string', value: '' },
-  fw_setenv: { kind: 'string', value: 'fw_setenv' },
-  fw_printenv: { kind: 'string', value: 'fw_printenv' },
-  fw_env_config: { kind: 'string', value: '' },
-  grubenv: { kind: 'string', value: '' },
-  kernel_cmdline: { kind: 'string', value: '/proc/cmdline' },
-  retry_delay: { kind: 'interval', value: 60 },
-  min_check_interval: { kind: 'interval', value: 30 },
-  max_check_interval: { kind: 'interval', value: 7 * 86400 },
-  server_interval: { kind: 'boolean', value: true },
-  maintenance_window: { kind: 'window', value: '' },
-  log_file: { kind: 'file', value: 'ota.log' },
-  log_max_size: { kind: 'bytes', value: 1024 * 1024 },
-  log_files: { kind: 'count', value: 3 },
-  log_level: { kind: 'level', value: 'INFO' },
-  public_keys: { kind: 'strings', value: [] },
-  allow_downgrade: { kind: 'boolean', value: false },
-  ca_file: { kind: 'string', value: '' },
-  client_cert: { kind: 'string', value: '' },
-  client_key: { kind: 'string', value: '' },
-  pin_sha256: { kind: 'strings', value: [] },
-  allow_http: { kind: 'boolean', value: false },
-  trusted_origins: { kind: 'origins', value: [] },
-} satisfies { [K in keyof OtaConfig]: KeySpec };
+/**
+ * Keys, their kinds and defaults. IoTaaP OS defaults are kept as they are. A function rather than
+ * a constant: the table is built only while a configuration is read, as a board keeps every
+ * constant of a loaded module in RAM (about 460 of an ESP32's 16 383 variables for this one).
+ */
+function keySpecs() {
+  return {
+    device_id: { kind: 'string', value: '' },
+    device_token: { kind: 'string', value: '' },
+    group_id: { kind: 'string', value: '' },
+    group_token: { kind: 'string', value: '' },
+    auto_update: { kind: 'boolean', value: false },
+    ota_domain: { kind: 'url', value: 'https://ota.iotaap.io' },
+    mqtt_server: { kind: 'string', value: 'network.iotaap.io' },
+    mqtt_port: { kind: 'port', value: 8883 },
+    mqtt_user: { kind: 'string', value: '' },
+    mqtt_pass: { kind: 'string', value: '' },
+    secure_conn: { kind: 'boolean', value: false },
+    protocol: { kind: 'protocol', value: 'auto' },
+    hawkbit_tenant: { kind: 'string', value: 'DEFAULT' },
+    hawkbit_gateway_token: { kind: 'string', value: '' },
+    hawkbit_auto_consent: { kind: 'boolean', value: false },
+    firmware_version: { kind: 'version', value: '' },
+    check_interval: { kind: 'interval', value: 6 * 3600 },
+    first_check_delay: { kind: 'duration', value: 30 },
+    check_jitter: { kind: 'fraction', value: 0.1 },
+    health_command: { kind: 'string', value: '' },
+    health_timeout: { kind: 'interval', value: 60 },
+    boot_attempts: { kind: 'count', value: 3 },
+    state_dir: { kind: 'string', value: 'ota-state' },
+    download_timeout: { kind: 'interval', value: 30 },
+    download_retries: { kind: 'count', value: 5 },
+    download_min_rate: { kind: 'bytes', value: 1024 },
+    download_rate_window: { kind: 'interval', value: 60 },
+    download_retry_delay: { kind: 'duration', value: 1 },
+    confirm_timeout: { kind: 'duration', value: 300 },
+    reboot_command: { kind: 'string', value: '' },
+    image_format: { kind: 'format', value: '' },
+    slot_size: { kind: 'bytes', value: 0 },
+    slot_a: { kind: 'string', value: '' },
+    slot_b: { kind: 'string', value: '' },
+    fw_setenv: { kind: 'string', value: 'fw_setenv' },
+    fw_printenv: { kind: 'string', value: 'fw_printenv' },
+    fw_env_config: { kind: 'string', value: '' },
+    grubenv: { kind: 'string', value: '' },
+    kernel_cmdline: { kind: 'string', value: '/proc/cmdline' },
+    retry_delay: { kind: 'interval', value: 60 },
+    min_check_interval: { kind: 'interval', value: 30 },
+    max_check_interval: { kind: 'interval', value: 7 * 86400 },
+    server_interval: { kind: 'boolean', value: true },
+    maintenance_window: { kind: 'window', value: '' },
+    log_file: { kind: 'file', value: 'ota.log' },
+    log_max_size: { kind: 'bytes', value: 1024 * 1024 },
+    log_files: { kind: 'count', value: 3 },
+    log_level: { kind: 'level', value: 'INFO' },
+    public_keys: { kind: 'strings', value: [] },
+    allow_downgrade: { kind: 'boolean', value: false },
+    ca_file: { kind: 'string', value: '' },
+    client_cert: { kind: 'string', value: '' },
+    client_key: { kind: 'string', value: '' },
+    pin_sha256: { kind: 'strings', value: [] },
+    allow_http: { kind: 'boolean', value: false },
+    trusted_origins: { kind: 'origins', value: [] },
+  } satisfies { [K in keyof OtaConfig]: KeySpec };
+}
 
 /** Keys whose values are masked wherever the agent writes (src/log/redact.ts). */
 export const SECRET_KEYS = ['device_token', 'group_token', 'mqtt_pass', 'hawkbit_gateway_token'];
@@ -218,7 +224,7 @@ interface InputOf {
  * accepts, so a misspelt key or a wrong type fails to compile. As in IoTaaP OS, "" (or null)
  * keeps a key's default, and IoTaaP's keys that are not about updates are accepted.
  */
-export type OtaSettings = { [K in keyof OtaConfig]?: InputOf[(typeof SPEC)[K]['kind']] | '' | null } & {
+export type OtaSettings = { [K in keyof OtaConfig]?: InputOf[ReturnType<typeof keySpecs>[K]['kind']] | '' | null } & {
   ssid?: string;
   ssid_pass?: string;
   rof?: unknown;
@@ -227,25 +233,29 @@ export type OtaSettings = { [K in keyof OtaConfig]?: InputOf[(typeof SPEC)[K]['k
   ntp_2?: string;
 };
 
-const EXPECTED: { [K in Kind]: string } = {
-  level: '"debug", "info", "warning" or "error"',
-  string: 'a string',
-  file: 'a file name, or false for none',
-  boolean: 'true or false',
-  port: 'a port number from 1 to 65535',
-  url: 'an http:// or https:// URL',
-  duration: 'a number of seconds or a string such as "90s", "30m", "6h", "1d"',
-  interval: 'a number of seconds or a string such as "90s", "30m", "6h", "1d", above 0',
-  fraction: 'a number from 0 to 1',
-  count: 'a whole number from 1 to 100',
-  bytes: 'a whole number of bytes (0 or more)',
-  format: '"" or "esp32"',
-  window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
-  strings: 'a list of strings',
-  origins: 'a list of origins such as "https://cdn.example.com" (scheme, host and port only)',
-  protocol: '"auto", "native", "iotaap" or "hawkbit"',
-  version: 'a version such as "1.0.2" (semantic versions are ordered; other text is compared for equality only)',
-};
+/** What a key of `kind` accepts, for the message that refuses a value (built only then, as `keySpecs`). */
+function expected(kind: Kind): string {
+  const texts: { [K in Kind]: string } = {
+    level: '"debug", "info", "warning" or "error"',
+    string: 'a string',
+    file: 'a file name, or false for none',
+    boolean: 'true or false',
+    port: 'a port number from 1 to 65535',
+    url: 'an http:// or https:// URL',
+    duration: 'a number of seconds or a string such as "90s", "30m", "6h", "1d"',
+    interval: 'a number of seconds or a string such as "90s", "30m", "6h", "1d", above 0',
+    fraction: 'a number from 0 to 1',
+    count: 'a whole number from 1 to 100',
+    bytes: 'a whole number of bytes (0 or more)',
+    format: '"" or "esp32"',
+    window: 'a time range "HH:MM-HH:MM" in UTC, such as "02:00-04:30"',
+    strings: 'a list of strings',
+    origins: 'a list of origins such as "https://cdn.example.com" (scheme, host and port only)',
+    protocol: '"auto", "native", "iotaap" or "hawkbit"',
+    version: 'a version such as "1.0.2" (semantic versions are ordered; other text is compared for equality only)',
+  };
+  return texts[kind];
+}
 
 /** Number.MAX_SAFE_INTEGER, which Espruino lacks. */
 const MAX_SAFE = 9007199254740991;
@@ -320,8 +330,9 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
   const raw = input as { [key: string]: unknown };
   const out: { [key: string]: unknown } = {};
   const warnings: string[] = [];
-  for (const key of Object.keys(SPEC)) {
-    const spec = SPEC[key as keyof OtaConfig];
+  const specs = keySpecs();
+  for (const key of Object.keys(specs)) {
+    const spec = specs[key as keyof OtaConfig];
     const v = raw[key];
     // As in IoTaaP OS (InitDataFromSystemJson copies only non-empty strings), an empty string (or null) keeps the default.
     if (v === undefined || v === null || v === '') {
@@ -334,13 +345,13 @@ export function resolveConfig(input: unknown, source = 'config'): ConfigResult {
         'CONFIG_INVALID',
         'config',
         // A secret's value is not repeated: the message reaches stderr and logs.
-        source + ': key "' + key + '" is ' + (SECRET_KEYS.indexOf(key) >= 0 ? 'a ' + typeof v : JSON.stringify(v)) + '; expected ' + EXPECTED[spec.kind],
+        source + ': key "' + key + '" is ' + (SECRET_KEYS.indexOf(key) >= 0 ? 'a ' + typeof v : JSON.stringify(v)) + '; expected ' + expected(spec.kind),
       );
     }
     out[key] = r.value;
   }
   for (const key of Object.keys(raw)) {
-    if (!(key in SPEC) && FOREIGN_KEYS.indexOf(key) < 0) warnings.push(source + ': unknown key "' + key + '" ignored');
+    if (!(key in specs) && FOREIGN_KEYS.indexOf(key) < 0) warnings.push(source + ': unknown key "' + key + '" ignored');
   }
   if (out.allow_downgrade === true && (out.public_keys as string[]).length === 0) {
     warnings.push(source + ': "allow_downgrade" has no effect without "public_keys": only a signed manifest can mark a downgrade');
@@ -384,6 +395,7 @@ export function parseConfig(text: string, source = 'default.cfg'): ConfigResult 
 /** Every key with its default, as a default.cfg holds them (for `ota config init`). */
 export function defaultSettings(): { [key: string]: unknown } {
   const out: { [key: string]: unknown } = {};
-  for (const key of Object.keys(SPEC)) out[key] = SPEC[key as keyof OtaConfig].value;
+  const specs = keySpecs();
+  for (const key of Object.keys(specs)) out[key] = specs[key as keyof OtaConfig].value;
   return out;
 }

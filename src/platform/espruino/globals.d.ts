@@ -33,3 +33,7 @@ interface EspruinoResponse {
   on(event: 'close' | 'end', f: () => void): void;
   on(event: 'error', f: (e: unknown) => void): void;
 }
+/** A module in Storage, by name (the Espruino build's own files). */
+declare function require(name: string): unknown;
+/** Espruino's module cache. */
+declare const Modules: { removeCached(name: string): void };
