@@ -21,14 +21,20 @@ const CORE = 'ota-client-core';
 /**
  * Core modules the Espruino build replaces with its own (`src/platform/espruino/<name>`): the protocol
  * table (native only), the ESP32 image check (no firmware images on Espruino), the transfer
- * stage (whole images only, for now: no delta decoder or gzip in the module), and a check's
- * steps (loaded from the file ota-client-run while a check runs).
+ * stage (whole images only, for now: no delta decoder or gzip in the module), a check's
+ * steps (loaded from the file ota-client-run while a check runs), and what only hawkBit and
+ * IoTaaP reach (left-out.ts).
  */
 const SUBSTITUTES = {
   'check/select.js': 'protocols.ts',
   'install/esp32-image.js': 'esp32-image.ts',
   'download/transfers.js': 'transfers.ts',
   'updater/check-run.js': 'check-run-loader.ts',
+  // Reached only by hawkBit's and IoTaaP's adapters, which the build leaves out: refused by name.
+  'updater/legacy-digest.js': 'left-out.ts',
+  'updater/consent-wait.js': 'left-out.ts',
+  'updater/cancel-watch.js': 'left-out.ts',
+  'download/size-probe.js': 'left-out.ts',
 };
 
 function espruinoModules() {
@@ -87,20 +93,34 @@ const short = {};
 }
 
 /**
- * ES module syntax becomes an Espruino module's: `export { x }` becomes `exports.x = x`, and an
- * import of the shared file a `require` of its Storage file (its functions and classes are set
- * once, when it loads, so copies of them are as good as live bindings).
+ * ES module syntax becomes an Espruino module's: `export { x }` becomes `exports.x = x`, and the
+ * names imported from the shared file are read from its `exports` where they are used (its
+ * functions and classes are set once, when it loads). A copy of each in a variable of its own
+ * would cost a board a variable or two per name for as long as the module stays loaded.
  */
 function espruinoModule(name, code) {
+  const imported = {};
   code = code.replace(/import\s*\{([^}]*)\}\s*from\s*"\.\/([\w-]+)\.js";/g, (all, list, from) => {
     if (from !== CORE) throw new Error(name + ' imports ' + from);
-    return 'var $core = require("' + CORE + '"), ' + exportList(list).map((e) => e.as + ' = $core.' + short[e.local]).join(', ') + ';';
+    // esbuild's require shim is Espruino's own require (espruinoFixes), not an import.
+    for (const e of exportList(list)) if (e.as !== '__require') imported[e.as] = short[e.local];
+    return 'var $core = require("' + CORE + '");';
   });
   if (/^\s*import\b/m.test(code)) throw new Error(name + ': an import is left');
   const m = /export\s*\{([^}]*)\};\s*$/.exec(code);
   if (!m) throw new Error('no export list in ' + name);
   const exported = exportList(m[1]).map((e) => 'exports.' + (name === CORE ? short[e.as] : e.as) + ' = ' + e.local + ';');
-  return code.slice(0, m.index) + exported.join('\n') + '\n';
+  code = code.slice(0, m.index) + exported.join('\n') + '\n';
+  if (Object.keys(imported).length === 0) return code;
+  const fromCore = ({ types: t }) => ({
+    visitor: {
+      ReferencedIdentifier(path) {
+        const key = imported[path.node.name];
+        if (key !== undefined && !path.scope.hasBinding(path.node.name)) path.replaceWith(t.memberExpression(t.identifier('$core'), t.identifier(key)));
+      },
+    },
+  });
+  return transformSync(code, { babelrc: false, configFile: false, sourceType: 'script', plugins: [fromCore] }).code;
 }
 
 /**
