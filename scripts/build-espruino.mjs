@@ -209,8 +209,8 @@ function espruinoFixes({ types: t, template }) {
   };
 }
 
-/** Babel's lowering, our fixes, terser, and the hoisting pass, for one file; returns it minified and formatted. */
-async function lower(code) {
+/** Babel's lowering and our fixes, for one file. */
+function lower(code) {
   const lowered = transformSync(code, {
     babelrc: false,
     configFile: false,
@@ -230,7 +230,11 @@ async function lower(code) {
       '@babel/plugin-transform-block-scoping',
     ],
   }).code;
-  const fixed = transformSync(lowered, { babelrc: false, configFile: false, sourceType: 'script', plugins: [espruinoFixes] }).code;
+  return transformSync(lowered, { babelrc: false, configFile: false, sourceType: 'script', plugins: [espruinoFixes] }).code;
+}
+
+/** terser, then the hoisting pass, for one file; returns it minified and formatted. */
+async function minifyFile(fixed) {
   // terser compresses further than esbuild's minifier (about 10% of the module); its output is ES5
   // plus what the sources already use, and the passes below make it Espruino's again.
   const minified0 = (await minify(fixed, { ecma: 2019, module: false, toplevel: true, compress: { passes: 2 }, format: { comments: false } })).code;
@@ -241,11 +245,71 @@ async function lower(code) {
   return { minified, hoisted };
 }
 
+/** The async lowering's helpers (babel-plugin-transform-async-to-promises/helpers.mjs) and espruinoFixes' `_adopt`. */
+const HELPERS = new Set(['_Pact', '_settle', '_isSettledPact', '_async', '_await', '_awaitIgnored', '_continue', '_continueIgnored', '_forTo', '_forIn', '_forOwn', '_forOf', '_for', '_do', '_switch', '_call', '_callIgnored', '_invoke', '_invokeIgnored', '_catch', '_finallyRethrows', '_finally', '_rethrow', '_empty', '_earlyReturn', '_adopt']);
+
+/** The helper declarations at the top level of `code`, by name. */
+function helpersOf(code) {
+  const found = {};
+  const collect = ({ types: t }) => ({
+    visitor: {
+      Program(path) {
+        for (const s of path.get('body')) {
+          const id = s.isFunctionDeclaration() ? s.node.id : s.isVariableDeclaration() && s.node.declarations.length === 1 ? s.node.declarations[0].id : null;
+          if (id && t.isIdentifier(id) && HELPERS.has(id.name)) found[id.name] = s.node;
+        }
+      },
+    },
+  });
+  transformSync(code, { babelrc: false, configFile: false, sourceType: 'script', code: false, plugins: [collect] });
+  return found;
+}
+
+/**
+ * Each lowered file carries the async helpers it uses, and a board pays about six variables for
+ * every function a module defines when it loads: the shared file defines them all once and
+ * exports them, and the other two read them from there.
+ */
+function shareHelpers(lowered) {
+  const all = {};
+  for (const code of Object.values(lowered)) Object.assign(all, helpersOf(code));
+  const key = {};
+  Object.keys(all).forEach((n, i) => (key[n] = 'h' + i.toString(36)));
+  const out = {};
+  for (const [name, code] of Object.entries(lowered)) {
+    const plugin = ({ types: t }) => ({
+      visitor: {
+        Program(path) {
+          const own = helpersOf(code);
+          if (name === CORE) {
+            // The helpers the other files use that this one does not, then all of them exported.
+            path.unshiftContainer('body', Object.keys(all).filter((n) => !own[n]).map((n) => t.cloneNode(all[n], true)));
+            for (const n of Object.keys(all)) path.pushContainer('body', t.expressionStatement(t.assignmentExpression('=', t.memberExpression(t.identifier('exports'), t.identifier(key[n])), t.identifier(n))));
+            return;
+          }
+          for (const s of path.get('body')) {
+            const id = s.isFunctionDeclaration() ? s.node.id : s.isVariableDeclaration() && s.node.declarations.length === 1 ? s.node.declarations[0].id : null;
+            if (id && t.isIdentifier(id) && own[id.name]) s.remove();
+          }
+          path.traverse({
+            ReferencedIdentifier(ref) {
+              if (key[ref.node.name] !== undefined && !ref.scope.hasBinding(ref.node.name)) ref.replaceWith(t.memberExpression(t.identifier('$core'), t.identifier(key[ref.node.name])));
+            },
+          });
+        },
+      },
+    });
+    out[name] = transformSync(code, { babelrc: false, configFile: false, sourceType: 'script', plugins: [plugin] }).code;
+  }
+  return out;
+}
+
 mkdirSync(OUT, { recursive: true });
 for (const f of readdirSync(OUT)) if (f.endsWith('.js')) rmSync(OUT + f);
+const shared = shareHelpers(Object.fromEntries(Object.keys(files).map((name) => [name, lower(espruinoModule(name, files[name]))])));
 const report = [];
-for (const name of Object.keys(files)) {
-  const { minified, hoisted } = await lower(espruinoModule(name, files[name]));
+for (const name of Object.keys(shared)) {
+  const { minified, hoisted } = await minifyFile(shared[name]);
   writeFileSync(OUT + name + '.js', minified);
   // The same file unminified, for reading stack traces from a board.
   writeFileSync(OUT + name + '.debug.js', hoisted);
