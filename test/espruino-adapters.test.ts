@@ -6,6 +6,7 @@ import type { Platform } from '../src/platform/interfaces.js';
 import { ESP32_MAGIC, validateEsp32Image } from '../src/platform/espruino/esp32-image.js';
 import { protocolFor } from '../src/platform/espruino/protocols.js';
 import { EventEmitter } from '../src/platform/espruino/emitter.js';
+import { awaitingConsent, checkDigest, probeSize, watched } from '../src/platform/espruino/left-out.js';
 
 describe('Espruino stand-ins', () => {
   it('the emitter calls listeners in order, once listeners once, and stops calling removed ones', () => {
@@ -39,5 +40,14 @@ describe('Espruino stand-ins', () => {
   it('no application byte is taken for an ESP32 image, and an esp32 install is refused', async () => {
     expect(ESP32_MAGIC).toBeLessThan(0); // a byte read from a slot is 0-255
     await expect(validateEsp32Image()).rejects.toMatchObject({ code: 'CONFIG_INVALID', stage: 'install' });
+  });
+
+  it('what only hawkBit and IoTaaP reach is refused by name (a native manifest never gets there)', async () => {
+    await expect(checkDigest()).rejects.toMatchObject({ code: 'MANIFEST_INVALID', message: expect.stringContaining('SHA-1 or MD5 only (hawkBit) is not in the Espruino build') });
+    await expect(probeSize()).rejects.toMatchObject({ code: 'MANIFEST_INVALID', message: expect.stringContaining('unknown size (IoTaaP)') });
+    expect(() => awaitingConsent()).toThrow('consent (hawkBit) is not in the Espruino build');
+    // No cancel to watch for: the download runs as it is.
+    const signal = { aborted: false, addEventListener() {}, removeEventListener() {} };
+    await expect(watched(null, signal, async (s) => (s === signal ? 'ran' : 'other'))).resolves.toBe('ran');
   });
 });

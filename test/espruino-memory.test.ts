@@ -32,10 +32,10 @@ const BIN = BOARDS.wifi ?? BOARDS.esp32 ?? Object.values(BOARDS)[0];
  * One boot in `dir` (its espruino.flash persists). stdin stays open: at EOF these builds' console
  * reads garbage. The script ends with quit(), or the interpreter waits for console input.
  */
-function boot(dir: string, script: string): Promise<string> {
+function boot(dir: string, script: string, bin = BIN): Promise<string> {
   writeFileSync(join(dir, 'run.js'), script);
   return new Promise((resolve) => {
-    const child = spawn(BIN!, ['run.js'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(bin!, ['run.js'], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -153,5 +153,31 @@ quit();`);
     const retry = await boot(dir, check(server.url, ''));
     expect(retry).toContain('RESULT updated 2.0.0');
     expect(await boot(dir, 'setTimeout(quit, 500);')).toContain('APP 2.0.0');
+  });
+});
+
+describe.skipIf(!BOARDS.esp32)('Espruino module load, on the ESP32 layout ($ESPRUINO_BOARDS)', () => {
+  it('loading the module from Storage costs at most 1 000 variables, and a check\'s code leaves memory when the check ends', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const release = await releaseDir('2.0.0', app('2.0.0'), { device: 'esp1' }, 512);
+    const server = await serve(release.dir);
+    await boot(dir, `${installModule(dir)}
+require("Storage").write("ota.a", 'console.log("APP 1.0.0");');
+require("Storage").writeJSON("default.cfg", { ota_domain: "${server.url}", device_id: "esp1", firmware_version: "1.0.0" });
+quit();`, BOARDS.esp32);
+    const out = await boot(dir, `var m0 = process.memory().usage;
+var ota = require("ota-client");
+console.log("LOAD " + (process.memory().usage - m0));
+ota.defaultUpdater({ reboot: function () { return Promise.resolve(); } }).checkForUpdates().then(function (r) {
+  console.log("RESULT " + r.status + " CACHED " + Modules.getCached().join(","));
+  setTimeout(quit, 10);
+});`, BOARDS.esp32);
+    const load = Number(out.split('LOAD ')[1]?.split('\n')[0]);
+    // Issue 17's goal: a booted board holds ota-client and ota-client-core; 1 785 before the split.
+    expect(load, out.slice(-1500)).toBeLessThanOrEqual(1000);
+    const cached = out.split('RESULT ')[1]?.split('\n')[0] ?? out.slice(-1500);
+    expect(cached).toMatch(/^updated CACHED /);
+    expect(cached).toContain('ota-client-core');
+    expect(cached).not.toContain('ota-client-run');
   });
 });
