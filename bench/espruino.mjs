@@ -28,7 +28,6 @@ if (BOARDS.length === 0 && !BIN) {
   process.exit(2);
 }
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
-const MODULE = join(dist, 'espruino/ota-client.js');
 /** The module's files (the module, a check's code, the code both use), by their Storage names. */
 const FILES = readdirSync(join(dist, 'espruino')).filter((f) => f.endsWith('.js') && !f.endsWith('.debug.js')).map((f) => f.slice(0, -3));
 /** Ballast precision of the hold-back search, in variables. */
@@ -134,8 +133,10 @@ async function holdBack(bin, prepared, app) {
 
 let server = null;
 try {
-  const size = statSync(MODULE).size;
-  console.log('module ' + size + ' bytes (' + (size / 1024).toFixed(1) + ' KB)');
+  for (const f of FILES) {
+    const size = statSync(join(dist, 'espruino', f + '.js')).size;
+    console.log(f + ' ' + size + ' bytes (' + (size / 1024).toFixed(1) + ' KB)');
+  }
   if (BOARDS.length > 0) {
     console.log('\n| board (variables) | load from Storage | create the updater | application | update needs | update time |');
     console.log('|---|---|---|---|---|---|');
