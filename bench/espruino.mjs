@@ -7,6 +7,8 @@
 //   costs, then creating the updater (once per boot, `start()` does), the update's time, and what
 //   the update really needs, found by a hold-back search: the largest ballast of variables held
 //   during the update with which it still succeeds (sampling process.memory() misses short peaks).
+//   "Load" is what a booted board holds (ota-client and ota-client-core); the check's file
+//   (ota-client-run) is loaded during the update, so its cost is part of what the update needs.
 // ESPRUINO_BIN=/path npm run bench:espruino [-- <KB> <chunk bytes>]
 //   the 64-bit build (its pool grows as needed): one update, process.memory() sampled every 50 ms.
 import { execFileSync, spawn } from 'node:child_process';
