@@ -75,4 +75,15 @@ describe.skipIf(!BIN)('Espruino interpreter', () => {
     expect(server2.reports.at(-1)!.report).toMatchObject({ stage: 'failed', version: '1.0.2', reverted: true });
     console.log('espruino memory after an update: ' + first.split('MEMORY ')[1]!.split('\n')[0]);
   });
+
+  it('a board without the check\'s file (ota-client-run) fails the check naming the file, and nothing rejects', { timeout: 60_000 }, async () => {
+    const dir = tempDir();
+    const out = await boot(dir, `${installModule(dir)}
+require("Storage").erase("ota-client-run");
+require("Storage").writeJSON("default.cfg", { ota_domain: "http://127.0.0.1:9", device_id: "esp1", firmware_version: "1.0.0" });
+require("ota-client").checkForUpdates().then(function (r) { console.log("RESULT " + r.status + " " + r.error.code + " " + r.message); });`);
+    expect(out).toContain('RESULT failed CONFIG_INVALID the Storage file ota-client-run cannot be loaded');
+    expect(out).toContain('upload all three files of the Espruino build');
+  });
 });
+

@@ -6,11 +6,16 @@
 import type { CheckPreview, CheckResult } from '../../updater/results.js';
 import type { UpdaterCore } from '../../updater/updater-core.js';
 import type { StopSignal } from '../interfaces.js';
+import { toOtaError } from '../../errors.js';
 import { usingRunFile } from './run-file.js';
 
-/** `updater/check-run.ts`'s runCheck, from Storage. */
+/** `updater/check-run.ts`'s runCheck, from Storage; never rejects, as the check itself (a file that cannot be loaded is a failed check). */
 export function runCheck(core: UpdaterCore, force: boolean, signal: StopSignal): Promise<CheckResult> {
-  return usingRunFile((f) => f.runCheck(core, force, signal));
+  return usingRunFile((f) => f.runCheck(core, force, signal)).then(undefined, (e): CheckResult => {
+    const error = toOtaError(e, 'check');
+    core.platform.logger.log('ERROR', 'Cannot check for updates: ' + error.message);
+    return { status: 'failed', error, message: error.message };
+  });
 }
 
 /** `updater/check-run.ts`'s previewCheck, from Storage. */

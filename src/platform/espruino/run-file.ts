@@ -6,6 +6,7 @@
  */
 import type { previewCheck, runCheck } from '../../updater/check-run.js';
 import type { nativeProtocol } from '../../check/native.js';
+import { otaError } from '../../errors.js';
 
 const FILE = 'ota-client-run';
 
@@ -20,14 +21,23 @@ let users = 0;
 
 /** The file, loaded if need be, for a synchronous use during a check (it stays loaded until the check ends). */
 export function runFile(): RunFile {
-  return require(FILE) as RunFile;
+  try {
+    return require(FILE) as RunFile;
+  } catch (e) {
+    throw otaError('CONFIG_INVALID', 'check', 'the Storage file ' + FILE + ' cannot be loaded (' + (e instanceof Error ? e.message : String(e)) + '): upload all three files of the Espruino build; nothing was changed');
+  }
 }
 
 /** Runs `work` with the file loaded; it is dropped once no work uses it. */
 export function usingRunFile<T>(work: (file: RunFile) => Promise<T>): Promise<T> {
   users++;
   const done = () => {
-    if (--users === 0) Modules.removeCached(FILE);
+    if (--users > 0) return;
+    try {
+      Modules.removeCached(FILE);
+    } catch (e) {
+      // It never loaded: nothing to drop.
+    }
   };
   let p: Promise<T>;
   try {
