@@ -10,8 +10,8 @@ import { toOtaError } from '../../errors.js';
 import { usingRunFile } from './run-file.js';
 
 /** `updater/check-run.ts`'s runCheck, from Storage; never rejects, as the check itself (a file that cannot be loaded is a failed check). */
-export function runCheck(core: UpdaterCore, force: boolean, signal: StopSignal): Promise<CheckResult> {
-  return usingRunFile((f) => f.runCheck(core, force, signal)).then(undefined, (e): CheckResult => {
+export function runCheck(core: UpdaterCore, force: boolean, stopper: { signal: StopSignal; stop: () => void }): Promise<CheckResult> {
+  return usingRunFile((f) => f.runCheck(core, force, stopper)).then(undefined, (e): CheckResult => {
     const error = toOtaError(e, 'check');
     core.platform.logger.log('ERROR', 'Cannot check for updates: ' + error.message);
     return { status: 'failed', error, message: error.message };
