@@ -87,7 +87,7 @@ function noop(): void {}
 class Download {
   private readonly r: SizedRelease;
   private readonly chunks: number;
-  private readonly buf: Uint8Array;
+  private buf: Uint8Array;
   private readonly verifier: ImageVerifier;
   private readonly journal: Journal;
   /** The chunk being assembled in `buf`, and how many of its bytes are there. */
@@ -144,6 +144,10 @@ class Download {
       }
       sha256 = await this.finish(writer);
     } finally {
+      // The chunk buffer is the largest thing a download holds, and what comes next (the state
+      // writes, the report) needs none of it: an Espruino board's update peaks there otherwise
+      // (issue 17; the downloader itself stays referenced until the check ends).
+      this.buf = new Uint8Array(0);
       if (this.syncing !== null) await this.syncing;
       await writer.close();
     }
