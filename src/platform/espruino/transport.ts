@@ -60,6 +60,9 @@ function exchange(http: EspruinoHttp, req: HttpRequest, x: Exchange, stage: OtaS
       settled = true;
       // clearInterval(undefined) throws on the board: the interval may not have been allocated.
       if (ticker !== undefined) clearInterval(ticker);
+      // The stop signal lives as long as the check: its listener would keep this exchange's
+      // handlers (a download's whole downloader) referenced through the install (issue 17).
+      if (req.signal) req.signal.removeEventListener('abort', stop);
       if (ok) resolve();
       else reject(error);
     };
@@ -68,7 +71,8 @@ function exchange(http: EspruinoHttp, req: HttpRequest, x: Exchange, stage: OtaS
     const ticker = setInterval(() => {
       if (Date.now() - last >= limit) fail((answered ? 'no data for ' : 'no answer for ') + limit / 1000 + ' s');
     }, Math.min(limit, 1000));
-    if (req.signal) req.signal.addEventListener('abort', () => fail('stopped'));
+    const stop = () => fail('stopped');
+    if (req.signal) req.signal.addEventListener('abort', stop);
     const headers = Object.assign({}, req.headers);
     // Without a length the board sends the body unframed and servers see none.
     if (req.body) headers['Content-Length'] = String(req.body.length);
