@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { espruinoTransport } from '../src/platform/espruino/transport.js';
+import { stopController } from '../src/updater/stop-controller.js';
 
 type Faults = { lose?: (event: string, n: number) => boolean; throwIn?: (event: string, n: number) => boolean };
 
@@ -140,6 +141,25 @@ describe('Espruino transport: every exchange settles, also when memory ran out m
     const http = board();
     const report = espruinoTransport(http).request({ url: base + '/hold', method: 'POST', body: '{"stage":"failed"}', timeoutMs: 200 });
     await expect(report).rejects.toMatchObject({ code: 'NETWORK', message: expect.stringContaining('no answer for 0.2 s') });
+  });
+
+  it('leaves no listener on the stop signal once an exchange settled', async () => {
+    // Before: the listener stayed on the check's signal and kept the exchange's handlers (a
+    // download's whole downloader) referenced until the check ended (issue 17).
+    const { signal, stop } = stopController();
+    let listeners = 0;
+    const counted = {
+      get aborted() {
+        return signal.aborted;
+      },
+      addEventListener: (t: 'abort', fn: () => void) => void (listeners++, signal.addEventListener(t, fn)),
+      removeEventListener: (t: 'abort', fn: () => void) => void (listeners--, signal.removeEventListener(t, fn)),
+    };
+    const http = board();
+    await espruinoTransport(http).stream({ url: base + '/a', timeoutMs: 2000, signal: counted }, { onResponse: () => true, onData: () => {} });
+    await expect(espruinoTransport(http).request({ url: 'http://127.0.0.1:1/x', timeoutMs: 5000, signal: counted })).rejects.toMatchObject({ code: 'NETWORK' });
+    expect(listeners).toBe(0);
+    stop();
   });
 
   it('fails at once when the connection fails', async () => {
