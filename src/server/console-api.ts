@@ -20,10 +20,10 @@ import { DEFAULT_HALT_THRESHOLD, haltReason, rolloutProgress, Rollouts, type Rol
 import { eventHub } from './sse.js';
 
 /** The console's state directory inside the release directory (never served: `ota serve` refuses dot paths). */
-export const CONSOLE_DIR = '.ota-console';
+const CONSOLE_DIR = '.ota-console';
 
 /** Default largest upload: 64 MiB. */
-export const DEFAULT_MAX_UPLOAD = 64 * 1024 * 1024;
+const DEFAULT_MAX_UPLOAD = 64 * 1024 * 1024;
 
 /** Most open live-event streams. */
 const MAX_EVENT_STREAMS = 32;
@@ -219,7 +219,7 @@ class ConsoleApi implements Console {
     return {
       devices: this.fleet.list(),
       releases: await this.releases.list(),
-      rollouts: this.rollouts.list().map((r) => this.withProgress(r)),
+      rollouts: this.rolloutsWithProgress(),
       flash: this.flasher !== null,
       limits: { upload: this.maxUpload, devices: FLEET_LIMITS.devices },
     };
@@ -250,7 +250,7 @@ class ConsoleApi implements Console {
       }
       this.o.log('console: published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (rollout !== undefined ? ' at ' + rollout + ' %' : ''));
       this.events.send('releases', await this.releases.list());
-      this.events.send('rollouts', this.rollouts.list().map((r) => this.withProgress(r)));
+      this.events.send('rollouts', this.rolloutsWithProgress());
       return entry;
     } finally {
       await unlink(file).catch(() => undefined);
@@ -286,8 +286,14 @@ class ConsoleApi implements Console {
     return next;
   }
 
-  private withProgress(r: Rollout): Rollout & { progress: RolloutProgress } {
-    return Object.assign({}, r, { progress: rolloutProgress(r, this.fleet.list()) });
+  /** `devices`: the fleet's list, taken once by a caller that needs it for several rollouts (it copies every record). */
+  private withProgress(r: Rollout, devices = this.fleet.list()): Rollout & { progress: RolloutProgress } {
+    return Object.assign({}, r, { progress: rolloutProgress(r, devices) });
+  }
+
+  private rolloutsWithProgress(): (Rollout & { progress: RolloutProgress })[] {
+    const devices = this.fleet.list();
+    return this.rollouts.list().map((r) => this.withProgress(r, devices));
   }
 
   /** A device's record changed: pushed to the open consoles, and its group's rollout halted when the wave fails. */
@@ -295,9 +301,10 @@ class ConsoleApi implements Console {
     this.events.send('device', this.fleet.summary(d));
     const r = d.group !== '' ? this.rollouts.get(d.group) : null;
     if (r === null) return;
-    const reason = haltReason(r, this.fleet.list());
+    const devices = this.fleet.list();
+    const reason = haltReason(r, devices);
     if (reason !== null && !this.halting[r.group]) this.halt(r, reason).catch((e: Error) => this.o.log('console: cannot halt the rollout to group ' + r.group + ': ' + e.message));
-    else this.events.send('rollout', this.withProgress(r));
+    else this.events.send('rollout', this.withProgress(r, devices));
   }
 
   /** Rollouts published with `ota publish --rollout` while the console was not running. */

@@ -17,7 +17,7 @@ export interface Flasher {
 }
 
 /** Broker address and topic scope from `mqtt[s]://user:pass@host:port`. */
-export function parseBrokerUrl(url: string): { url: string; username: string; password: string } {
+function parseBrokerUrl(url: string): { url: string; username: string; password: string } {
   let u: URL;
   try {
     u = new URL(url);
