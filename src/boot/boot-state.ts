@@ -71,7 +71,7 @@ export function describeBoot(s: BootState): DeviceStatus {
 }
 
 /** The other slot. */
-function otherSlot(slot: SlotName): SlotName {
+export function otherSlot(slot: SlotName): SlotName {
   return slot === 'a' ? 'b' : 'a';
 }
 

@@ -6,7 +6,7 @@ import { otaError } from '../errors.js';
 import type { SlotName } from '../install/slots.js';
 import type { StateStore } from '../platform/interfaces.js';
 import type { BootSelector } from './boot-selector.js';
-import { copy, type BootState, type SlotImage } from './boot-state.js';
+import { copy, otherSlot, type BootState, type SlotImage } from './boot-state.js';
 
 /** Name of the boot state in the state store. */
 export const BOOT_STATE = 'boot.json';
@@ -49,7 +49,7 @@ export async function saveBootState(store: StateStore, selector: BootSelector, s
   n.seq = s.seq + 1;
   await store.write(BOOT_STATE, JSON.stringify(n, null, 2));
   const next = n.trial ?? n.confirmed;
-  const other = n.slots[next === 'a' ? 'b' : 'a'];
+  const other = n.slots[otherSlot(next)];
   await selector.apply({
     booted: n.booted,
     next,

@@ -6,6 +6,7 @@
  */
 import type { BootSelector, SelectorState } from './boot-selector.js';
 import { bootname, cmdlineSlot, parseEnv, runTool, slotOf } from './loader-tools.js';
+import { otherSlot } from './boot-state.js';
 
 /** Where the GRUB environment and the kernel command line are. */
 export interface GrubOptions {
@@ -24,7 +25,7 @@ export interface GrubOptions {
  */
 export function grubVariables(state: SelectorState): string[] {
   const next = bootname(state.next);
-  const other = bootname(state.next === 'a' ? 'b' : 'a');
+  const other = bootname(otherSlot(state.next));
   const vars: string[] = [];
   if (state.booted === state.confirmed) vars.push(bootname(state.confirmed) + '_OK=1', bootname(state.confirmed) + '_TRY=0');
   if (state.trial) vars.push(next + '_OK=1', next + '_TRY=0', 'ORDER=' + next + ' ' + other);

@@ -8,6 +8,7 @@
  */
 import type { BootSelector, SelectorState } from './boot-selector.js';
 import { bootname, cmdlineSlot, parseEnv, runTool, slotOf } from './loader-tools.js';
+import { otherSlot } from './boot-state.js';
 
 /** Where the U-Boot tools and the kernel command line are. */
 export interface UbootOptions {
@@ -28,7 +29,7 @@ export interface UbootOptions {
  */
 export function ubootVariables(state: SelectorState): Record<string, string> {
   const next = bootname(state.next);
-  const other = bootname(state.next === 'a' ? 'b' : 'a');
+  const other = bootname(otherSlot(state.next));
   const vars: Record<string, string> = {};
   if (state.booted === state.confirmed) vars['BOOT_' + bootname(state.confirmed) + '_LEFT'] = state.maxAttempts.toString(16);
   if (state.trial) {

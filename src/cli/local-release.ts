@@ -6,7 +6,7 @@
  * download, verification, slot and trial boot, and the same failure messages.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkManifest } from '../check/trust.js';
@@ -104,7 +104,16 @@ export async function readOffer(source: string, version: string | undefined, tra
     manifest = asManifest(res.text);
     if (manifest) base = servedBase(source);
   } else {
-    const head = await guard(EXIT.CONFIG, source, async () => (await readFile(source)).subarray(0, MAX_MANIFEST_BYTES + 1).toString('utf8'));
+    // Only the bytes a manifest may have: a bare image can be hundreds of MiB.
+    const head = await guard(EXIT.CONFIG, source, async () => {
+      const f = await open(source, 'r');
+      try {
+        const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
+        return buf.subarray(0, (await f.read(buf, 0, buf.length, 0)).bytesRead).toString('utf8');
+      } finally {
+        await f.close();
+      }
+    });
     manifest = asManifest(head);
     if (manifest && typeof manifest.url === 'string') base = pathToFileURL(releaseRoot(source, manifest.url)).href;
   }
