@@ -2,10 +2,12 @@
  * The console page in Debian's Chromium (headless, playwright-core), against real `ota serve
  * --console` and `ota device` processes and a real Mosquitto: upload and Flash, a staged rollout
  * to 20 devices, a rollout that halts itself, and device-supplied text that must stay text.
- * It also makes the screenshots in docs/.
+ * It also makes the console's screenshots: into a temporary directory, or into docs/ with
+ * `OTA_SCREENSHOTS=docs` (so that a test run leaves the tracked files alone).
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
@@ -22,7 +24,8 @@ const describeIt = (CHROMIUM && MOSQUITTO) || process.env.CI ? describe : descri
 const TOKEN = 'browser-test-admin-token-42';
 /** Each test starts many processes; on a busy 2-core machine that takes a while (about 10-30 s idle). */
 const SLOW = 120_000;
-const DOCS = fileURLToPath(new URL('../docs/', import.meta.url));
+const DOCS =
+  process.env.OTA_SCREENSHOTS === 'docs' ? fileURLToPath(new URL('../docs/', import.meta.url)) : mkdtempSync(join(tmpdir(), 'ota-shots-'));
 
 let browser: Browser;
 beforeAll(async () => {
@@ -30,6 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (browser) await browser.close();
+  if (process.env.OTA_SCREENSHOTS !== 'docs') rmSync(DOCS, { recursive: true, force: true });
 });
 
 /** `ota serve --console` as a process; its URL and release directory. */
