@@ -12,6 +12,7 @@ import { isOtaError, otaError, type OtaError } from '../errors.js';
 import type { SlotName, SlotStorage, SlotWriter } from '../install/slots.js';
 import type { Platform, StopSignal } from '../platform/interfaces.js';
 import { backoffDelay } from '../schedule/backoff.js';
+import { BackgroundSync } from './background-sync.js';
 import { chunkCount, chunkLength, type ImageVerifier } from './chunk-verifier.js';
 import { parseContentRange, parseRetryAfter } from './http-headers.js';
 import { discardJournal, journalFor, resumePoint, saveJournal, type Journal, type ResumePoint } from './journal.js';
@@ -97,9 +98,7 @@ class Download {
   private skip = 0;
   /** The chunk the current attempt started at. */
   private attemptFrom = 0;
-  private unsynced = 0;
-  private syncing: Promise<void> | null = null;
-  private syncFailure: unknown = null;
+  private readonly background = new BackgroundSync(SYNC_BYTES);
   private crcFailures = 0;
   private faults = 0;
   private readonly startedAt: number;
@@ -148,7 +147,7 @@ class Download {
       // writes, the report) needs none of it: an Espruino board's update peaks there otherwise
       // (issue 17; the downloader itself stays referenced until the check ends).
       this.buf = new Uint8Array(0);
-      if (this.syncing !== null) await this.syncing;
+      await this.background.idle();
       await writer.close();
     }
     // Returned after the try, not from inside it: the Espruino build's async lowering loses a
@@ -253,36 +252,27 @@ class Download {
   /** Verifies chunk `next` and writes it; every few MiB a background sync starts. */
   private async commit(writer: SlotWriter, data: Uint8Array): Promise<void> {
     const r = this.r;
-    if (this.syncFailure !== null) throw this.syncFailure;
+    this.background.check();
     if (!this.verifier.accept(this.next, data)) {
       throw otaError('CHUNK_CRC', 'download', 'chunk ' + this.next + ' (bytes ' + this.next * r.chunkSize + '-' + (this.next * r.chunkSize + data.length - 1) + ') failed its CRC-32 check', { retryable: true });
     }
     await writeSlot(writer, this.next * r.chunkSize, data);
     this.next++;
     this.crcFailures = 0;
-    this.unsynced += data.length;
-    if (this.unsynced >= SYNC_BYTES && this.syncing === null) this.startSync(writer);
+    if (this.background.wrote(data.length)) this.startSync(writer);
     this.progress(this.next === this.chunks);
   }
 
   /** Syncing runs beside the download; the journal advances only once the data is durable. */
   private startSync(writer: SlotWriter): void {
     const upTo = this.next;
-    this.unsynced = 0;
-    this.syncing = syncSlot(writer)
-      .then(() => {
+    this.background.start(
+      () => syncSlot(writer),
+      () => {
         this.journal.synced = upTo;
         return saveJournal(this.ctx.state, this.journal);
-      })
-      .then(
-        () => {
-          this.syncing = null;
-        },
-        (e) => {
-          this.syncing = null;
-          this.syncFailure = e;
-        },
-      );
+      },
+    );
   }
 
   /** After a failed attempt: returns to try again (after a backoff), or throws to give up. */
@@ -310,8 +300,8 @@ class Download {
 
   /** Checks the whole image and makes the slot and the journal durable; the image's SHA-256. */
   private async finish(writer: SlotWriter): Promise<string> {
-    if (this.syncing !== null) await this.syncing;
-    if (this.syncFailure !== null) throw this.syncFailure;
+    await this.background.idle();
+    this.background.check();
     const slots = this.ctx.slots;
     await syncSlot(writer);
     let sha256: string;

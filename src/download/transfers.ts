@@ -17,6 +17,7 @@ import { otaError, toOtaError } from '../errors.js';
 import type { Patch, Transfer } from '../check/release.js';
 import { hashSlot, type SlotName, type SlotStorage } from '../install/slots.js';
 import type { Platform } from '../platform/interfaces.js';
+import { BackgroundSync } from './background-sync.js';
 import { download, type DownloadContext, type DownloadJob } from './downloader.js';
 
 /** What {@link fetchImage} needs from the platform. */
@@ -189,39 +190,25 @@ async function viaTransfer(
     written = resumeAt.target;
     ctx.logger.log('INFO', 'Resuming the decode at byte ' + written + ' of ' + r.size + ' (patch byte ' + resumeAt.patch + ')');
   }
-  let unsynced = 0;
   // The slot syncs beside the decode (as a download's does), and the journal records a window
-  // boundary only once the bytes before it are durable: waiting for each sync stalled the decode
-  // for as long as the disk took to write 16 MiB.
-  let syncing: Promise<void> | null = null;
-  let syncFailure: unknown = null;
-  const startSync = (after: VcdiffPosition) => {
-    unsynced = 0;
-    const record: DecodeJournal = { patch: transfer.sha256, image, slot: job.slot, at: after };
-    syncing = writer
-      .sync()
-      .then(() => {
-        journaled = true;
-        return ctx.state.write(DECODE_JOURNAL, JSON.stringify(record));
-      })
-      .then(
-        () => {
-          syncing = null;
-        },
-        (e) => {
-          syncing = null;
-          syncFailure = e;
-        },
-      );
-  };
+  // boundary only once the bytes before it are durable.
+  const background = new BackgroundSync(DECODE_SYNC_BYTES);
   const decoder = makeDecoder(async (piece, after) => {
-    if (syncFailure !== null) throw syncFailure;
+    background.check();
     if (written + piece.length > r.size) throw otaError('IMAGE_INVALID', 'download', 'the decoded image is larger than the ' + r.size + ' bytes the release announced');
     await writer.write(written, piece);
     hasher.update(piece);
     written += piece.length;
-    unsynced += piece.length;
-    if (resumable && after !== null && unsynced >= DECODE_SYNC_BYTES && syncing === null) startSync(after);
+    if (background.wrote(piece.length) && resumable && after !== null) {
+      const record: DecodeJournal = { patch: transfer.sha256, image, slot: job.slot, at: after };
+      background.start(
+        () => writer.sync(),
+        () => {
+          journaled = true;
+          return ctx.state.write(DECODE_JOURNAL, JSON.stringify(record));
+        },
+      );
+    }
   }, written > 0 ? resumeAt : null);
   let sha256 = '';
   try {
@@ -234,8 +221,8 @@ async function viaTransfer(
       await decoder.push(data);
     }
     await decoder.end();
-    if (syncing !== null) await syncing;
-    if (syncFailure !== null) throw syncFailure;
+    await background.idle();
+    background.check();
     if (written !== r.size) throw otaError('IMAGE_INVALID', 'download', 'the decoded image has ' + written + ' bytes but the release announced ' + r.size);
     sha256 = hasher.digest();
     if (r.sha256 !== null && sha256 !== r.sha256) {
@@ -243,7 +230,7 @@ async function viaTransfer(
     }
     await writer.sync();
   } finally {
-    if (syncing !== null) await syncing;
+    await background.idle();
     await writer.close();
   }
   if (journaled) await ctx.state.remove(DECODE_JOURNAL);
