@@ -51,9 +51,8 @@ export async function runCheck(core: UpdaterCore, force: boolean, stopper: { sig
 
 /** What a check would do now: asks the server and decides, but downloads, writes and reports nothing. */
 export async function previewCheck(core: UpdaterCore): Promise<CheckPreview> {
-  const at: RunState = { stage: 'check', boot: await loadBoot(core), running: '', target: null, offered: '' };
-  at.running = runningVersion(core, at.boot!);
-  const offered = await core.protocol.check({ version: at.running });
+  const at = startState(core);
+  const offered = await askServer(core, at);
   const preview: CheckPreview = { version: at.running, offered, decision: offered === null ? null : decide(facts(core, at, offered, offered.sha256, false)) };
   if (core.protocol.checkUrl) preview.url = core.protocol.checkUrl;
   return preview;
@@ -61,7 +60,7 @@ export async function previewCheck(core: UpdaterCore): Promise<CheckPreview> {
 
 /** The steps; a failure becomes a result. */
 async function run(core: UpdaterCore, force: boolean, stopper: { signal: StopSignal; stop: () => void }): Promise<CheckResult> {
-  const at: RunState = { stage: 'check', boot: null, running: core.config.firmware_version, target: null, offered: '' };
+  const at = startState(core);
   core.memory.begin();
   // Out of memory on Espruino throws nothing: the steps it cut short went on with `undefined`,
   // or never go on (see allocation-guard.ts); the watch hands over at a later timer tick, once
@@ -74,21 +73,31 @@ async function run(core: UpdaterCore, force: boolean, stopper: { signal: StopSig
   return error === null ? o.value! : failed(core, error, at);
 }
 
+/** Where a check (or its preview) is before its first step. */
+function startState(core: UpdaterCore): RunState {
+  return { stage: 'check', boot: null, running: core.config.firmware_version, target: null, offered: '' };
+}
+
+/** The first steps of a check and of its preview: boot state, running version, the server's offer. */
+async function askServer(core: UpdaterCore, at: RunState): Promise<Release | null> {
+  at.boot = await loadBoot(core);
+  at.running = runningVersion(core, at.boot);
+  return core.protocol.check({ version: at.running });
+}
+
 /** The steps of one check, each a function below. */
 async function steps(core: UpdaterCore, force: boolean, signal: StopSignal, at: RunState): Promise<CheckResult> {
   const { logger } = core.platform;
   core.emit('checking');
   logger.log('INFO', 'Checking for updates');
-  at.boot = await loadBoot(core);
-  at.running = runningVersion(core, at.boot);
-  const release = await core.protocol.check({ version: at.running });
+  const release = await askServer(core, at);
   if (release === null) return noFirmware(core, at);
   const decision = decide(facts(core, at, release, release.sha256, force));
   if (decision.kind !== 'install') return await notInstalling(core, decision, release, at);
   if (release.consent) return planned(core, awaitingConsent(core, release, release.consent, at.running), 'done');
   if (decision.downgrade) logger.log('WARNING', 'Installing ' + release.version + ' over the newer ' + at.running + ': a signed, explicit downgrade allowed by allow_downgrade');
   at.offered = release.version;
-  const ready = readyFor(core.ready, release, at.boot);
+  const ready = readyFor(core.ready, release, at.boot!);
   core.ready = null;
   let sized: SizedRelease;
   let sha256: string;
