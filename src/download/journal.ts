@@ -27,9 +27,17 @@ export interface Journal {
   synced: number;
 }
 
+/**
+ * What names the image of `r` in a journal (this one and the patch decode's): its SHA-256, or,
+ * when the server published none, "unverified <version> <url>".
+ */
+export function imageKey(r: Pick<SizedRelease, 'sha256' | 'version' | 'url'>): string {
+  return r.sha256 ?? 'unverified ' + r.version + ' ' + r.url;
+}
+
 /** The journal of a new download of `r` into `slot`, with `synced` chunks durable. */
 export function journalFor(r: SizedRelease, slot: SlotName, synced: number): Journal {
-  return { image: r.sha256 ?? 'unverified ' + r.version + ' ' + r.url, slot, size: r.size, chunk_size: r.chunkSize, synced };
+  return { image: imageKey(r), slot, size: r.size, chunk_size: r.chunkSize, synced };
 }
 
 /** Reads the journal; null when there is none or it is unreadable (the download then starts over). */
@@ -71,8 +79,7 @@ export async function resumePoint(ctx: Pick<DownloadContext, 'state' | 'logger' 
   const fresh = () => ({ next: 0, verifier: newVerifier() });
   const j = await loadJournal(ctx.state);
   const chunks = chunkCount(r);
-  const expected = journalFor(r, slot, 0);
-  if (j === null || j.image !== expected.image || j.slot !== slot || j.size !== r.size || j.chunk_size !== r.chunkSize || j.synced > chunks) {
+  if (j === null || j.image !== imageKey(r) || j.slot !== slot || j.size !== r.size || j.chunk_size !== r.chunkSize || j.synced > chunks) {
     return fresh();
   }
   const verifier = newVerifier();

@@ -19,6 +19,7 @@ import { hashSlot, type SlotName, type SlotStorage } from '../install/slots.js';
 import type { Platform } from '../platform/interfaces.js';
 import { BackgroundSync } from './background-sync.js';
 import { download, type DownloadContext, type DownloadJob } from './downloader.js';
+import { imageKey } from './journal.js';
 
 /** What {@link fetchImage} needs from the platform. */
 export type FetchContext = DownloadContext & Pick<Platform, 'transfers'>;
@@ -176,7 +177,7 @@ async function viaTransfer(
 ): Promise<string> {
   await download(Object.assign({}, ctx, { slots: staging }), Object.assign({}, job, { release: transfer }));
   const r = job.release;
-  const image = r.sha256 ?? 'unverified ' + r.version;
+  const image = imageKey(r);
   const journal = await ctx.state.read(DECODE_JOURNAL);
   const resumeAt = journal === null || !resumable ? null : resumePoint(journal, transfer, image, job.slot);
   // Removed at the end when there is one (left by this decode or another): removing costs an fsync.
