@@ -16,6 +16,7 @@ import type { OtaConfig } from '../config/config.js';
 import { otaError } from '../errors.js';
 import { parseVersion } from '../check/version.js';
 import type { Platform, Transport } from '../platform/interfaces.js';
+import { smallBody } from '../platform/node/small-body.js';
 import { EXIT } from './exit-codes.js';
 import { cliError, guard } from './cli-error.js';
 
@@ -59,26 +60,17 @@ function servedBase(source: string): string {
  * any size costs 64 KiB here (the downloader fetches it again on its own path).
  */
 async function readHead(url: string, transport: Transport): Promise<{ status: number; text: string }> {
-  let status = 0;
-  const pieces: Buffer[] = [];
-  let size = 0;
+  const head = smallBody(MAX_MANIFEST_BYTES + 1);
   const headers = { Range: 'bytes=0-' + (MAX_MANIFEST_BYTES - 1) };
   await transport.stream(
     { url, method: 'GET', timeoutMs: 15000, headers },
     {
-      onResponse(s) {
-        status = s;
-        return s === 200 || s === 206;
-      },
-      onData(piece) {
-        const part = piece.subarray(0, MAX_MANIFEST_BYTES + 1 - size);
-        pieces.push(Buffer.from(part)); // copied: the piece is a view of the transport's read buffer
-        size += part.length;
-        return size <= MAX_MANIFEST_BYTES;
-      },
+      // An error's body is not read.
+      onResponse: (s, h) => head.handlers.onResponse(s, h) && (s === 200 || s === 206),
+      onData: head.handlers.onData,
     },
   );
-  return { status, text: Buffer.concat(pieces).toString('utf8') };
+  return { status: head.status, text: head.text() };
 }
 
 /** Where the address of the release read from `source` was given, named when its server refuses the connection. */

@@ -14,6 +14,7 @@ import { isOtaError, otaError, type OtaStage } from '../../errors.js';
 import { networkErrorText, type AddressSetting } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
 import { fixedBufferCanTake, fixedBufferRequest } from './fixed-buffer-get.js';
+import { smallBody } from './small-body.js';
 import { checkHop } from './url-guard.js';
 import { cryptoModule, tlsModule } from './lazy-modules.js';
 import { MAX_TIMER_MS } from '../../schedule/timer-clock.js';
@@ -137,27 +138,10 @@ function proxied(checks: ConnectionOptions): () => { axios: AxiosStatic; agent: 
 /** A small request on the fixed-buffer reader: the body gathered, `timeoutMs` bounding the whole. */
 async function directRequest(req: HttpRequest, checks: ConnectionOptions, allowHttp: boolean): Promise<HttpResponse> {
   const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  let status = 0;
-  let headers: Record<string, string> = {};
-  const pieces: Buffer[] = [];
-  let size = 0;
-  await fixedBufferRequest(
-    req,
-    {
-      onResponse(s, h) {
-        status = s;
-        headers = h;
-        return true;
-      },
-      onData(piece) {
-        size += piece.length;
-        if (size > MAX_RESPONSE_BYTES) throw otaError('NETWORK', 'check', (req.method ?? 'GET') + ' ' + req.url + ' failed: the answer is larger than ' + MAX_RESPONSE_BYTES + ' bytes', { retryable: true });
-        pieces.push(Buffer.from(piece)); // copied: the piece is a view of the reused read buffer
-      },
-    },
-    { tls: checks, idleMs: timeoutMs, whole: true, allowHttp, stage: 'check', stalled: () => otaError('NETWORK', 'check', (req.method ?? 'GET') + ' ' + req.url + ' failed: no complete answer within ' + timeoutMs / 1000 + ' s', { retryable: true }) },
-  );
-  return { status, headers, body: Buffer.concat(pieces).toString('utf8') };
+  const failed = (why: string) => otaError('NETWORK', 'check', (req.method ?? 'GET') + ' ' + req.url + ' failed: ' + why, { retryable: true });
+  const answer = smallBody(MAX_RESPONSE_BYTES, () => failed('the answer is larger than ' + MAX_RESPONSE_BYTES + ' bytes'));
+  await fixedBufferRequest(req, answer.handlers, { tls: checks, idleMs: timeoutMs, whole: true, allowHttp, stage: 'check', stalled: () => failed('no complete answer within ' + timeoutMs / 1000 + ' s') });
+  return { status: answer.status, headers: answer.headers, body: answer.text() };
 }
 
 /**
