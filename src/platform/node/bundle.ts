@@ -8,7 +8,7 @@ import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { ReadEntry } from 'tar';
 import { otaError } from '../../errors.js';
-import { nodeFileOps, type FileOps } from './file-ops.js';
+import { fsyncPath, nodeFileOps, type FileOps } from './file-ops.js';
 import { tarPackage } from './lazy-modules.js';
 
 /** Entry types a bundle may hold; devices, FIFOs and the like are refused. */
@@ -49,15 +49,6 @@ function treePaths(dir: string, out: { path: string; kind: 'file' | 'dir' }[] = 
 /** Fsyncs in flight at once: the file system commits concurrent fsyncs together (100 files on ext4: 4-6× faster than one at a time). */
 const SYNCS_IN_FLIGHT = 8;
 
-async function syncFile(ops: FileOps, path: string): Promise<void> {
-  const fd = ops.open(path, 'r');
-  try {
-    await ops.fsync(fd);
-  } finally {
-    ops.close(fd);
-  }
-}
-
 /** Makes every file and directory under `dir` durable, a few fsyncs at a time on the thread pool. */
 async function syncTree(ops: FileOps, dir: string): Promise<void> {
   const paths = treePaths(dir);
@@ -65,7 +56,7 @@ async function syncTree(ops: FileOps, dir: string): Promise<void> {
   const worker = async () => {
     while (next < paths.length) {
       const path = paths[next++]!;
-      await (path.kind === 'dir' ? ops.fsyncDir(path.path) : syncFile(ops, path.path));
+      await (path.kind === 'dir' ? ops.fsyncDir(path.path) : fsyncPath(ops, path.path));
     }
   };
   const workers: Promise<void>[] = [];

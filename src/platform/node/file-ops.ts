@@ -60,14 +60,7 @@ export const nodeFileOps: FileOps = {
   truncate: (fd, size) => ftruncateSync(fd, size),
   fsync: fsyncFd,
   close: (fd) => closeSync(fd),
-  async fsyncDir(dir) {
-    const fd = openSync(dir, 'r');
-    try {
-      await fsyncFd(fd);
-    } finally {
-      closeSync(fd);
-    }
-  },
+  fsyncDir: (dir) => fsyncPath(nodeFileOps, dir),
   rename: (from, to) => renameSync(from, to),
   mkdir(dir) {
     mkdirSync(dir, { recursive: true });
@@ -111,6 +104,16 @@ export const nodeFileOps: FileOps = {
     }
   },
 };
+
+/** Opens `path` (a file or a directory) read-only, fsyncs it and closes it. */
+export async function fsyncPath(ops: Pick<FileOps, 'open' | 'fsync' | 'close'>, path: string): Promise<void> {
+  const fd = ops.open(path, 'r');
+  try {
+    await ops.fsync(fd);
+  } finally {
+    ops.close(fd);
+  }
+}
 
 /**
  * Replaces the file `dir/name` with `data` so that a power cut leaves the old or the new content:
