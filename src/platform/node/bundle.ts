@@ -4,7 +4,7 @@
  * directory beside it with every entry checked, fsynced, and only then renamed into place, so a
  * power cut leaves either the old directory or the complete new one.
  */
-import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, rmSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { ReadEntry } from 'tar';
 import { otaError } from '../../errors.js';
@@ -34,15 +34,20 @@ function escapes(path: string): boolean {
   return n === '..' || n.indexOf('../') === 0;
 }
 
-/** Every file and directory under `dir`, `dir` included (links are not followed). */
-function treePaths(dir: string, out: { path: string; kind: 'file' | 'dir' }[] = []): { path: string; kind: 'file' | 'dir' }[] {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const st = lstatSync(path);
-    if (st.isDirectory()) treePaths(path, out);
-    else if (st.isFile()) out.push({ path, kind: 'file' });
+/** An entry of a tree: its path relative to the tree's root, and what `lstat` says of it. */
+interface TreeEntry {
+  path: string;
+  st: Stats;
+}
+
+/** Every entry under `dir`, sorted, each directory before what it holds (links are not followed). */
+function listTree(dir: string, prefix = '', out: TreeEntry[] = []): TreeEntry[] {
+  for (const name of readdirSync(join(dir, prefix)).sort()) {
+    const path = prefix === '' ? name : prefix + '/' + name;
+    const st = lstatSync(join(dir, path));
+    out.push({ path, st });
+    if (st.isDirectory()) listTree(dir, path, out);
   }
-  out.push({ path: dir, kind: 'dir' });
   return out;
 }
 
@@ -51,12 +56,13 @@ const SYNCS_IN_FLIGHT = 8;
 
 /** Makes every file and directory under `dir` durable, a few fsyncs at a time on the thread pool. */
 async function syncTree(ops: FileOps, dir: string): Promise<void> {
-  const paths = treePaths(dir);
+  const paths = [{ path: '', st: lstatSync(dir) }].concat(listTree(dir).filter((e) => e.st.isFile() || e.st.isDirectory()));
   let next = 0;
   const worker = async () => {
     while (next < paths.length) {
-      const path = paths[next++]!;
-      await (path.kind === 'dir' ? ops.fsyncDir(path.path) : fsyncPath(ops, path.path));
+      const e = paths[next++]!;
+      const path = join(dir, e.path);
+      await (e.st.isDirectory() ? ops.fsyncDir(path) : fsyncPath(ops, path));
     }
   };
   const workers: Promise<void>[] = [];
@@ -112,17 +118,6 @@ export async function unpackBundle(file: string, dir: string, ops: FileOps = nod
   rmSync(old, { recursive: true, force: true });
 }
 
-/** Every path under `dir`, relative, sorted, directories before what they hold. */
-function listTree(dir: string, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(join(dir, prefix)).sort()) {
-    const path = prefix === '' ? name : prefix + '/' + name;
-    out.push(path);
-    if (lstatSync(join(dir, path)).isDirectory()) out.push(...listTree(dir, path));
-  }
-  return out;
-}
-
 /**
  * Packs the directory `dir` into the tar archive `file`, reproducibly: entries sorted, no owners,
  * no times. The same tree gives the same bytes, so a patch between two versions holds only what
@@ -133,12 +128,11 @@ export async function packBundle(dir: string, file: string): Promise<void> {
   const entries = listTree(dir);
   if (entries.length === 0) throw new Error(dir + ' is empty');
   // What devices would refuse is refused here, before anything is published.
-  for (const path of entries) {
-    const st = lstatSync(join(dir, path));
+  for (const { path, st } of entries) {
     const type = st.isFile() ? 'File' : st.isDirectory() ? 'Directory' : st.isSymbolicLink() ? 'SymbolicLink' : 'special file';
     const problem = entryProblem(path, type, type === 'SymbolicLink' ? readlinkSync(join(dir, path)) : undefined);
     if (problem !== null) throw new Error(join(dir, path) + ' ' + problem + '; devices refuse such bundles');
   }
   const { create } = tarPackage();
-  await create({ cwd: dir, file, portable: true, noMtime: true, noDirRecurse: true }, entries);
+  await create({ cwd: dir, file, portable: true, noMtime: true, noDirRecurse: true }, entries.map((e) => e.path));
 }
