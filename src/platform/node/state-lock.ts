@@ -11,14 +11,19 @@ import { parseWhole } from '../../text/numbers.js';
 /** Name of the lock file in the state directory. */
 export const LOCK_FILE = 'agent.pid';
 
-/** Fields 3 on of /proc/<pid>/stat (state first, start time at index 19), or null where there is no /proc. */
-function procStat(pid: number): string[] | null {
-  let stat: string;
+/** The file's text, or null when it cannot be read (gone, or no /proc). */
+function readOrNull(path: string): string | null {
   try {
-    stat = readFileSync('/proc/' + pid + '/stat', 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (e) {
     return null;
   }
+}
+
+/** Fields 3 on of /proc/<pid>/stat (state first, start time at index 19), or null where there is no /proc. */
+function procStat(pid: number): string[] | null {
+  const stat = readOrNull('/proc/' + pid + '/stat');
+  if (stat === null) return null;
   // The command name (field 2) is in parentheses and may hold spaces: count fields after its end.
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
@@ -50,12 +55,8 @@ function owner(text: string): { pid: number; started: string } | null {
 
 /** The pid of the live agent holding `dir`, or null when none does (for `ota device status`). */
 export function runningAgent(dir: string): number | null {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, LOCK_FILE), 'utf8');
-  } catch (e) {
-    return null;
-  }
+  const text = readOrNull(join(dir, LOCK_FILE));
+  if (text === null) return null;
   const o = owner(text);
   return o !== null && alive(o.pid, o.started) ? o.pid : null;
 }
@@ -78,13 +79,7 @@ export function lockStateDir(dir: string): () => void {
         closeSync(fd);
       }
       const release = () => {
-        let text = '';
-        try {
-          text = readFileSync(path, 'utf8');
-        } catch (e) {
-          return;
-        }
-        if (text === mine) rmSync(path, { force: true });
+        if (readOrNull(path) === mine) rmSync(path, { force: true });
       };
       // Gone with the process when it exits normally; a crash leaves a lock the next agent takes over.
       process.once('exit', release);
@@ -92,12 +87,8 @@ export function lockStateDir(dir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    let text = '';
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      continue; // released meanwhile
-    }
+    const text = readOrNull(path);
+    if (text === null) continue; // released meanwhile
     const o = owner(text);
     if (o === null && attempt === 0) {
       // Created but not written yet by another agent starting now: look again.
