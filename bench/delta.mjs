@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer } from './serve.mjs';
+import { median } from './stats.mjs';
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));
 const cli = join(dist, 'cli.cjs');
@@ -58,10 +59,6 @@ function bytesMoved(releases, lines) {
     if (m) total += statSync(join(releases, m[1])).size - Number(m[2] ?? 0);
   }
   return total;
-}
-
-function median(xs) {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 }
 
 /**

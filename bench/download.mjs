@@ -19,6 +19,7 @@ import { menderContender, menderMissing } from './peers/mender.mjs';
 import { SWUPDATE, swupdateContender } from './peers/swupdate.mjs';
 import { which } from './peers/which.mjs';
 import { startServer } from './serve.mjs';
+import { median } from './stats.mjs';
 
 const cli = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const child = fileURLToPath(new URL('../test/helpers/update-child.mjs', import.meta.url));
@@ -47,11 +48,6 @@ function sha256File(path) {
   for (let n; (n = readSync(fd, buf)) > 0; ) h.update(buf.subarray(0, n));
   closeSync(fd);
   return h.digest('hex');
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /**
