@@ -50,6 +50,16 @@ describe('ota serve', () => {
     expect((await get(server.url + '/%2e%2e/%2e%2e/etc/passwd')).status).toBe(404);
   });
 
+  it('answers in JSON that caches must not keep (Cache-Control: no-store), as the console does', async () => {
+    // A proxy or browser replaying "no firmware" after a release was published, or an old report list, would mislead.
+    const server = await serve((await releaseDir('1.0.0', image(100))).dir);
+    const none = await get(server.url + '/v1/ota/device/latest/nobody');
+    expect(none.status).toBe(404);
+    expect(none.headers['content-type']).toBe('application/json');
+    expect(none.headers['cache-control']).toBe('no-store');
+    expect((await get(server.url + '/v1/ota/device/status/dev9')).headers['cache-control']).toBe('no-store');
+  });
+
   it('records status reports', async () => {
     const server = await serve((await releaseDir('1.0.0', image(100))).dir);
     const post = (body: string) => get(server.url + '/v1/ota/device/status/dev9', { 'Content-Type': 'application/json' }, 'POST', body);

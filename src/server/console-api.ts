@@ -14,6 +14,7 @@ import { bearerToken, sameSecret } from './auth.js';
 import { serveConsoleAsset } from './console-assets.js';
 import { Fleet, FLEET_LIMITS, type DeviceRecord } from './fleet.js';
 import { connectFlasher, type Flasher } from './flash.js';
+import { json } from './json-response.js';
 import { isRolloutPercent, isSafeId, manifestPath, publish, readManifest, setRollout, type Audience } from './release-store.js';
 import { ReleaseList, type ReleaseEntry } from './release-list.js';
 import { DEFAULT_HALT_THRESHOLD, haltReason, rolloutProgress, Rollouts, type Rollout, type RolloutProgress } from './rollouts.js';
@@ -64,12 +65,6 @@ class HttpError extends Error {
   ) {
     super(message);
   }
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
-  res.end(text);
 }
 
 async function readJson(req: IncomingMessage): Promise<{ [key: string]: unknown }> {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
 import { bearerToken, deviceAllowed, type TokenTable } from './auth.js';
 import { startConsole, type Console, type ConsoleOptions } from './console-api.js';
+import { json } from './json-response.js';
 import { isSafeId } from './release-store.js';
 
 /** A status report as the server recorded it. */
@@ -79,12 +80,6 @@ export function parseRange(header: string | undefined, size: number): { start: n
   const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
   if (start >= size || end < start) return 'unsatisfiable';
   return { start, end };
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 /** Hears how far a response got: bytes of the file up to the last one sent, and its size. */
