@@ -6,6 +6,7 @@
 import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { mqttSession } from '../src/platform/node/mqtt-session.js';
+import { mqttTrigger } from '../src/platform/node/mqtt-trigger.js';
 import { listenLocal, onCleanup, until } from './helpers/fixtures.js';
 
 /** A broker that hands each connection and everything it receives to `onData`. */
@@ -126,5 +127,40 @@ describe('MQTT session', () => {
     const c = open(url, 1);
     await until('the session to end', () => c.closed() !== undefined, 5000);
     expect(c.closed()?.message).toBe('no PINGRESP within 1 s');
+  });
+});
+
+describe('MQTT trigger (src/platform/node/mqtt-trigger.ts) over the kept connection', () => {
+  it('answers a request only on a connection the broker accepted: a code due while reconnecting is not sent before the next CONNACK', async () => {
+    const connections: { socket: Socket; got: Buffer }[] = [];
+    const url = await rawBroker((socket, got) => {
+      let c = connections.find((x) => x.socket === socket);
+      if (!c) connections.push((c = { socket, got }));
+      c.got = got;
+      if (connections.length > 1) return; // the second connection gets no CONNACK
+      const connectEnd = got[1]! + 2;
+      if (got.length === connectEnd) socket.write(CONNACK_OK);
+      else if (got[connectEnd] === 0x82 && got.length === connectEnd + 2 + got[connectEnd + 1]!) {
+        // SUBACK for packet id 1 granting QoS 1, then a request (PUBLISH QoS 0, payload "go").
+        const topic = Buffer.from('/acme/devices/d1/update-trigger');
+        socket.write(Buffer.concat([Buffer.from([0x90, 3, 0, 1, 1, 0x30, 2 + topic.length + 2, 0, topic.length]), topic, Buffer.from('go')]));
+      }
+    });
+    const trigger = mqttTrigger(
+      { url, clientId: 'd1', username: 'acme', password: 'secret', triggerTopic: '/acme/devices/d1/update-trigger', responseTopic: '/acme/devices/d1/update-response' },
+      { log: () => undefined },
+    );
+    onCleanup(() => trigger.stop());
+    let respond: ((code: number) => void) | null = null;
+    trigger.start((r) => (respond = r));
+    await until('the request', () => respond !== null);
+    respond!(200);
+    await until('the answer on the accepted connection', () => connections[0]!.got.includes(Buffer.from('update-response')));
+    connections[0]!.socket.destroy();
+    await until('the reconnection', () => connections.length === 2 && connections[1]!.got.length >= 2 && connections[1]!.got.length === connections[1]!.got[1]! + 2, 5000);
+    respond!(201); // the check's result, while the new connection waits for its CONNACK
+    await new Promise((r) => setTimeout(r, 300));
+    expect(connections[1]!.got[0]).toBe(0x10);
+    expect(connections[1]!.got.length).toBe(connections[1]!.got[1]! + 2); // CONNECT, and nothing after it
   });
 });

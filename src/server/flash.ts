@@ -5,7 +5,7 @@
  * It speaks through the agent's own MQTT session (mqtt-session.ts), so that the project carries
  * one MQTT client.
  */
-import { mqttSession, type MqttSession } from '../platform/node/mqtt-session.js';
+import { keptConnection } from '../platform/node/mqtt-session.js';
 import { connectionEndText } from '../platform/node/system-error.js';
 import type { Audience } from './release-store.js';
 
@@ -42,54 +42,41 @@ export function connectFlasher(brokerUrl: string, onAnswer: (device: string, cod
   const broker = parseBrokerUrl(brokerUrl);
   const base = '/' + broker.username;
   const answers = base + '/devices/+/update-response';
-  let running = true;
-  let session: MqttSession | null = null;
-  /** The session the broker accepted, if any: publishing before CONNACK is not allowed. */
-  let live: MqttSession | null = null;
-  let retry: NodeJS.Timeout | undefined;
   /** Flashes waiting for their PUBACK, failed when their connection ends first. */
   let waiting: ((e: Error) => void)[] = [];
-
-  const open = () => {
-    const s = mqttSession(
-      { url: broker.url, username: broker.username, password: broker.password, keepaliveSeconds: KEEPALIVE_SECONDS, connectTimeoutMs: CONNECT_TIMEOUT_MS },
-      {
-        connected() {
-          live = s;
-          s.subscribe(answers, (e) => log(e ? 'console: MQTT subscribe failed: ' + e.message : 'console: MQTT connected to ' + broker.url));
-        },
-        message(topic, payload) {
-          const parts = topic.split('/');
-          // ['', user, 'devices', id, 'update-response']
-          if (parts.length !== 5 || parts[4] !== 'update-response') return;
-          let code: unknown;
-          try {
-            code = (JSON.parse(payload.toString('utf8')) as { code?: unknown }).code;
-          } catch {
-            return;
-          }
-          if (typeof code === 'number' && Number.isInteger(code)) onAnswer(parts[3]!, code);
-        },
-        closed(e) {
-          if (session === s) session = null;
-          if (live === s) live = null;
-          const lost = waiting;
-          waiting = [];
-          for (const fail of lost) fail(new Error('the connection to the MQTT broker ' + broker.url + ' ended before it acknowledged the trigger'));
-          if (!running) return;
-          const why = connectionEndText(e, '--mqtt');
-          log('console: MQTT ' + broker.url + ': ' + why + '; reconnecting in ' + RECONNECT_MS / 1000 + ' s');
-          retry = setTimeout(open, RECONNECT_MS);
-        },
+  const connection = keptConnection(
+    { url: broker.url, username: broker.username, password: broker.password, keepaliveSeconds: KEEPALIVE_SECONDS, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+    () => RECONNECT_MS,
+    {
+      connected(s) {
+        s.subscribe(answers, (e) => log(e ? 'console: MQTT subscribe failed: ' + e.message : 'console: MQTT connected to ' + broker.url));
       },
-    );
-    session = s;
-  };
-  open();
+      message(topic, payload) {
+        const parts = topic.split('/');
+        // ['', user, 'devices', id, 'update-response']
+        if (parts.length !== 5 || parts[4] !== 'update-response') return;
+        let code: unknown;
+        try {
+          code = (JSON.parse(payload.toString('utf8')) as { code?: unknown }).code;
+        } catch {
+          return;
+        }
+        if (typeof code === 'number' && Number.isInteger(code)) onAnswer(parts[3]!, code);
+      },
+      closed(e, wait) {
+        const lost = waiting;
+        waiting = [];
+        for (const fail of lost) fail(new Error('the connection to the MQTT broker ' + broker.url + ' ended before it acknowledged the trigger'));
+        if (wait === null) return;
+        log('console: MQTT ' + broker.url + ': ' + connectionEndText(e, '--mqtt') + '; reconnecting in ' + wait / 1000 + ' s');
+      },
+    },
+  );
 
   return {
     flash(target) {
-      const s = live;
+      // Publishing before CONNACK is not allowed.
+      const s = connection.live();
       if (s === null) return Promise.reject(new Error('the MQTT broker ' + broker.url + ' is not connected'));
       const topic = 'device' in target ? base + '/devices/' + target.device + '/update-trigger' : base + '/groups/' + target.group + '/update-trigger';
       // Resolved by the broker's PUBACK (QoS 1): the trigger is then the broker's to deliver.
@@ -102,12 +89,6 @@ export function connectFlasher(brokerUrl: string, onAnswer: (device: string, cod
         });
       });
     },
-    async close() {
-      running = false;
-      clearTimeout(retry);
-      const s = session;
-      session = null;
-      if (s) await s.end();
-    },
+    close: () => connection.end(),
   };
 }

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { OtaConfig } from '../../config/config.js';
 import { backoffDelay } from '../../schedule/backoff.js';
 import type { Logger, RemoteTrigger, StateStore } from '../interfaces.js';
-import { mqttSession, type MqttSession } from './mqtt-session.js';
+import { keptConnection, type KeptConnection } from './mqtt-session.js';
 import { connectionEndText } from './system-error.js';
 
 /** Where and how to listen. */
@@ -85,12 +85,7 @@ export function tlsMismatch(secure: boolean, port: number): string | undefined {
 
 /** Creates the MQTT trigger; it connects on `start`, reconnects until `stop`, and records its connection state in `state`. */
 export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: StateStore): RemoteTrigger {
-  let running = false;
-  let session: MqttSession | null = null;
-  /** The session the broker accepted, if any. */
-  let live: MqttSession | null = null;
-  let retry: NodeJS.Timeout | undefined;
-  let failures = 0;
+  let connection: KeptConnection | null = null;
   let last = '';
   const record = (s: TriggerStatus['state'], reason?: string) => {
     if (s + reason === last) return;
@@ -98,71 +93,58 @@ export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: State
     const status: TriggerStatus = { state: s, url: o.url, reason, since: new Date().toISOString() };
     if (state) state.write(TRIGGER_STATUS, JSON.stringify(status)).catch(() => undefined);
   };
-
-  const open = (onTrigger: Parameters<RemoteTrigger['start']>[0]) => {
-    const s = mqttSession(
-      {
-        url: o.url,
-        username: o.username,
-        password: o.password,
-        keepaliveSeconds: KEEPALIVE_SECONDS,
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
-        clientId: o.clientId,
-        tls: { ca: o.caFile ? readFileSync(o.caFile) : undefined, cert: o.clientCert ? readFileSync(o.clientCert) : undefined, key: o.clientKey ? readFileSync(o.clientKey) : undefined },
-      },
-      {
-        connected() {
-          failures = 0;
-          live = s;
-          s.subscribe(o.triggerTopic, (e) => {
-            // Said once the broker acknowledged the subscription: from then on no request is lost.
-            if (e) logger.log('ERROR', 'MQTT subscribe to ' + o.triggerTopic + ' failed: ' + e.message);
-            else {
-              logger.log('INFO', 'MQTT connected to ' + o.url + '; waiting for update requests on ' + o.triggerTopic);
-              record('listening');
-            }
-          });
-        },
-        message(topic) {
-          if (topic === o.triggerTopic) onTrigger((code) => session?.publish(o.responseTopic, JSON.stringify({ code }), 1));
-        },
-        closed(e) {
-          if (session === s) session = null;
-          if (live === s) live = null;
-          if (!running) return;
-          // Exponential backoff between reconnects, with jitter so a fleet does not return at once.
-          // A broker refusing the credentials is retried too: the password may be fixed on its side.
-          const wait = backoffDelay(RECONNECT_MIN_MS, failures++, RECONNECT_MAX_MS, Math.random());
-          const code = e === null ? undefined : (e as { code?: unknown }).code;
-          const refused = typeof code === 'number' && REFUSALS.indexOf(code) >= 0;
-          const why = connectionEndText(e, { host: 'mqtt_server', port: 'mqtt_port' });
-          if (refused) logger.log('ERROR', 'MQTT broker ' + o.url + ' refused the connection: ' + why + ' (check mqtt_user and mqtt_pass); retrying in ' + Math.round(wait / 1000) + ' s');
-          else logger.log('WARNING', 'MQTT ' + o.url + ': ' + why + (o.mismatch ? ' (' + o.mismatch + ')' : '') + '; reconnecting in ' + Math.round(wait / 1000) + ' s');
-          record(refused ? 'refused' : 'reconnecting', why);
-          retry = setTimeout(() => open(onTrigger), wait);
-        },
-      },
-    );
-    session = s;
-  };
+  // Only on an accepted connection: nothing may precede CONNACK (MQTT 3.1.1, 3.1). A code due while
+  // reconnecting is dropped (the next check's is published).
+  const publish = (code: number) => connection?.live()?.publish(o.responseTopic, JSON.stringify({ code }), 1);
 
   return {
     start(onTrigger) {
-      if (running) return;
-      running = true;
+      if (connection) return;
       if (o.mismatch) logger.log('WARNING', 'MQTT ' + o.url + ': ' + o.mismatch);
-      open(onTrigger);
+      connection = keptConnection(
+        {
+          url: o.url,
+          username: o.username,
+          password: o.password,
+          keepaliveSeconds: KEEPALIVE_SECONDS,
+          connectTimeoutMs: CONNECT_TIMEOUT_MS,
+          clientId: o.clientId,
+          tls: { ca: o.caFile ? readFileSync(o.caFile) : undefined, cert: o.clientCert ? readFileSync(o.clientCert) : undefined, key: o.clientKey ? readFileSync(o.clientKey) : undefined },
+        },
+        // Exponential backoff between reconnects, with jitter so a fleet does not return at once.
+        (failures) => backoffDelay(RECONNECT_MIN_MS, failures, RECONNECT_MAX_MS, Math.random()),
+        {
+          connected(s) {
+            s.subscribe(o.triggerTopic, (e) => {
+              // Said once the broker acknowledged the subscription: from then on no request is lost.
+              if (e) logger.log('ERROR', 'MQTT subscribe to ' + o.triggerTopic + ' failed: ' + e.message);
+              else {
+                logger.log('INFO', 'MQTT connected to ' + o.url + '; waiting for update requests on ' + o.triggerTopic);
+                record('listening');
+              }
+            });
+          },
+          message(topic) {
+            if (topic === o.triggerTopic) onTrigger(publish);
+          },
+          closed(e, wait) {
+            if (wait === null) return;
+            // A broker refusing the credentials is retried too: the password may be fixed on its side.
+            const code = e === null ? undefined : (e as { code?: unknown }).code;
+            const refused = typeof code === 'number' && REFUSALS.indexOf(code) >= 0;
+            const why = connectionEndText(e, { host: 'mqtt_server', port: 'mqtt_port' });
+            if (refused) logger.log('ERROR', 'MQTT broker ' + o.url + ' refused the connection: ' + why + ' (check mqtt_user and mqtt_pass); retrying in ' + Math.round(wait / 1000) + ' s');
+            else logger.log('WARNING', 'MQTT ' + o.url + ': ' + why + (o.mismatch ? ' (' + o.mismatch + ')' : '') + '; reconnecting in ' + Math.round(wait / 1000) + ' s');
+            record(refused ? 'refused' : 'reconnecting', why);
+          },
+        },
+      );
     },
-    announce(code) {
-      // Only on an accepted connection: nothing may precede CONNACK (MQTT 3.1.1, 3.1).
-      if (live) live.publish(o.responseTopic, JSON.stringify({ code }), 1);
-    },
+    announce: publish,
     async stop() {
-      running = false;
-      clearTimeout(retry);
-      const s = session;
-      session = null;
-      if (s) await s.end();
+      const c = connection;
+      connection = null;
+      if (c) await c.end();
       if (state) await state.remove(TRIGGER_STATUS);
     },
   };
