@@ -7,7 +7,7 @@
 import type { StateStore } from '../platform/interfaces.js';
 
 /** The state document that holds the answer. */
-export const CONSENT = 'consent.json';
+const CONSENT = 'consent.json';
 
 /** An answer, for the action waiting now (`action` unset) or for the one named. */
 export interface Consent {

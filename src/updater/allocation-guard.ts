@@ -39,9 +39,9 @@ export interface AllocationGuard {
 }
 
 /** How often a watched run looks at the platform's flag. */
-export const POLL_MS = 500;
+const POLL_MS = 500;
 /** How long a run that ran out of memory is given to end by itself. */
-export const GRACE_MS = 10000;
+const GRACE_MS = 10000;
 
 /** Guards `platform.state` with `platform.allocationFailed`; a no-op where the platform has none. */
 export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFailed'> & { clock?: Clock }): AllocationGuard {

@@ -8,7 +8,7 @@ import type { Logger, StateStore } from '../platform/interfaces.js';
 import type { CheckResult } from './results.js';
 
 /** Name of the record in the state store. */
-export const CHECK_RECORD = 'check.json';
+const CHECK_RECORD = 'check.json';
 
 /** What the record holds. */
 export interface CheckRecord {
@@ -37,12 +37,12 @@ export async function loadCheckRecord(state: StateStore): Promise<CheckRecord | 
 }
 
 /** Writes the record (atomically, through the store). */
-export function saveCheckRecord(state: StateStore, r: CheckRecord): Promise<void> {
+function saveCheckRecord(state: StateStore, r: CheckRecord): Promise<void> {
   return state.write(CHECK_RECORD, JSON.stringify(r));
 }
 
 /** A wall-clock time in ms as ISO 8601, or null. */
-export function isoTime(ms: number | null): string | null {
+function isoTime(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
