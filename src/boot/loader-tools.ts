@@ -4,7 +4,7 @@
  * it (`rauc.slot=A`, set by the boot loader's script).
  */
 import { childProcessModule } from '../platform/node/lazy-modules.js';
-import { readFileSync } from 'node:fs';
+import { readTextOrNull } from '../platform/node/file-ops.js';
 import type { SlotName } from '../install/slots.js';
 
 /** RAUC's boot name of a slot. */
@@ -45,12 +45,8 @@ export function parseEnv(text: string): Record<string, string> {
 
 /** The slot named by `rauc.slot=` on the kernel command line in file `path`, or null when there is none. */
 export function cmdlineSlot(path: string): SlotName | null {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    return null;
-  }
+  const text = readTextOrNull(path);
+  if (text === null) return null;
   for (const word of text.split(/\s+/)) if (word.startsWith('rauc.slot=')) return slotOf(word.slice('rauc.slot='.length));
   return null;
 }

@@ -105,6 +105,18 @@ export const nodeFileOps: FileOps = {
   },
 };
 
+/**
+ * A whole text file, or null when it cannot be read at all: for what the system may not have
+ * (/proc files, a kernel command line), where any failure means "not known here".
+ */
+export function readTextOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    return null;
+  }
+}
+
 /** Opens `path` (a file or a directory) read-only, fsyncs it and closes it. */
 export async function fsyncPath(ops: Pick<FileOps, 'open' | 'fsync' | 'close'>, path: string): Promise<void> {
   const fd = ops.open(path, 'r');

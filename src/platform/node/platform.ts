@@ -8,13 +8,14 @@ import { formatLogLine } from '../../log/log-line.js';
 import type { Clock, Hasher, Logger, LogLevel, Platform, RebootRequest } from '../interfaces.js';
 import { atLevel } from '../../log/log-level.js';
 import { systemErrorText, worded, type AddressSetting } from './system-error.js';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { SECRET_KEYS, type OtaConfig } from '../../config/config.js';
 import { masker, redacting } from '../../log/redact.js';
 import { currentLink } from '../../boot/current-link.js';
 import { grubSelector, type GrubOptions } from '../../boot/grub-env.js';
 import { ubootSelector, type UbootOptions } from '../../boot/uboot-env.js';
 import { blockSlots, fileSlots } from '../../install/file-slots.js';
+import { readTextOrNull } from './file-ops.js';
 import { fileState } from './file-state.js';
 import { nodeGunzip } from './gunzip.js';
 import { nodeTransport, type TlsOptions } from './transport.js';
@@ -142,11 +143,7 @@ let bootId: string | null | undefined;
 /** Linux's random id of the running system boot, read once; null where there is none (no /proc). */
 function linuxBootId(): string | null {
   if (bootId === undefined) {
-    try {
-      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
-    } catch {
-      bootId = null;
-    }
+    bootId = readTextOrNull('/proc/sys/kernel/random/boot_id')?.trim() || null;
   }
   return bootId;
 }

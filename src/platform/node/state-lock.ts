@@ -7,22 +7,14 @@ import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, write
 import { join } from 'node:path';
 import { otaError } from '../../errors.js';
 import { parseWhole } from '../../text/numbers.js';
+import { readTextOrNull } from './file-ops.js';
 
 /** Name of the lock file in the state directory. */
 export const LOCK_FILE = 'agent.pid';
 
-/** The file's text, or null when it cannot be read (gone, or no /proc). */
-function readOrNull(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    return null;
-  }
-}
-
 /** Fields 3 on of /proc/<pid>/stat (state first, start time at index 19), or null where there is no /proc. */
 function procStat(pid: number): string[] | null {
-  const stat = readOrNull('/proc/' + pid + '/stat');
+  const stat = readTextOrNull('/proc/' + pid + '/stat');
   if (stat === null) return null;
   // The command name (field 2) is in parentheses and may hold spaces: count fields after its end.
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -55,7 +47,7 @@ function owner(text: string): { pid: number; started: string } | null {
 
 /** The pid of the live agent holding `dir`, or null when none does (for `ota device status`). */
 export function runningAgent(dir: string): number | null {
-  const text = readOrNull(join(dir, LOCK_FILE));
+  const text = readTextOrNull(join(dir, LOCK_FILE));
   if (text === null) return null;
   const o = owner(text);
   return o !== null && alive(o.pid, o.started) ? o.pid : null;
@@ -79,7 +71,7 @@ export function lockStateDir(dir: string): () => void {
         closeSync(fd);
       }
       const release = () => {
-        if (readOrNull(path) === mine) rmSync(path, { force: true });
+        if (readTextOrNull(path) === mine) rmSync(path, { force: true });
       };
       // Gone with the process when it exits normally; a crash leaves a lock the next agent takes over.
       process.once('exit', release);
@@ -87,7 +79,7 @@ export function lockStateDir(dir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const text = readOrNull(path);
+    const text = readTextOrNull(path);
     if (text === null) continue; // released meanwhile
     const o = owner(text);
     if (o === null && attempt === 0) {
