@@ -54,7 +54,7 @@ export type Transfer = SizedRelease & { sha256: string; chunkCrc32: number[] };
 export type Patch = Transfer & { baseSha256: string };
 
 /** Entries of `patches` a manifest may list. */
-export const MAX_PATCHES = 16;
+const MAX_PATCHES = 16;
 
 /** The wire form of a {@link Transfer}: the image fields of a manifest, for another file. */
 export interface ManifestTransfer {

@@ -23,7 +23,7 @@ export const EXIT = {
 export type ExitName = keyof typeof EXIT;
 
 /** What each exit code means. */
-export const EXIT_MEANING: { [K in ExitName]: string } = {
+const EXIT_MEANING: { [K in ExitName]: string } = {
   OK: 'done: up to date, updated and confirmed, or the command did what it was asked',
   FAILED: 'the update or the operation failed; the message says what failed and what happens next',
   USAGE: 'a mistake on the command line (unknown command or option, missing or malformed value)',

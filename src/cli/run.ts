@@ -115,7 +115,7 @@ export async function runApp(options: RunAppOptions): Promise<number> {
  * The command that starts a bundle: Node on its `package.json` `bin` (the first, when several)
  * or `main`, else `index.js`.
  */
-export function bundleEntry(dir: string): string[] {
+function bundleEntry(dir: string): string[] {
   let pkg: { bin?: string | Record<string, string>; main?: string } = {};
   try {
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');

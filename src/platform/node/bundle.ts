@@ -15,7 +15,7 @@ import { tarPackage } from './lazy-modules.js';
 const ALLOWED = ['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link'];
 
 /** Why `entry` may not be unpacked into a slot, or null when it may. */
-export function entryProblem(path: string, type: string, linkpath: string | undefined): string | null {
+function entryProblem(path: string, type: string, linkpath: string | undefined): string | null {
   if (ALLOWED.indexOf(type) < 0) return 'is a ' + type + ' (only files, directories and links inside the bundle are allowed)';
   if (path.indexOf('\0') >= 0 || isAbsolute(path) || path.charAt(0) === '/') return 'has an absolute path';
   if (escapes(path)) return 'has a path that leaves the bundle (..)';
