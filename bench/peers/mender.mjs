@@ -42,7 +42,9 @@ export function menderContender(work, serveDir, image) {
     JSON.stringify({ DeviceTypeFile: join(dir, 'device_type'), RootfsPartA: join(dir, 'partA'), RootfsPartB: join(dir, 'partB'), ModuleTimeoutSeconds: 600 }),
   );
   writeFileSync(join(dir, 'fallback.conf'), '{}');
-  const r = spawnSync(MENDER_ARTIFACT, ['write', 'module-image', '-T', MODULE_TYPE, '-n', 'ota-bench-2', '-t', 'ota-bench', '-o', join(serveDir, 'bench.mender'), '-f', image, '-m', join(dir, 'meta.json')], { encoding: 'utf8' });
+  // Uncompressed, as the other contenders get the image: the default gzip would make Mender
+  // inflate (copy and CRC-32) a payload that deflate cannot shrink, work the others do not do.
+  const r = spawnSync(MENDER_ARTIFACT, ['write', 'module-image', '--compression', 'none', '-T', MODULE_TYPE, '-n', 'ota-bench-2', '-t', 'ota-bench', '-o', join(serveDir, 'bench.mender'), '-f', image, '-m', join(dir, 'meta.json')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error('mender-artifact failed: ' + r.stderr);
   const data = join(dir, 'data');
   return {

@@ -1,6 +1,6 @@
 // Debian's nginx serving one directory on 127.0.0.1, as every contender of the peer bench meets it.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,5 +45,7 @@ http {
     if (await fetch(url + '/').then(() => true, () => false)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { url, stop: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))) };
+  // Its configuration, pid file and logs go with it.
+  const stop = () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))).then(() => rmSync(dir, { recursive: true, force: true }));
+  return { url, stop };
 }
