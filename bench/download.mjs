@@ -165,7 +165,7 @@ const work = mkdtempSync(join(tmpdir(), 'ota-bench-'));
 let nginx = null;
 try {
   console.log('machine: ' + cpus().length + ' × ' + cpus()[0].model + ', node ' + process.version + ', load average at start ' + loadavg().map((l) => l.toFixed(2)).join(' '));
-  console.log('medians of ' + RUNS + ' rounds, contenders alternating; wall includes `sync` of the target; CPU = user+sys of the process tree; peak RSS of its largest process');
+  console.log('medians of ' + RUNS + ' rounds, contenders alternating; wall and CPU include `sync` of the target; CPU = user+sys of the process tree; peak RSS of its largest process');
   const releases = join(work, 'releases');
   let sha = '';
   for (const mib of sizes.length ? sizes : [256, 1024]) {
