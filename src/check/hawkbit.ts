@@ -16,6 +16,7 @@ import type { Clock, Logger, StateStore, Transport } from '../platform/interface
 import { readConsent, clearConsent, keepDenial } from './consent.js';
 import { DEFAULT_CHUNK_SIZE, type Release } from './release.js';
 import { parseWhole } from '../text/numbers.js';
+import { isoTime } from '../text/iso-time.js';
 import { compareVersions } from './version.js';
 import { getJson, sendJson } from './json-http.js';
 import type { Protocol, StatusReport } from './protocol.js';
@@ -97,7 +98,7 @@ export function parseSleep(v: unknown): number | null {
 
 /** The feedback time as hawkBit before 0.7 reads it ("time": "20230803T123141", UTC). */
 function legacyTime(ms: number): string {
-  const d = new Date(ms).toISOString();
+  const d = isoTime(ms);
   return d.slice(0, 4) + d.slice(5, 7) + d.slice(8, 10) + 'T' + d.slice(11, 13) + d.slice(14, 16) + d.slice(17, 19);
 }
 

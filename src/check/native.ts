@@ -11,6 +11,7 @@ import { parseManifest, type Release } from './release.js';
 import { getJson, sendJson } from './json-http.js';
 import { iotaapEndpoints, isIotaapAnswer } from './iotaap.js';
 import type { Protocol, StatusReport } from './protocol.js';
+import { isoTime } from '../text/iso-time.js';
 
 /** The native adapter, and how it reads a check answer (protocol "auto" shares that). */
 export interface NativeProtocol extends Protocol {
@@ -54,7 +55,7 @@ export function nativeProtocol(config: OtaConfig, platform: Pick<Platform, 'tran
 
     async report(report: StatusReport): Promise<void> {
       const url = config.ota_domain + '/v1/ota/device/status/' + encodeURIComponent(config.device_id);
-      const body: { [key: string]: unknown } = { device_id: config.device_id, time: new Date(platform.clock.date()).toISOString() };
+      const body: { [key: string]: unknown } = { device_id: config.device_id, time: isoTime(platform.clock.date()) };
       for (const key of Object.keys(report)) body[key] = report[key as keyof StatusReport];
       if (config.group_id !== '') body.group_id = config.group_id;
       await sendJson(platform, 'POST', url, auth, body);

@@ -4,7 +4,6 @@
  * counts as a boot; the simulated reboot boots the new slot on trial, runs the health check and
  * confirms it or reverts.
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describeBoot, initialBootState, type DeviceStatus } from '../boot/boot-state.js';
 import { loadBootState, saveBootState } from '../boot/boot-store.js';
@@ -27,7 +26,7 @@ import { offerAddress, oneOffProtocol, readOffer, type LocalOffer } from './loca
 import { fileTransport } from '../platform/node/file-transport.js';
 import { serviceNotifier } from '../platform/node/sd-notify.js';
 import { deviceStatus as statusOf, type UpdaterStatus } from '../updater/status.js';
-import { cryptoModule } from '../platform/node/lazy-modules.js';
+import { cryptoModule, fsPromisesModule } from '../platform/node/lazy-modules.js';
 
 /** A placeholder image for a simulated board created without `--file`. */
 function syntheticImage(version: string): Buffer {
@@ -43,6 +42,7 @@ export async function initDevice(stateDir: string, version: string, file?: strin
   const platform = nodePlatform({ stateDir });
   const existing = await guard(EXIT.STATE, 'cannot create the device in ' + stateDir, () => platform.state.read('boot.json'));
   if (!force && existing !== null) throw cliError(EXIT.STATE, stateDir + ' already holds a device (use --force to start over)');
+  const { mkdir, readFile, rm, writeFile } = fsPromisesModule();
   const packed = bundle !== undefined ? join(stateDir, 'bundle.tar.tmp') : null;
   if (packed !== null) {
     await mkdir(stateDir, { recursive: true });

@@ -6,7 +6,6 @@
  * download, verification, slot and trial boot, and the same failure messages.
  */
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkManifest } from '../check/trust.js';
@@ -19,6 +18,7 @@ import type { Platform, Transport } from '../platform/interfaces.js';
 import { smallBody } from '../platform/node/small-body.js';
 import { EXIT } from './exit-codes.js';
 import { cliError, guard } from './cli-error.js';
+import { fsPromisesModule } from '../platform/node/lazy-modules.js';
 
 /** A manifest is small JSON; anything larger, or not an object, is taken as an image. */
 const MAX_MANIFEST_BYTES = 64 * 1024;
@@ -98,7 +98,7 @@ export async function readOffer(source: string, version: string | undefined, tra
   } else {
     // Only the bytes a manifest may have: a bare image can be hundreds of MiB.
     const head = await guard(EXIT.CONFIG, source, async () => {
-      const f = await open(source, 'r');
+      const f = await fsPromisesModule().open(source, 'r');
       try {
         const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
         return buf.subarray(0, (await f.read(buf, 0, buf.length, 0)).bytesRead).toString('utf8');

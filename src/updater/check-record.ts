@@ -5,6 +5,7 @@
  */
 import { toOtaError } from '../errors.js';
 import type { Logger, StateStore } from '../platform/interfaces.js';
+import { isoTime } from '../text/iso-time.js';
 import type { CheckResult } from './results.js';
 
 /** Name of the record in the state store. */
@@ -41,20 +42,16 @@ function saveCheckRecord(state: StateStore, r: CheckRecord): Promise<void> {
   return state.write(CHECK_RECORD, JSON.stringify(r));
 }
 
-/** A wall-clock time in ms as ISO 8601, or null. */
-function isoTime(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
 
 /** Keeps what a check came to, and when the next is due; a failure to write is only logged. */
 export async function recordCheck(state: StateStore, logger: Logger, now: number, r: CheckResult, nextCheckAt: number | null): Promise<void> {
   const failed = r.status === 'failed' ? r : null;
   const entry = {
-    time: isoTime(now)!,
+    time: isoTime(now),
     result: r.status,
     latest: r.status === 'up-to-date' || r.status === 'deferred' ? r.latest : r.status === 'updated' ? r.version : null,
     error: failed ? { code: failed.error.code, message: failed.message } : null,
-    next_check: isoTime(nextCheckAt),
+    next_check: nextCheckAt === null ? null : isoTime(nextCheckAt),
   };
   try {
     await saveCheckRecord(state, entry);

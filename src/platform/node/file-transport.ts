@@ -3,9 +3,9 @@
  * (`ota device install FILE`) goes through the same downloader, checks and resume as one on a
  * server. Every other URL goes to the network transport.
  */
-import { open, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { otaError } from '../../errors.js';
+import { fsPromisesModule } from './lazy-modules.js';
 import { systemErrorText } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
 
@@ -18,7 +18,7 @@ function isFile(url: string): boolean {
 /** 404 for a missing file (as a server would answer); other refusals are errors in words. */
 async function sizeOf(path: string): Promise<number | null> {
   try {
-    return (await stat(path)).size;
+    return (await fsPromisesModule().stat(path)).size;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw otaError('SLOT_IO', 'download', 'cannot read ' + (systemErrorText(e) ?? path));
@@ -41,7 +41,7 @@ export function fileTransport(network: Transport): Transport {
       const path = fileURLToPath(req.url);
       const size = await sizeOf(path);
       if (size === null) return { status: 404, headers: {}, body: '' };
-      const body = req.method === 'HEAD' ? '' : await readFile(path, 'utf8');
+      const body = req.method === 'HEAD' ? '' : await fsPromisesModule().readFile(path, 'utf8');
       return { status: 200, headers: { 'content-length': String(size) }, body };
     },
     async stream(req: HttpRequest, handlers: StreamHandlers): Promise<void> {
@@ -57,7 +57,7 @@ export function fileTransport(network: Transport): Transport {
       const headers: Record<string, string> = { 'content-length': String(size - start) };
       if (ranged) headers['content-range'] = 'bytes ' + start + '-' + (size - 1) + '/' + size;
       if (!handlers.onResponse(ranged ? 206 : 200, headers)) return;
-      const f = await open(path, 'r');
+      const f = await fsPromisesModule().open(path, 'r');
       try {
         const buffer = Buffer.alloc(PIECE);
         for (let at = start; at < size; ) {

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import type { OtaConfig } from '../../config/config.js';
 import { backoffDelay } from '../../schedule/backoff.js';
+import { isoTime } from '../../text/iso-time.js';
 import type { Logger, RemoteTrigger, StateStore } from '../interfaces.js';
 import { keptConnection, type KeptConnection } from './mqtt-session.js';
 import { connectionEndText } from './system-error.js';
@@ -90,7 +91,7 @@ export function mqttTrigger(o: MqttTriggerOptions, logger: Logger, state?: State
   const record = (s: TriggerStatus['state'], reason?: string) => {
     if (s + reason === last) return;
     last = s + reason;
-    const status: TriggerStatus = { state: s, url: o.url, reason, since: new Date().toISOString() };
+    const status: TriggerStatus = { state: s, url: o.url, reason, since: isoTime(Date.now()) };
     if (state) state.write(TRIGGER_STATUS, JSON.stringify(status)).catch(() => undefined);
   };
   // Only on an accepted connection: nothing may precede CONNACK (MQTT 3.1.1, 3.1). A code due while
