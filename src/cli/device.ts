@@ -25,7 +25,7 @@ import { progressBar } from './progress-bar.js';
 import { offerAddress, oneOffProtocol, readOffer, type LocalOffer } from './local-release.js';
 import { fileTransport } from '../platform/node/file-transport.js';
 import { serviceNotifier } from '../platform/node/sd-notify.js';
-import { optimizedDecoding } from './turbofan.js';
+import { compiledDecoding } from './jit.js';
 import { deviceStatus as statusOf, type UpdaterStatus } from '../updater/status.js';
 import { cryptoModule, fsPromisesModule } from '../platform/node/lazy-modules.js';
 
@@ -157,7 +157,7 @@ async function agent(file: ConfigFile, stateDir: string, verbose: boolean, sourc
   for (const w of file.warnings) platform.logger.log('WARNING', w);
   platform.logger.log('DEBUG', 'Configuration ' + file.path + ', state directory ' + stateDir + ', protocol ' + config.protocol + ' at ' + config.ota_domain);
   if (source) platform.transport = fileTransport(platform.transport);
-  platform.transfers = optimizedDecoding(platform.transfers);
+  platform.transfers = compiledDecoding(platform.transfers);
   const updater = new Updater({ config, platform, protocol: source ? oneOffProtocol(await source.read(platform.transport), config, platform) : undefined });
   const bar = progressBar(process.stderr);
   updater.on('download-progress', (p) => {

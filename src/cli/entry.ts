@@ -66,15 +66,19 @@ function readCache(id: string): Buffer | undefined {
   return data;
 }
 
-/** Runs the bundle as Node would `require` it, compiled with `cachedData`. */
-function run(source: string, cachedData: Buffer | undefined): Script {
+/** The bundle compiled with `cachedData`. */
+function compile(source: string, cachedData: Buffer | undefined): Script {
   const script = new Script(Module.wrap(source), { filename: bundle, cachedData });
   if (cachedData) debug(script.cachedDataRejected ? 'V8 refused the cache; compiled without it' : 'compiled from the cache');
+  return script;
+}
+
+/** Runs the compiled bundle as Node would `require` it. */
+function run(script: Script): void {
   const m = new Module(bundle);
   m.filename = bundle;
   const wrapper = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
   wrapper.call(m.exports, m.exports, createRequire(bundle), m, bundle, dirname(bundle));
-  return script;
 }
 
 /** Writes the code cache of what this run compiled, for the next runs (OTA_CODE_CACHE=write). */
@@ -87,23 +91,30 @@ function writeCache(script: Script, id: string): void {
   renameSync(temporary, cacheFile); // a concurrent reader sees the old file or the whole new one
 }
 
-/** Runs the bundle; nothing here keeps its source (V8 holds the wrapped copy it compiled) or the cache. */
-function start(): void {
+/**
+ * The compiled bundle and its build id; null when the bundle is to be required as it is. Its
+ * source as read and the cache are no longer referenced once this returns (V8 keeps the wrapped
+ * copy it compiled): referenced while the command ran, they outlived V8's scavenges and stayed in
+ * the heap until a full GC, which an update does not reach (0.4 MiB of its peak RSS).
+ */
+function compiled(): { script: Script; id: string } | null {
   const source = readFileSync(bundle, 'utf8');
-  if (source.includes('import(')) {
-    // import() in a vm.Script needs Node's experimental loader, which warns on stderr at every
-    // start: the bundle loads packages with require (platform/node/lazy-modules.ts), and one that
-    // does not is required as it is (test/startup.test.ts keeps them out).
+  // import() in a vm.Script needs Node's experimental loader, which warns on stderr at every
+  // start: the bundle loads packages with require (platform/node/lazy-modules.ts), and one that
+  // does not is required as it is (test/startup.test.ts keeps them out).
+  if (source.includes('import(')) return null;
+  const id = buildId(source);
+  return { script: compile(source, process.env.OTA_CODE_CACHE === 'write' ? undefined : readCache(id)), id };
+}
+
+function start(): void {
+  const c = compiled();
+  if (c === null) {
     createRequire(bundle)(bundle);
     return;
   }
-  const id = buildId(source);
-  if (process.env.OTA_CODE_CACHE !== 'write') {
-    run(source, readCache(id));
-    return;
-  }
-  const script = run(source, undefined);
-  process.once('exit', () => writeCache(script, id));
+  run(c.script);
+  if (process.env.OTA_CODE_CACHE === 'write') process.once('exit', () => writeCache(c.script, c.id));
 }
 
 start();

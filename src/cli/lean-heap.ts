@@ -5,10 +5,10 @@
  * of doubling while the command loads, 2 MiB less peak RSS during an update for no measurable CPU
  * (`npm run bench`; the update's work is native: socket reads, CRC-32, SHA-256, file writes).
  * `--max-semi-space-size` cannot be set once V8 runs; the growth factor can, and is read at each
- * growth. TurboFan starts off (turbofan.ts says why and when it comes back on).
+ * growth. Sparkplug and TurboFan start off (jit.ts says why and when they come back on).
  */
 import { setFlagsFromString } from 'node:v8';
-import { turbofan } from './turbofan.js';
+import { compilers } from './jit.js';
 
 setFlagsFromString('--semi-space-growth-factor=1');
-turbofan(false);
+compilers(false);

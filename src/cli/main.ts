@@ -12,7 +12,7 @@ import { EXIT, exitCodeTable } from './exit-codes.js';
 import { helpText, parseFlags, usage, usageLine, type Command, type Flag, type UsageError, type Values } from './options.js';
 import { giveConsent } from '../check/consent.js';
 import { fileState } from '../platform/node/file-state.js';
-import { turbofan } from './turbofan.js';
+import { compilers } from './jit.js';
 
 // The release server (node:http, node:https), key generation and `ota run` are imported by their
 // commands: the device agent, often started from cron or a timer on a small board, loads none.
@@ -117,7 +117,7 @@ const COMMANDS: Command[] = [
       if (v.console !== true && consoleOnly.length > 0) usage('--' + consoleOnly[0] + ' belongs to the console: add --console');
       const adminFlag = text(v, 'admin-token');
       if (adminFlag !== undefined && adminFlag.length < 16) usage('--admin-token must be at least 16 characters');
-      turbofan(true); // a long-running server: see turbofan.ts
+      compilers(true); // a long-running server: see jit.ts
       const { loadTokenTable, newAdminToken } = await import('../server/auth.js');
       const { startServer } = await import('../server/server.js');
       const adminToken = adminFlag ?? newAdminToken();
