@@ -10,10 +10,14 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { publish } from '../src/server/release-store.js';
 import { CLI, configFile, device, image, releaseDir, serve, tempDir } from './helpers/fixtures.js';
 
-/** Built-ins for HTTPS, hashing, CRC-32 and gzip, commands, the release server; tar needs zlib. */
-const UNUSED = ['crypto', 'tls', 'zlib', 'child_process', 'http', 'https', 'dgram'];
+/**
+ * Built-ins for HTTPS, hashing, CRC-32 and gzip, commands, the release server (tar needs zlib), and
+ * fs/promises (0.8 MiB with the readline and watcher modules it loads; the agent uses node:fs).
+ */
+const UNUSED = ['crypto', 'tls', 'zlib', 'child_process', 'http', 'https', 'dgram', 'fs/promises'];
 
 /** Runs node with `args` and a preload that records the built-ins loaded by exit. */
 function loadedBuiltins(args: string[]): Promise<{ builtins: string[]; output: string }> {
@@ -31,7 +35,7 @@ function loadedBuiltins(args: string[]): Promise<{ builtins: string[]; output: s
 }
 
 describe('a start loads what it uses', () => {
-  it('an up-to-date `ota device --once` over HTTP loads no crypto, tls, child_process or http', async () => {
+  it('an up-to-date `ota device --once` over HTTP loads no crypto, tls, child_process, http or fs/promises', async () => {
     const { dir } = await releaseDir('2.0.0', image(3000));
     const server = await serve(dir);
     const stateDir = await device('2.0.0');
@@ -110,5 +114,72 @@ describe('the `ota` entry and its code cache (src/cli/entry.ts)', () => {
     // V8's own check, for what the header cannot tell (another V8 flag): a refusal, and a plain compile.
     writeFileSync(bundle, source);
     expect((await version({ NODE_DEBUG: 'ota-code-cache', NODE_OPTIONS: '--max-semi-space-size=2' })).stderr).toContain('V8 refused the cache');
+  });
+});
+
+/**
+ * Runs `ota` with `args` under a preload that records, by exit, the V8 flags it set at run time
+ * (node:v8's setFlagsFromString) and the Date methods it called that make V8 set up its time zone
+ * through ICU, which pages in ~0.6 MiB of the node binary's ICU data.
+ */
+function otaRecorded(args: string[]): Promise<{ flags: string[]; zoned: string[]; output: string }> {
+  const dir = tempDir();
+  const out = join(dir, 'recorded.json');
+  const preload = join(dir, 'record.cjs');
+  writeFileSync(
+    preload,
+    [
+      "const v8 = require('node:v8'); const flags = []; const zoned = [];",
+      'const set = v8.setFlagsFromString; v8.setFlagsFromString = (f) => { flags.push(f); set(f); };',
+      "for (const m of ['toISOString', 'toString', 'toUTCString', 'toJSON', 'toLocaleString', 'toLocaleDateString', 'toLocaleTimeString', 'getHours', 'getDate', 'getDay', 'getMonth', 'getFullYear', 'getMinutes', 'getTimezoneOffset']) {",
+      '  const f = Date.prototype[m]; Date.prototype[m] = function (...a) { zoned.push(m); return f.apply(this, a); };',
+      '}',
+      "process.on('exit', () => require('node:fs').writeFileSync(" + JSON.stringify(out) + ', JSON.stringify({ flags, zoned })));',
+    ].join('\n'),
+  );
+  return new Promise((done, fail) => {
+    execFile(process.execPath, ['-r', preload, CLI, ...args], { timeout: 60000 }, (e, stdout, stderr) => {
+      if (e) return fail(new Error(stdout + stderr));
+      done(Object.assign(JSON.parse(readFileSync(out, 'utf8')) as { flags: string[]; zoned: string[] }, { output: stdout + stderr }));
+    });
+  });
+}
+
+describe('an update in the `ota` process (issue 20: peak RSS)', () => {
+  /** 1 MiB of nibbles (gzip and xdelta3 find structure in it), and the same with 4 KB changed. */
+  const V1 = Buffer.from(image(1024 * 1024, 1).map((b) => b & 0x0f));
+  const V2 = Buffer.concat([V1.subarray(0, 500000), image(4000, 2), V1.subarray(504000)]);
+
+  /** `ota device --once` from V1 (1.0.0) to V2 (1.0.1), published with `deltaFrom`. */
+  async function update(deltaFrom?: string[]) {
+    const dir = join(tempDir(), 'releases');
+    const files = tempDir();
+    writeFileSync(join(files, 'v1'), V1);
+    writeFileSync(join(files, 'v2'), V2);
+    await publish({ dir, file: join(files, 'v1'), version: '1.0.0', audience: { device: 'dev1' } });
+    await publish({ dir, file: join(files, 'v2'), version: '1.0.1', audience: { device: 'dev1' }, deltaFrom });
+    const server = await serve(dir);
+    const stateDir = await device('1.0.0', V1);
+    const config = configFile({ ota_domain: server.url, device_id: 'dev1', log_file: '' });
+    const run = await otaRecorded(['device', '--config', config, '--state-dir', stateDir, '--once']);
+    expect(readFileSync(join(stateDir, 'slots', 'b.bin')).equals(V2)).toBe(true);
+    return run;
+  }
+
+  it('downloads a whole image without Sparkplug and TurboFan (src/cli/jit.ts), and sets up no time zone', async () => {
+    const run = await update();
+    expect(run.output).toContain('Downloading 1048576 bytes');
+    expect(run.flags).toContain('--no-turbofan');
+    expect(run.flags).toContain('--no-sparkplug');
+    expect(run.flags).not.toContain('--turbofan');
+    expect(run.flags).not.toContain('--sparkplug');
+    // The check record, the status reports and the log lines write UTC times from UTC fields.
+    expect(run.zoned).toEqual([]);
+  });
+
+  it("turns them on for a delta's decode, JavaScript that works byte by byte", async () => {
+    const run = await update(['1.0.0']);
+    expect(run.output).toContain('delta');
+    expect(run.flags.slice(-2)).toEqual(['--sparkplug', '--turbofan']);
   });
 });
