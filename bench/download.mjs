@@ -9,11 +9,12 @@
 // (default: 256 1024, 5 runs); --compare adds that build of ota-client as one more contender, so
 // that before and after are measured in the same rounds.
 import { spawn, spawnSync } from 'node:child_process';
-import { createCipheriv, createHash } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeImage } from './image.mjs';
 import { startNginx } from './peers/nginx.mjs';
 import { menderContender, menderMissing } from './peers/mender.mjs';
 import { SWUPDATE, swupdateContender } from './peers/swupdate.mjs';
@@ -31,15 +32,6 @@ const compareAt = args.indexOf('--compare');
 const compareCli = compareAt >= 0 ? args[compareAt + 1] : null;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--runs').map(Number);
 const TIME = which('time') ?? '/usr/bin/time';
-
-/** A deterministic, incompressible image: the AES-128-CTR keystream of its size. */
-function makeImage(path, mib) {
-  const fd = openSync(path, 'w');
-  const stream = createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16, mib & 255));
-  const zeros = Buffer.alloc(1024 * 1024);
-  for (let m = 0; m < mib; m++) writeSync(fd, stream.update(zeros));
-  closeSync(fd);
-}
 
 function sha256File(path) {
   const h = createHash('sha256');
