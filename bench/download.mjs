@@ -9,12 +9,11 @@
 // (default: 256 1024, 5 runs); --compare adds that build of ota-client as one more contender, so
 // that before and after are measured in the same rounds.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeImage } from './image.mjs';
+import { makeImage, sha256File } from './image.mjs';
 import { startNginx } from './peers/nginx.mjs';
 import { menderContender, menderMissing } from './peers/mender.mjs';
 import { SWUPDATE, swupdateContender } from './peers/swupdate.mjs';
@@ -32,15 +31,6 @@ const compareAt = args.indexOf('--compare');
 const compareCli = compareAt >= 0 ? args[compareAt + 1] : null;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--runs').map(Number);
 const TIME = which('time') ?? '/usr/bin/time';
-
-function sha256File(path) {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-  for (let n; (n = readSync(fd, buf)) > 0; ) h.update(buf.subarray(0, n));
-  closeSync(fd);
-  return h.digest('hex');
-}
 
 /**
  * Runs `argv` and then `sync` of `target` under GNU time; returns wall seconds, CPU seconds

@@ -4,20 +4,19 @@
 // three; medians of VmHWM. What ota-client adds is its `npm run bench` figure minus this.
 // Usage: node bench/floor.mjs [--runs N] [<MiB> ...]   (default: 5 runs, 256 1024)
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeImage } from './image.mjs';
+import { makeImage, sha256File } from './image.mjs';
 import { startNginx } from './peers/nginx.mjs';
+import { median } from './stats.mjs';
 
 const client = fileURLToPath(new URL('floor-client.cjs', import.meta.url));
 const args = process.argv.slice(2);
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 5;
 const sizes = args.filter((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--runs').map(Number);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const mib = (kib) => (kib / 1024).toFixed(1) + ' MiB';
 
 const work = mkdtempSync(join(tmpdir(), 'ota-floor-'));
@@ -29,7 +28,7 @@ try {
   for (const size of sizes.length ? sizes : [256, 1024]) {
     const image = join(work, 'img.bin');
     makeImage(image, size);
-    const sha = createHash('sha256').update(readFileSync(image)).digest('hex');
+    const sha = sha256File(image);
     nginx = await startNginx(work);
     const r = { bare: [], defaults: [], lean: [] };
     for (let round = 0; round < RUNS; round++) {
