@@ -3,8 +3,8 @@
  * off from the start (lean-heap.ts): the first function each compiles pages in the node binary's
  * compiler code, plus their zones and the code they make: TurboFan ~5.5 MiB and Sparkplug ~0.5 MiB
  * of an update's peak RSS (`npm run bench`; README, Performance). An update's work is native
- * (socket reads, CRC-32, SHA-256, writes) and its JavaScript, a few calls per 64 KiB chunk, cost no
- * measurable CPU more in the interpreter. They come back on for JavaScript that works byte by byte
+ * (socket reads, CRC-32, SHA-256, writes); its JavaScript, a few calls per 64 KiB chunk, costs ~5 %
+ * more CPU in the interpreter (~0.1 s per GiB). They come back on for JavaScript that works byte by byte
  * or serves for long: a delta's decode (4.5× the CPU without TurboFan) and `ota serve`. V8 reads
  * these flags at each tiering decision; `setFlagsFromString` is Node's way to change them at run
  * time (no re-exec, no flags for the user to give).
