@@ -6,6 +6,8 @@ import { createServer } from 'node:http';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ProgressRule, type MinRate } from '../src/download/progress-rule.js';
+import type { Clock } from '../src/platform/interfaces.js';
 import { faultServer, type Fault } from './helpers/fault-server.js';
 import { compressedClock, device, image, listenLocal, manifestFor, sha256, testUpdater } from './helpers/fixtures.js';
 
@@ -204,4 +206,23 @@ describe('the progress rule (issue 13, slow drip)', () => {
     expect(connections).toBe(2);
     expect(Date.now() - t0).toBeLessThan(5000);
   });
+});
+
+describe('the progress rule without a minimum rate', () => {
+  for (const [what, rule] of [
+    ['absent', undefined],
+    ['0 bytes/s', { bytesPerSecond: 0, windowMs: 60_000 }],
+  ] as [string, MinRate | undefined][]) {
+    it('reads no clock per exchange or piece when download_min_rate is ' + what, () => {
+      let reads = 0;
+      const clock: Clock = { now: () => ++reads, date: () => 0, setTimer: () => () => undefined };
+      const r = new ProgressRule(clock, rule);
+      r.start();
+      for (let i = 0; i < 100; i++) {
+        r.arrived(4096, 0);
+        r.handled();
+      }
+      expect(reads).toBe(0);
+    });
+  }
 });

@@ -25,15 +25,20 @@ export class ProgressRule {
   private bytes = 0;
   private networkMs = 0;
   private waitingSince = 0;
+  /** The rule in force, or undefined: then every call returns at once, with no clock read per piece. */
+  private readonly rule: MinRate | undefined;
 
   /** `rule` absent or 0 bytes per second: no rule. */
   constructor(
     private readonly clock: Clock,
-    private readonly rule: MinRate | undefined,
-  ) {}
+    rule: MinRate | undefined,
+  ) {
+    this.rule = rule && rule.bytesPerSecond > 0 ? rule : undefined;
+  }
 
   /** A new exchange: a fresh window, the network awaited from now. */
   start(): void {
+    if (!this.rule) return;
     this.bytes = 0;
     this.networkMs = 0;
     this.waitingSince = this.clock.now();
@@ -46,7 +51,7 @@ export class ProgressRule {
    */
   arrived(bytes: number, first: number): void {
     const rule = this.rule;
-    if (!rule || rule.bytesPerSecond <= 0) return;
+    if (!rule) return;
     this.bytes += bytes;
     this.networkMs += this.clock.now() - this.waitingSince;
     if (this.networkMs < rule.windowMs) return;
@@ -60,6 +65,6 @@ export class ProgressRule {
 
   /** The handler is done with the piece: the network is awaited again from now. */
   handled(): void {
-    this.waitingSince = this.clock.now();
+    if (this.rule) this.waitingSince = this.clock.now();
   }
 }
