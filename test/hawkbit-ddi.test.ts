@@ -5,8 +5,11 @@
  * has the table of behaviours and the test for each.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileSlots } from '../src/install/file-slots.js';
+import type { SlotName, SlotStorage } from '../src/install/slots.js';
 import { device, image, runCli, testUpdater, until } from './helpers/fixtures.js';
 import { hawkbitServer } from './helpers/hawkbit-server.js';
 import { testCa } from './helpers/test-ca.js';
@@ -43,6 +46,56 @@ describe('hawkBit: versions and hashes', () => {
     const r = await testUpdater(cfg(bad.url), await device('2023.04')).updater.checkForUpdates();
     expect(r.status === 'failed' && r.error.code).toBe('DIGEST_MISMATCH');
     expect(bad.feedbackOn(b).at(-1)).toBe('closed/failure');
+  });
+
+  it('computes the SHA-1 as the image arrives: the slot is not read back after the download', async () => {
+    const hb = await hawkbitServer();
+    const fw = image(70_000, 14);
+    hb.assign('2023.08', fw, { modules: [{ part: 'os', version: '2023.08', name: 'fw', artifacts: [{ filename: 'fw.bin', data: fw, omit: ['sha256'] }] }] });
+    const stateDir = await device('2023.04');
+    const base = fileSlots(join(stateDir, 'slots'));
+    let readBack = 0;
+    const slots: SlotStorage = Object.assign({}, base, {
+      read(slot: SlotName, offset: number, length: number, into?: Uint8Array) {
+        if (slot === 'b') readBack += length;
+        return base.read(slot, offset, length, into);
+      },
+    });
+    const { updater, lines } = testUpdater(cfg(hb.url), stateDir, { slots });
+    expect((await updater.checkForUpdates()).status).toBe('updated');
+    expect(lines.map((l) => l.message)).toContain('Image verified: SHA-1 ' + hex('sha1', fw) + ' (the server published no SHA-256)');
+    expect(readBack).toBe(0);
+  });
+
+  it('refuses a SHA-1-only release before downloading it on a platform without SHA-1', async () => {
+    const hb = await hawkbitServer();
+    const fw = image(20_000, 16);
+    hb.assign('2023.10', fw, { modules: [{ part: 'os', version: '2023.10', name: 'fw', artifacts: [{ filename: 'fw.bin', data: fw, omit: ['sha256'] }] }] });
+    const r = await testUpdater(cfg(hb.url), await device('2023.04'), { digest: undefined }).updater.checkForUpdates();
+    expect(r.status === 'failed' && r.error).toMatchObject({ code: 'DIGEST_MISMATCH', message: expect.stringContaining('published with SHA-1 only, which this platform cannot compute') });
+    expect(hb.artifactRanges).toEqual([]);
+  });
+
+  it('resumes a SHA-1 download in a later check and still verifies the whole image', async () => {
+    const hb = await hawkbitServer();
+    const fw = image(400_000, 15);
+    hb.assign('2023.09', fw, { modules: [{ part: 'os', version: '2023.09', name: 'fw', artifacts: [{ filename: 'fw.bin', data: fw, omit: ['sha256'] }] }] });
+    hb.slowArtifact = 10_000; // half the artifact, then a pause in which the check is stopped
+    const stateDir = await device('2023.04');
+    const first = testUpdater(cfg(hb.url), stateDir).updater;
+    const run = first.checkForUpdates();
+    await until('the download to start', () => hb.artifactRanges.length === 1);
+    await new Promise((r) => setTimeout(r, 300)); // the first half written
+    await first.stop();
+    expect((await run).status).toBe('failed');
+    // As a background sync after three chunks would have left it (they sync every 32 MiB).
+    const journal = join(stateDir, 'download.json');
+    writeFileSync(journal, JSON.stringify({ ...JSON.parse(readFileSync(journal, 'utf8')), synced: 3 }));
+    hb.slowArtifact = 0;
+    const { updater, lines } = testUpdater(cfg(hb.url), stateDir);
+    expect((await updater.checkForUpdates()).status).toBe('updated');
+    expect(hb.artifactRanges[1]).toBe('bytes=' + 3 * 65536 + '-');
+    expect(lines.map((l) => l.message)).toContain('Image verified: SHA-1 ' + hex('sha1', fw) + ' (the server published no SHA-256)');
   });
 });
 

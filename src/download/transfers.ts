@@ -19,10 +19,11 @@ import { hashSlot, type SlotName, type SlotStorage } from '../install/slots.js';
 import type { Platform } from '../platform/interfaces.js';
 import { BackgroundSync } from './background-sync.js';
 import { download, type DownloadContext, type DownloadJob } from './downloader.js';
+import { digestingContext } from '../updater/legacy-digest.js';
 import { imageKey } from './journal.js';
 
 /** What {@link fetchImage} needs from the platform. */
-export type FetchContext = DownloadContext & Pick<Platform, 'transfers'>;
+export type FetchContext = DownloadContext & Pick<Platform, 'transfers' | 'digest'>;
 
 /** The image the device runs now: the base a patch must have been made from. */
 export interface RunningImage {
@@ -75,6 +76,8 @@ interface Decoder {
  */
 export async function fetchImage(ctx: FetchContext, job: DownloadJob, running: RunningImage | null): Promise<string> {
   const r = job.release;
+  // Published with SHA-1 or MD5 only (older hawkBit): computed as the image arrives.
+  if (r.digest) ctx = digestingContext(ctx, r);
   const t = ctx.transfers;
   if (t) {
     const staging = t.staging;
