@@ -27,7 +27,8 @@ import { fileTransport } from '../platform/node/file-transport.js';
 import { serviceNotifier } from '../platform/node/sd-notify.js';
 import { compiledDecoding } from './jit.js';
 import { deviceStatus as statusOf, type UpdaterStatus } from '../updater/status.js';
-import { cryptoModule, fsPromisesModule } from '../platform/node/lazy-modules.js';
+import { fsPromisesModule } from '../platform/node/lazy-modules.js';
+import { fileState } from '../platform/node/file-state.js';
 
 /** A placeholder image for a simulated board created without `--file`. */
 function syntheticImage(version: string): Buffer {
@@ -61,7 +62,9 @@ export async function initDevice(stateDir: string, version: string, file?: strin
       await platform.slots.prepare!('a', 'tar');
     }
     await platform.state.remove('download.json');
-    const sha256 = cryptoModule().createHash('sha256').update(image).digest('hex');
+    const hasher = platform.sha256();
+    hasher.update(image);
+    const sha256 = hasher.digest();
     const boot = await saveBootState(platform.state, platform.bootSelector, initialBootState({ version: v, sha256, size: image.length }, 3));
     return describeBoot(boot);
   });
@@ -172,7 +175,8 @@ async function agent(file: ConfigFile, stateDir: string, verbose: boolean, sourc
 async function open(options: DeviceOptions): Promise<{ file: ConfigFile; stateDir: string }> {
   const file = readConfigFile(options.config);
   const stateDir = options.stateDir ?? file.stateDir;
-  const boot = await guard(EXIT.STATE, 'cannot read the device in ' + stateDir, () => loadBootState(nodePlatform({ stateDir }).state));
+  // Only the boot state is read here: the state store alone, not a whole platform.
+  const boot = await guard(EXIT.STATE, 'cannot read the device in ' + stateDir, () => loadBootState(fileState(stateDir)));
   if (boot === null) throw noDevice(stateDir);
   return { file, stateDir };
 }
