@@ -17,7 +17,11 @@ export function protocolFor(config: OtaConfig, platform: Platform): Protocol {
   if (config.protocol !== 'native' && config.protocol !== 'auto') {
     throw otaError('CONFIG_INVALID', 'config', 'protocol "' + config.protocol + '" is not in the Espruino build (only "native"); nothing was changed');
   }
-  // Built anew at each use: a kept adapter would keep the file it comes from in memory.
+  // Built anew at each use (four times a check): a kept adapter would keep the file it comes from
+  // in memory. Kept for the length of a check and dropped with the file (tried), it stays alive
+  // through the download, and the "buffer" out-of-memory case on the Espruino WiFi layout
+  // (espruino-memory.test.ts) then stopped the interpreter (ASSERT in jsvar.c) instead of failing
+  // the update.
   return {
     get checkUrl() {
       return runFile().nativeProtocol(config, platform).checkUrl;
