@@ -1,10 +1,12 @@
 /** Slot and boot-selector implementations: in memory, raw partitions with U-Boot's environment, the current link. */
-import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createUpdater } from '../src/index.js';
 import { memorySelector } from '../src/boot/memory-selector.js';
+import { cmdlineSlot } from '../src/boot/loader-tools.js';
 import { fileSlots } from '../src/install/file-slots.js';
+import { nodeFileOps, type FileOps } from '../src/platform/node/file-ops.js';
 import { memorySlots } from '../src/install/memory-slots.js';
 import { hashSlot, type SlotName } from '../src/install/slots.js';
 import { sha256Hasher } from '../src/platform/node/platform.js';
@@ -109,6 +111,27 @@ describe('file slots', () => {
     await updater.boot();
     expect(readlinkSync(join(stateDir, 'current'))).toBe('slots/b.bin');
     expect(sha256(readFileSync(join(stateDir, 'current')))).toBe(sha256(fw));
+  });
+
+  it('find and remove a bundle directory through their FileOps, as every other file operation', async () => {
+    const dir = tempDir();
+    const calls: string[] = [];
+    const ops: FileOps = Object.assign({}, nodeFileOps, {
+      exists: (path: string) => (calls.push('exists ' + path), nodeFileOps.exists(path)),
+      removeTree: (path: string) => (calls.push('removeTree ' + path), nodeFileOps.removeTree(path)),
+    });
+    const slots = fileSlots(dir, undefined, ops);
+    mkdirSync(join(dir, 'b'));
+    expect(slots.locate('b')).toBe(join(dir, 'b'));
+    await slots.prepare!('b', undefined);
+    expect(slots.locate('b')).toBe(join(dir, 'b.bin'));
+    expect(calls).toEqual(['exists ' + join(dir, 'b'), 'removeTree ' + join(dir, 'b'), 'exists ' + join(dir, 'b')]);
+  });
+
+  it('read the booted slot from the kernel command line through a FileOps', () => {
+    const ops: FileOps = Object.assign({}, nodeFileOps, { readFile: (path: string) => (path === '/cmdline' ? 'quiet rauc.slot=B root=/dev/mmcblk0p3\n' : null) });
+    expect(cmdlineSlot('/cmdline', ops)).toBe('b');
+    expect(cmdlineSlot('/absent', ops)).toBe(null);
   });
 
   it('reboot with the configured command', async () => {

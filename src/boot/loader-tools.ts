@@ -4,7 +4,7 @@
  * it (`rauc.slot=A`, set by the boot loader's script).
  */
 import { childProcessModule } from '../platform/node/lazy-modules.js';
-import { readTextOrNull } from '../platform/node/file-ops.js';
+import { nodeFileOps, readTextOrNull, type FileOps } from '../platform/node/file-ops.js';
 import type { SlotName } from '../install/slots.js';
 
 /** RAUC's boot name of a slot. */
@@ -43,9 +43,9 @@ export function parseEnv(text: string): Record<string, string> {
   return env;
 }
 
-/** The slot named by `rauc.slot=` on the kernel command line in file `path`, or null when there is none. */
-export function cmdlineSlot(path: string): SlotName | null {
-  const text = readTextOrNull(path);
+/** The slot named by `rauc.slot=` on the kernel command line in file `path`, or null when there is none (or it cannot be read). */
+export function cmdlineSlot(path: string, ops: FileOps = nodeFileOps): SlotName | null {
+  const text = readTextOrNull(path, ops);
   if (text === null) return null;
   for (const word of text.split(/\s+/)) if (word.startsWith('rauc.slot=')) return slotOf(word.slice('rauc.slot='.length));
   return null;

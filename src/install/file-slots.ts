@@ -5,7 +5,6 @@
  * (src/platform/node/file-ops.ts), which the power-cut tests record; a bundle's directory is made
  * by platform/node/bundle.ts (fsynced, then renamed into place).
  */
-import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { otaError } from '../errors.js';
 import { unpackBundle } from '../platform/node/bundle.js';
@@ -19,10 +18,10 @@ export function fileSlots(dir: string, capacity?: number, ops: FileOps = nodeFil
   // A bundle's directory, beside the archive it was unpacked from (kept: the base of the next delta).
   const bundle = (slot: SlotName) => join(dir, slot);
   return Object.assign(slots, {
-    locate: (slot: SlotName) => (existsSync(bundle(slot)) ? bundle(slot) : image(slot)),
+    locate: (slot: SlotName) => (ops.exists(bundle(slot)) ? bundle(slot) : image(slot)),
     async prepare(slot: SlotName, format: 'tar' | undefined) {
       if (format === 'tar') await unpackBundle(image(slot), bundle(slot), ops);
-      else rmSync(bundle(slot), { recursive: true, force: true });
+      else ops.removeTree(bundle(slot));
     },
   });
 }

@@ -4,7 +4,7 @@
  * directory beside it with every entry checked, fsynced, and only then renamed into place, so a
  * power cut leaves either the old directory or the complete new one.
  */
-import { lstatSync, readdirSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import type { ReadEntry } from 'tar';
 import { otaError } from '../../errors.js';
@@ -77,7 +77,7 @@ async function syncTree(ops: FileOps, dir: string): Promise<void> {
  */
 export async function unpackBundle(file: string, dir: string, ops: FileOps = nodeFileOps): Promise<void> {
   const fresh = dir + '.new';
-  rmSync(fresh, { recursive: true, force: true });
+  ops.removeTree(fresh);
   ops.mkdir(fresh);
   let refused: string | null = null;
   // tar is loaded by the bundle steps that use it: every other start (a device's up-to-date check
@@ -97,16 +97,16 @@ export async function unpackBundle(file: string, dir: string, ops: FileOps = nod
       },
     });
   } catch (e) {
-    rmSync(fresh, { recursive: true, force: true });
+    ops.removeTree(fresh);
     throw otaError('IMAGE_INVALID', 'install', 'cannot unpack the bundle: ' + (e as Error).message, { cause: e });
   }
   if (refused !== null) {
-    rmSync(fresh, { recursive: true, force: true });
+    ops.removeTree(fresh);
     throw otaError('IMAGE_INVALID', 'install', refused);
   }
   await syncTree(ops, fresh);
   const old = dir + '.old';
-  rmSync(old, { recursive: true, force: true });
+  ops.removeTree(old);
   try {
     ops.rename(dir, old);
   } catch (e) {
@@ -115,7 +115,7 @@ export async function unpackBundle(file: string, dir: string, ops: FileOps = nod
   ops.rename(fresh, dir);
   // The rename is durable only once the directory holding it is: before the boot state names the slot.
   await ops.fsyncDir(dirname(dir));
-  rmSync(old, { recursive: true, force: true });
+  ops.removeTree(old);
 }
 
 /**

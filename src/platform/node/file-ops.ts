@@ -6,7 +6,7 @@
  * only what an fsync of the file (data) or of its directory (creations, renames, removals)
  * made durable.
  */
-import { closeSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readlinkSync, renameSync, rmSync, statfsSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, readlinkSync, renameSync, rmSync, statfsSync, statSync, symlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** How a file is opened: read, read/write an existing file, create or truncate, create exclusively. */
@@ -30,6 +30,10 @@ export interface FileOps {
   mkdir(dir: string): void;
   /** Removes a file; nothing happens when there is none. */
   unlink(path: string): void;
+  /** Removes a directory and everything in it (a bundle's); nothing happens when there is none. */
+  removeTree(dir: string): void;
+  /** Whether anything (file, directory, link) is at `path`. */
+  exists(path: string): boolean;
   symlink(target: string, path: string): void;
   /** The target of a symbolic link, or null when there is none. */
   readlink(path: string): string | null;
@@ -66,6 +70,8 @@ export const nodeFileOps: FileOps = {
     mkdirSync(dir, { recursive: true });
   },
   unlink: (path) => rmSync(path, { force: true }),
+  removeTree: (dir) => rmSync(dir, { recursive: true, force: true }),
+  exists: (path) => existsSync(path),
   symlink: (target, path) => symlinkSync(target, path),
   readlink(path) {
     try {
@@ -107,11 +113,12 @@ export const nodeFileOps: FileOps = {
 
 /**
  * A whole text file, or null when it cannot be read at all: for what the system may not have
- * (/proc files, a kernel command line), where any failure means "not known here".
+ * (/proc files, a kernel command line), where any failure means "not known here"; read through
+ * `ops` where the caller has one.
  */
-export function readTextOrNull(path: string): string | null {
+export function readTextOrNull(path: string, ops: Pick<FileOps, 'readFile'> = nodeFileOps): string | null {
   try {
-    return readFileSync(path, 'utf8');
+    return ops.readFile(path);
   } catch (e) {
     return null;
   }
