@@ -4,7 +4,8 @@
  * by GNU tar that try to leave the slot, which are refused with the running slot untouched.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../src/errors.js';
@@ -49,6 +50,21 @@ describe('bundles', () => {
     expect(readlinkSync(join(stateDir, 'current'))).toBe(join('slots', 'b'));
     const after = await runCli(['run', '--config', cfg, '--state-dir', stateDir]);
     expect(after.stdout).toContain('app 1.0.1 says bonjour from ' + join(stateDir, 'slots/b'));
+  });
+
+  it('two bundles published at once into one release directory each publish their own archive', async () => {
+    const releases = join(tempDir(), 'releases');
+    const [a, b] = await Promise.all([
+      publish({ dir: releases, file: '', bundle: app('1.0.1', 'hello'), version: '1.0.1', audience: { device: 'dev1' } }),
+      publish({ dir: releases, file: '', bundle: app('1.0.2', 'bonjour'), version: '1.0.2', audience: { device: 'dev2' } }),
+    ]);
+    for (const [m, greeting] of [[a, 'hello'], [b, 'bonjour']] as const) {
+      const archive = readFileSync(join(releases, m.url));
+      expect(createHash('sha256').update(archive).digest('hex')).toBe(m.sha256);
+      expect(archive.includes(JSON.stringify(greeting))).toBe(true);
+    }
+    expect(a.sha256).not.toBe(b.sha256);
+    expect(readdirSync(join(releases, 'firmware')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('refuses a bundle with a link leaving the slot; the device keeps running its slot', async () => {

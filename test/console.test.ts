@@ -4,7 +4,8 @@
  * the page itself.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -204,6 +205,19 @@ describe('ota serve --console', () => {
 });
 
 describe('the console state', () => {
+  it('two uploads of one image at once both publish it whole', async () => {
+    const dir = tempDir();
+    const server = await startServer({ dir, port: 0, console: { adminToken: TOKEN, maxUpload: 32 * 1024 * 1024 } });
+    onCleanup(() => server.close());
+    const fw = image(16 * 1024 * 1024, 31);
+    const answers = await Promise.all(['dev1', 'dev2'].map((d) => send(server.url + '/console/api/releases?device=' + d + '&version=1.2.0', 'POST', admin, fw)));
+    expect(answers.map((a) => a.status), answers.map((a) => a.text).join('\n')).toEqual([201, 201]);
+    const sha = createHash('sha256').update(fw).digest('hex');
+    for (const d of ['dev1', 'dev2']) expect(((await (await fetch(server.url + '/v1/ota/device/latest/' + d)).json()) as Json).sha256).toBe(sha);
+    expect(createHash('sha256').update(readFileSync(join(dir, 'firmware', sha + '.bin'))).digest('hex')).toBe(sha);
+    expect(readdirSync(join(dir, 'firmware'))).toEqual([sha + '.bin']);
+  });
+
   it('lives in the release directory, written whole, and comes back after a restart', async () => {
     const dir = tempDir();
     const first = await consoleServer(dir);

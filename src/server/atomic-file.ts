@@ -7,11 +7,18 @@ import { dirname } from 'node:path';
 
 let serial = 0;
 
+/**
+ * A temporary name beside `path`, unique to this process and call: two writers of one path (two
+ * uploads at once, two processes) never share, truncate or remove each other's temporary file.
+ */
+export function tempName(path: string): string {
+  return path + '.' + process.pid + '-' + serial++ + '.tmp';
+}
+
 /** Writes `data` to `path` atomically (a unique temporary name, then rename). */
 export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  // Unique per write: two writers of one path never share (and truncate) a temporary file.
-  const tmp = path + '.' + process.pid + '-' + serial++ + '.tmp';
+  const tmp = tempName(path);
   try {
     await writeFile(tmp, data);
     await rename(tmp, path);

@@ -17,7 +17,7 @@ import { signedPayload } from '../check/trust.js';
 import { packBundle } from '../platform/node/bundle.js';
 import { gzipTransfer, patchTransfer } from './transfers.js';
 import { parseVersion } from '../check/version.js';
-import { writeAtomic } from './atomic-file.js';
+import { tempName, writeAtomic } from './atomic-file.js';
 
 
 /** How long a signed manifest stays valid by default. */
@@ -108,7 +108,7 @@ export async function describeImage(file: string, chunkSize: number): Promise<{ 
 /** Adds a release to the directory and makes it the latest for its device or group. */
 export async function publish(options: PublishOptions): Promise<Manifest> {
   if (options.bundle !== undefined) {
-    const tar = join(options.dir, 'firmware', 'bundle.tar.tmp');
+    const tar = tempName(join(options.dir, 'firmware', 'bundle.tar'));
     await mkdir(dirname(tar), { recursive: true });
     await packBundle(options.bundle, tar);
     return publish(Object.assign({}, options, { bundle: undefined, file: tar, format: 'tar' as const })).finally(() => rm(tar, { force: true }));
@@ -131,8 +131,10 @@ export async function publish(options: PublishOptions): Promise<Manifest> {
   await mkdir(dirname(image), { recursive: true });
   const exists = await stat(image).then((s) => s.size === info.size, () => false);
   if (!exists) {
-    await copyFile(options.file, image + '.tmp');
-    await rename(image + '.tmp', image);
+    // The same image uploaded twice at once: each copies to its own file, and either rename leaves it whole.
+    const tmp = tempName(image);
+    await copyFile(options.file, tmp);
+    await rename(tmp, image);
   }
   const manifest: Manifest = {
     ver: version,
@@ -208,7 +210,7 @@ async function deltaBase(options: PublishOptions, from: string): Promise<{ file:
     }
     file = join(options.dir, current.url);
   } else if (await stat(from).then((s) => s.isDirectory(), () => false)) {
-    file = join(options.dir, 'firmware', 'delta-base.tar.tmp');
+    file = tempName(join(options.dir, 'firmware', 'delta-base.tar'));
     await packBundle(from, file);
     packed = true;
   }

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { ManifestTransfer } from '../check/release.js';
 import { MAX_DELTA_WINDOW } from '../download/transfers.js';
+import { tempName } from './atomic-file.js';
 
 /** Describes a file as a manifest does (`describeImage`, with the release's chunk size). */
 export interface Describe {
@@ -33,7 +34,7 @@ async function listed(dir: string, file: string, name: string, imageSize: number
 
 /** The image gzip-compressed (level 9) as `firmware/<sha256>.bin.gz`; null when it is not smaller. */
 export async function gzipTransfer(dir: string, image: string, sha256: string, size: number, describe: Describe): Promise<ManifestTransfer | null> {
-  const tmp = join(dir, 'firmware', sha256 + '.bin.gz.tmp');
+  const tmp = tempName(join(dir, 'firmware', sha256 + '.bin.gz'));
   await pipeline(createReadStream(image), createGzip({ level: 9 }), createWriteStream(tmp));
   return listed(dir, tmp, sha256 + '.bin.gz', size, describe);
 }
@@ -63,7 +64,7 @@ export async function patchTransfer(
   describe: Describe,
 ): Promise<(ManifestTransfer & { base_sha256: string }) | null> {
   const name = base.sha256 + '-' + sha256 + '.vcdiff';
-  const tmp = join(dir, 'firmware', name + '.tmp');
+  const tmp = tempName(join(dir, 'firmware', name));
   // -W: the window the devices decode with (their memory bound); -A=: no file names in the patch.
   await xdelta3(['-e', '-f', '-S', 'none', '-A=', '-W', String(MAX_DELTA_WINDOW), '-s', base.file, image, tmp]);
   const patch = await listed(dir, tmp, name, size, describe);
