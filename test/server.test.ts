@@ -2,7 +2,7 @@
 import { request } from 'node:http';
 import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseRange } from '../src/server/server.js';
+import { parseRange } from '../src/platform/node/byte-range.js';
 import { image, releaseDir, serve } from './helpers/fixtures.js';
 
 function get(url: string, headers: Record<string, string> = {}, method = 'GET', body?: string) {

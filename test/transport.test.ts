@@ -4,12 +4,17 @@
  * The downloader's fault tests (test/downloader.test.ts) run through the same reader.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isOtaError } from '../src/errors.js';
 import { nodeTransport } from '../src/platform/node/transport.js';
 import type { HttpRequest } from '../src/platform/interfaces.js';
-import { image, listenLocal } from './helpers/fixtures.js';
+import { fileTransport } from '../src/platform/node/file-transport.js';
+import { startServer } from '../src/server/server.js';
+import { image, listenLocal, onCleanup, tempDir } from './helpers/fixtures.js';
 
 /** A TCP server that answers each request with `reply(socket, requestHead)`. */
 function rawServer(reply: (socket: Socket, head: string) => void): Promise<string> {
@@ -231,5 +236,42 @@ describe('Node transport: small requests', () => {
     const big = await rawServer((s) => s.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1048577\r\n\r\n'), Buffer.alloc(1048577, 32)])));
     const e2 = await failure(nodeTransport().request({ url: big }));
     expect(e2.message).toContain('the answer is larger than 1048576 bytes');
+  });
+});
+
+describe('file:// URLs (ota device install)', () => {
+  it('answer each Range header as `ota serve` answers it: both ends, suffixes, 416 past the end', async () => {
+    const dir = tempDir();
+    const data = image(200_000, 41);
+    mkdirSync(join(dir, 'firmware'));
+    const file = join(dir, 'firmware', 'img.bin');
+    writeFileSync(file, data);
+    const server = await startServer({ dir, port: 0 });
+    onCleanup(() => server.close());
+    const files = fileTransport(nodeTransport());
+    for (const range of [undefined, 'bytes=0-99', 'bytes=70000-140000', 'bytes=100-', 'bytes=5-5', 'bytes=-10', 'bytes=0-999999', 'bytes=200000-', 'bytes=9-3', 'bytes=0-1,5-6']) {
+      const headers: Record<string, string> = range === undefined ? {} : { Range: range };
+      const served = await fetch(server.url + '/firmware/img.bin', { headers });
+      const expected = { status: served.status, range: served.headers.get('content-range'), body: Buffer.from(await served.arrayBuffer()) };
+      const got = { status: 0, range: null as string | null, body: Buffer.alloc(0) };
+      const pieces: Buffer[] = [];
+      await files.stream(
+        { url: pathToFileURL(file).href, method: 'GET', headers, timeoutMs: 5000 },
+        {
+          onResponse(status, h) {
+            got.status = status;
+            got.range = h['content-range'] ?? null;
+            return true;
+          },
+          onData(piece) {
+            pieces.push(Buffer.from(piece));
+            return true;
+          },
+        },
+      );
+      got.body = Buffer.concat(pieces);
+      expect({ ...got, body: got.body.length }, String(range)).toEqual({ ...expected, body: expected.body.length });
+      expect(got.body.equals(expected.body), String(range)).toBe(true);
+    }
   });
 });

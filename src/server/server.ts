@@ -12,6 +12,7 @@ import { bearerToken, deviceAllowed, type TokenTable } from './auth.js';
 import { startConsole, type Console, type ConsoleOptions } from './console-api.js';
 import { json } from './json-response.js';
 import { isSafeId } from './release-store.js';
+import { parseRange } from '../platform/node/byte-range.js';
 
 /** A status report as the server recorded it. */
 export interface RecordedReport {
@@ -63,23 +64,6 @@ function recordCheckIn(req: IncomingMessage, path: string, tokens: TokenTable, c
   const group = m[1] === 'group' ? m[2]! : '';
   if (!isSafeId(device) || !deviceAllowed(tokens, device, group, bearerToken(req.headers.authorization))) return;
   console_.checkIn(device, group, header(req, 'x-ota-version'));
-}
-
-/** A parsed `Range` header: the inclusive span to send, or 'unsatisfiable', or null to send all. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
-  if (header === undefined || !header.startsWith('bytes=') || header.includes(',')) return null;
-  const [a, b] = header.slice(6).trim().split('-') as [string, string | undefined];
-  const digits = (s: string) => /^\d+$/.test(s);
-  if (b === undefined || (a !== '' && !digits(a)) || (b !== '' && !digits(b)) || (a === '' && b === '')) return null;
-  if (a === '') {
-    const n = Number(b);
-    if (n === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(a);
-  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
-  if (start >= size || end < start) return 'unsatisfiable';
-  return { start, end };
 }
 
 /** Hears how far a response got: bytes of the file up to the last one sent, and its size. */

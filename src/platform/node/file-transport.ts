@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { otaError } from '../../errors.js';
+import { parseRange } from './byte-range.js';
 import { fsPromisesModule } from './lazy-modules.js';
 import { systemErrorText } from './system-error.js';
 import type { HttpRequest, HttpResponse, StreamHandlers, Transport } from '../interfaces.js';
@@ -25,13 +26,6 @@ async function sizeOf(path: string): Promise<number | null> {
   }
 }
 
-/** The first byte a `Range: bytes=N-` header asks for; 0 without one. */
-function rangeStart(headers: Record<string, string> | undefined): number {
-  const range = headers?.Range ?? headers?.range;
-  if (range === undefined || range.indexOf('bytes=') !== 0) return 0;
-  const n = parseInt(range.slice(6), 10);
-  return isNaN(n) ? 0 : n;
-}
 
 /** Serves `file://` URLs from disk and passes the rest to `network`. */
 export function fileTransport(network: Transport): Transport {
@@ -52,16 +46,22 @@ export function fileTransport(network: Transport): Transport {
         handlers.onResponse(404, {});
         return;
       }
-      const start = Math.min(rangeStart(req.headers), size);
-      const ranged = req.headers?.Range !== undefined || req.headers?.range !== undefined;
-      const headers: Record<string, string> = { 'content-length': String(size - start) };
-      if (ranged) headers['content-range'] = 'bytes ' + start + '-' + (size - 1) + '/' + size;
-      if (!handlers.onResponse(ranged ? 206 : 200, headers)) return;
+      // As `ota serve` answers (server.ts): the span asked for, both ends, or 416 past the end.
+      const range = parseRange(req.headers?.Range ?? req.headers?.range, size);
+      if (range === 'unsatisfiable') {
+        handlers.onResponse(416, { 'content-range': 'bytes */' + size });
+        return;
+      }
+      const start = range ? range.start : 0;
+      const end = range ? range.end + 1 : size;
+      const headers: Record<string, string> = { 'content-length': String(end - start) };
+      if (range) headers['content-range'] = 'bytes ' + start + '-' + (end - 1) + '/' + size;
+      if (!handlers.onResponse(range ? 206 : 200, headers)) return;
       const f = await fsPromisesModule().open(path, 'r');
       try {
         const buffer = Buffer.alloc(PIECE);
-        for (let at = start; at < size; ) {
-          const { bytesRead } = await f.read(buffer, 0, Math.min(PIECE, size - at), at);
+        for (let at = start; at < end; ) {
+          const { bytesRead } = await f.read(buffer, 0, Math.min(PIECE, end - at), at);
           if (bytesRead === 0) break;
           at += bytesRead;
           if ((await handlers.onData(buffer.subarray(0, bytesRead))) === false) return;
