@@ -66,6 +66,19 @@ describe('allocation guard', () => {
     expect(await state.read('boot.json')).toBe('{"seq":3}');
   });
 
+  it('names the boot stage when memory runs out in a boot step', async () => {
+    const f = flag();
+    const d = memoryDevice({}, () => ({ version: '2.0.0' }), { allocationFailed: f.allocationFailed });
+    // The boot state's write runs out (the store object the updater guards, changed in place).
+    const state = d.platform.state;
+    const write = state.write.bind(state);
+    state.write = async (name, text) => {
+      f.fail();
+      await write(name, text);
+    };
+    await expect(d.updater.boot()).rejects.toMatchObject({ code: 'OUT_OF_MEMORY', stage: 'boot' });
+  });
+
   it('is no guard on a platform that throws when memory runs out', () => {
     const state = memoryState();
     expect(allocationGuard({ state }).state).toBe(state);
@@ -76,7 +89,8 @@ describe('allocation guard', () => {
     const d = memoryDevice({}, () => ({ version: '2.0.0' }), { allocationFailed: f.allocationFailed });
     oomOnce(d, f);
     const first = await settle(d.clock, d.updater.checkForUpdates());
-    expect(first).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_MEMORY', retryable: true } });
+    // The stage is where it ran out (it said "install" for every refused state write).
+    expect(first).toMatchObject({ status: 'failed', error: { code: 'OUT_OF_MEMORY', retryable: true, stage: 'download' } });
     expect(await d.updater.status()).toMatchObject({ version: '1.0.0', state: 'confirmed' });
     expect(d.reboots).toEqual([]);
     expect(await settle(d.clock, d.updater.checkForUpdates())).toMatchObject({ status: 'updated', version: '2.0.0' });

@@ -24,8 +24,11 @@ export interface Outcome<T> {
 /** A state store that refuses writes after a failed allocation, and watches for lost callbacks. */
 export interface AllocationGuard {
   state: StateStore;
-  /** Forgets failures from before an operation began (the application's own, say). */
-  begin(): void;
+  /**
+   * Forgets failures from before an operation began (the application's own, say). `run` is a
+   * check's state, whose `stage` names where a refused write happened; without it, a boot step.
+   */
+  begin(run?: { stage: OtaStage }): void;
   /** True when an allocation failed since the last call (or the last state write). */
   ranOut(): boolean;
   /**
@@ -55,6 +58,8 @@ export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFa
   // Memory ran out since begin(): the run under way is lost, and writes nothing more while watched.
   let lost = false;
   let watching = false;
+  // The check under way (its stage moves on), or undefined in a boot step.
+  let during: { stage: OtaStage } | undefined;
   const ranOut = () => {
     const was = failed() || seen;
     seen = false;
@@ -62,7 +67,7 @@ export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFa
     return was;
   };
   const check = (name: string) => {
-    if (ranOut() || (lost && watching)) throw outOfMemory('install', name + ' not written');
+    if (ranOut() || (lost && watching)) throw outOfMemory(during ? during.stage : 'boot', name + ' not written');
   };
   return {
     state: {
@@ -75,7 +80,8 @@ export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFa
         check(name);
       },
     },
-    begin() {
+    begin(run) {
+      during = run;
       failed();
       seen = false;
       lost = false;

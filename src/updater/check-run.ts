@@ -61,7 +61,7 @@ export async function previewCheck(core: UpdaterCore): Promise<CheckPreview> {
 /** The steps; a failure becomes a result. */
 async function run(core: UpdaterCore, force: boolean, stopper: { signal: StopSignal; stop: () => void }): Promise<CheckResult> {
   const at = startState(core);
-  core.memory.begin();
+  core.memory.begin(at);
   // Out of memory on Espruino throws nothing: the steps it cut short went on with `undefined`,
   // or never go on (see allocation-guard.ts); the watch hands over at a later timer tick, once
   // what they held is collected, or the failure's report runs out too.
