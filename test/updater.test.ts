@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JOURNAL } from '../src/download/journal.js';
 import { faultServer } from './helpers/fault-server.js';
-import { device, image, manifestFor, onCleanup, releaseDir, serve, sha256, tempDir, testUpdater, until } from './helpers/fixtures.js';
+import { device, freePort, image, manifestFor, onCleanup, releaseDir, serve, sha256, tempDir, testUpdater, until } from './helpers/fixtures.js';
 
 describe('createUpdater', () => {
   it('emits the stages in order and reboots into the new slot after resolving', async () => {
@@ -61,6 +61,16 @@ describe('createUpdater', () => {
     expect(r.error).toMatchObject({ code: 'NETWORK', stage: 'check', retryable: true });
     expect(r.message).toMatch(/^GET http:\/\/127\.0\.0\.1:1\/v1\/ota\/device\/latest\/dev1 failed: connection refused \(is the server running, and are the host and port in ota_domain right\?\); the running firmware 1\.0\.2 \(slot a\) is untouched; call checkForUpdates\(\) to retry$/);
     expect(lines.at(-1)).toEqual({ level: 'ERROR', message: 'Cannot check for updates: ' + r.message });
+  });
+
+  it('names the update server as the source of a download URL on another host that refuses, not ota_domain', async () => {
+    const data = image(10_000);
+    const m = await manifestFor(data);
+    const cdn = 'http://127.0.0.1:' + (await freePort()) + '/fw.bin';
+    const server = await faultServer({ ...m, url: cdn }, data);
+    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1', download_retries: 1, download_retry_delay: 0.01 }, await device('1.0.2'));
+    const r = await updater.checkForUpdates();
+    expect(r.status === 'failed' && r.message).toContain('GET ' + cdn + ' failed: connection refused (is the server running, and are the host and port in the download URL from the update server right?)');
   });
 
   it('treats a 4xx from the image server as permanent and a 5xx as retryable', async () => {

@@ -18,7 +18,7 @@ import { blockSlots, fileSlots } from '../../install/file-slots.js';
 import { readTextOrNull } from './file-ops.js';
 import { fileState } from './file-state.js';
 import { nodeGunzip } from './gunzip.js';
-import { nodeTransport, type TlsOptions } from './transport.js';
+import { nodeTransport, type AddressOf, type TlsOptions } from './transport.js';
 import { nodeTrust } from './trust.js';
 import { childProcessModule, cryptoModule, zlibModule } from './lazy-modules.js';
 
@@ -51,8 +51,8 @@ export interface NodePlatformOptions {
   tls?: TlsOptions;
   /** Plain HTTP to other machines is allowed (`allow_http`); else refused on every hop. */
   allowHttp?: boolean;
-  /** Where the update server's address was given, named when it refuses a connection (default `ota_domain`). */
-  addressSetting?: AddressSetting;
+  /** Where the update server's address was given, named when it refuses a connection (default `ota_domain`), or told by the URL. */
+  addressSetting?: AddressOf;
   /** Replaces the default reboot (exit with {@link REBOOT_EXIT_CODE}). */
   reboot?: (req: RebootRequest) => Promise<void>;
   /** Values masked in every log line (the configuration's tokens and passwords). */
@@ -115,9 +115,27 @@ export function platformOptions(config: OtaConfig, stateDir: string): NodePlatfo
     publicKeys: config.public_keys,
     tls: { caFile: config.ca_file || undefined, pins: config.pin_sha256, clientCert: config.client_cert || undefined, clientKey: config.client_key || undefined },
     allowHttp: config.allow_http,
+    addressSetting: addressOf(config.ota_domain),
     secrets: SECRET_KEYS.map((k) => String(config[k as keyof OtaConfig])),
     logLevel: config.log_level,
   };
+}
+
+/**
+ * Names where a URL came from when its server refuses: `ota_domain` for its own origin; else the
+ * update server gave it (a manifest's absolute `url` on a CDN, a hawkBit artifact link).
+ */
+function addressOf(otaDomain: string): (url: string) => AddressSetting {
+  const home = originOf(otaDomain);
+  return (url) => (home !== null && originOf(url) === home ? 'ota_domain' : 'the download URL from the update server');
+}
+
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
 }
 
 function commandReboot(command: string): () => Promise<void> {

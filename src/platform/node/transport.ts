@@ -71,8 +71,12 @@ function lowerHeaders(h: AxiosResponse['headers']): Record<string, string> {
   return out;
 }
 
-function networkError(req: HttpRequest, e: unknown, stage: OtaStage, address: AddressSetting): Error {
+/** Where a request's address was given: one setting for every URL, or told by the URL. */
+export type AddressOf = AddressSetting | ((url: string) => AddressSetting);
+
+function networkError(req: HttpRequest, e: unknown, stage: OtaStage, addressOf: AddressOf): Error {
   if (isOtaError(e)) return e;
+  const address = typeof addressOf === 'function' ? addressOf(req.url) : addressOf;
   const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const tlsRefusal = err.code === PIN_MISMATCH || err.cause?.code === PIN_MISMATCH;
   if (tlsRefusal) return otaError('INSECURE_TRANSPORT', stage, (req.method ?? 'GET') + ' ' + req.url + ' refused: ' + (err.cause?.message ?? err.message), { cause: e });
@@ -148,7 +152,7 @@ async function directRequest(req: HttpRequest, checks: ConnectionOptions, allowH
  * Creates the Node transport; `allowHttp` allows plain HTTP to other machines (`allow_http`);
  * `address` is where the URLs' hosts were given, named when a connection is refused.
  */
-export function nodeTransport(tls: TlsOptions = {}, allowHttp = false, address: AddressSetting = 'ota_domain'): Transport {
+export function nodeTransport(tls: TlsOptions = {}, allowHttp = false, address: AddressOf = 'ota_domain'): Transport {
   const checks = tlsChecks(tls);
   const viaProxy = proxied(checks);
   return {
@@ -190,7 +194,7 @@ function stalled(req: HttpRequest, idleMs: number): Error {
   return otaError('NETWORK', 'download', 'no data from ' + req.url + ' for ' + idleMs / 1000 + ' s', { retryable: true });
 }
 
-async function axiosStream(req: HttpRequest, handlers: StreamHandlers, { axios, agent }: { axios: AxiosStatic; agent: Agent | undefined }, idleMs: number, guard: Guard, address: AddressSetting): Promise<void> {
+async function axiosStream(req: HttpRequest, handlers: StreamHandlers, { axios, agent }: { axios: AxiosStatic; agent: Agent | undefined }, idleMs: number, guard: Guard, address: AddressOf): Promise<void> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let idle = false;
