@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, configFile, device, freePort, image, listenLocal, onCleanup, releaseDir, runCli, serve, sha256, startCli, tempDir, testUpdater, until } from './helpers/fixtures.js';
@@ -120,6 +120,24 @@ describe('ota: documented errors, exit codes and words', () => {
       expect(r.code, args.join(' ') + '\n' + out).toBe(code);
       expectWords(out);
     }
+  });
+
+  it('device init that fails leaves no directory it made (the state lock made it first)', async () => {
+    const dir = tempDir();
+    const missing = join(dir, 'boards', 'new');
+    const cases: [string[], number][] = [
+      [['device', 'init', '--state-dir', missing, '--version', ''], 2],
+      [['device', 'init', '--state-dir', missing, '--version', '1.0.0', '--bundle', join(dir, 'no-app')], 3],
+    ];
+    for (const [args, code] of cases) {
+      const r = await runCli(args);
+      expect(r.code, r.stderr).toBe(code);
+      expect(readdirSync(dir), args.join(' ')).toEqual([]);
+    }
+    // A directory that was there stays, with nothing added.
+    mkdirSync(missing, { recursive: true });
+    expect((await runCli(cases[0]![0])).code).toBe(2);
+    expect(readdirSync(missing)).toEqual([]);
   });
 
   it('names the token on HTTP 401, and keeps the error and its code in device status', async () => {

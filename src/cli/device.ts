@@ -4,7 +4,8 @@
  * counts as a boot; the simulated reboot boots the new slot on trial, runs the health check and
  * confirms it or reverts.
  */
-import { dirname, join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { describeBoot, initialBootState, type DeviceStatus } from '../boot/boot-state.js';
 import { loadBootState, saveBootState } from '../boot/boot-store.js';
 import { readConfigFile, type ConfigFile } from '../platform/node/config-file.js';
@@ -68,6 +69,24 @@ export async function initDevice(stateDir: string, version: string, file?: strin
     const boot = await saveBootState(platform.state, platform.bootSelector, initialBootState({ version: v, sha256, size: image.length }, 3));
     return describeBoot(boot);
   });
+}
+
+/**
+ * `ota device init` from the command line: under the state directory's lock (--force would
+ * otherwise start over beneath a running agent's slots and boot state). A failure (a usage error,
+ * an unreadable --bundle) leaves no directory that the command made, the lock's included. The lock
+ * is taken here, not in initDevice, which tests call in the process that holds their agents.
+ */
+export async function initDeviceLocked(stateDir: string, version: string, file?: string, force = false, bundle?: string): Promise<DeviceStatus> {
+  let created: string | null = null;
+  for (let d = resolve(stateDir); !existsSync(d); d = dirname(d)) created = d;
+  await guard(EXIT.STATE, 'cannot create the device in ' + stateDir, () => lockAgent(stateDir));
+  try {
+    return await initDevice(stateDir, version, file, force, bundle);
+  } catch (e) {
+    if (created !== null) rmSync(created, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /** Where the state directory comes from: `--state-dir`, else the configuration's `state_dir`. */

@@ -6,8 +6,7 @@ import { parseDuration } from '../config/durations.js';
 import { parseWhole } from '../text/numbers.js';
 import type { Audience } from '../server/release-store.js';
 import { cliError, explain, guard } from './cli-error.js';
-import { checkDevice, deviceStatus, initDevice, installOnDevice, markDevice, runDevice } from './device.js';
-import { lockAgent } from './lock-agent.js';
+import { checkDevice, deviceStatus, initDeviceLocked, installOnDevice, markDevice, runDevice } from './device.js';
 import { EXIT, exitCodeTable } from './exit-codes.js';
 import { helpText, parseFlags, usage, usageLine, type Command, type Flag, type UsageError, type Values } from './options.js';
 import { giveConsent } from '../check/consent.js';
@@ -200,11 +199,7 @@ const COMMANDS: Command[] = [
     async run(v) {
       const file = text(v, 'file');
       if (file !== undefined) await guard(EXIT.CONFIG, '--file', () => readFileSync(file).length);
-      const stateDir = text(v, 'state-dir')!;
-      // --force would start over beneath a running agent's slots and boot state. Taken here, not in
-      // initDevice, which tests call in the process that holds their agents.
-      await guard(EXIT.STATE, 'cannot create the device in ' + stateDir, () => lockAgent(stateDir));
-      printJson(await initDevice(stateDir, text(v, 'version')!, file, v.force === true, text(v, 'bundle')));
+      printJson(await initDeviceLocked(text(v, 'state-dir')!, text(v, 'version')!, file, v.force === true, text(v, 'bundle')));
       return EXIT.OK;
     },
   },
