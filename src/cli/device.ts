@@ -4,7 +4,7 @@
  * counts as a boot; the simulated reboot boots the new slot on trial, runs the health check and
  * confirms it or reverts.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describeBoot, initialBootState, type DeviceStatus } from '../boot/boot-state.js';
 import { loadBootState, saveBootState } from '../boot/boot-store.js';
@@ -16,7 +16,7 @@ import type { Platform, RebootRequest, Transport } from '../platform/interfaces.
 import { Updater, type CheckResult } from '../updater/updater.js';
 import { hashSlot } from '../install/slots.js';
 import { lockAgent } from './lock-agent.js';
-import { runningAgent } from '../platform/node/state-lock.js';
+import { LOCK_FILE, runningAgent } from '../platform/node/state-lock.js';
 import { packBundle } from '../platform/node/bundle.js';
 import { parseVersion } from '../check/version.js';
 import { cliError, guard } from './cli-error.js';
@@ -81,6 +81,8 @@ export async function initDeviceLocked(stateDir: string, version: string, file?:
   let created: string | null = null;
   for (let d = resolve(stateDir); !existsSync(d); d = dirname(d)) created = d;
   await guard(EXIT.STATE, 'cannot create the device in ' + stateDir, () => lockAgent(stateDir));
+  // Made meanwhile by another init that has finished since: not ours to remove.
+  if (created !== null && readdirSync(stateDir).join() !== LOCK_FILE) created = null;
   try {
     return await initDevice(stateDir, version, file, force, bundle);
   } catch (e) {
