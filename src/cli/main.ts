@@ -277,15 +277,18 @@ function version(): string {
 }
 
 function overview(): string {
+  const names = COMMANDS.map((c) => 'ota ' + c.words.join(' '));
+  // One column wide enough for the longest name ("ota device mark-good"), so no summary touches it.
+  const width = Math.max(...names.map((n) => n.length)) + 2;
   return [
     'Usage: ota <command> [options]     (ota <command> --help: its options)',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => '  ' + ('ota ' + c.words.join(' ')).padEnd(20) + c.summary),
+    ...COMMANDS.map((c, i) => '  ' + names[i]!.padEnd(width) + c.summary),
     '',
     'Options:',
-    '  --version           print the version of ota-client',
-    '  -h, --help          show this help',
+    '  ' + '--version'.padEnd(width) + 'print the version of ota-client',
+    '  ' + '-h, --help'.padEnd(width) + 'show this help',
     '',
     'Exit codes (every command):',
     exitCodeTable(),
