@@ -191,6 +191,17 @@ describe('ota publish --delta-from', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('apt-get install xdelta3');
   });
+
+  it('says so when the gzip and the patch are left out for not being smaller than the image', async () => {
+    const dir = join(tempDir(), 'releases');
+    const files = tempDir();
+    writeFileSync(join(files, 'old'), image(100000, 3)); // random bytes: neither gzip nor a patch from unrelated data is smaller
+    writeFileSync(join(files, 'new'), image(100000, 4));
+    const r = await runCli(['publish', '--dir', dir, '--file', join(files, 'new'), '--version', '1.0.1', '--device', 'd', '--compress', 'gzip', '--delta-from', join(files, 'old')]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('; no gzip and no delta: not smaller than the image');
+    expect(readdirSync(join(dir, 'firmware'))).toHaveLength(1); // the image alone
+  });
 });
 
 describe('manifest fields for bundles, gzip and patches', () => {
