@@ -1,6 +1,6 @@
 /**
- * The package as a user installs it: `npm pack`, then `npm install <tarball>` in a fresh directory,
- * then the installed `ota` publishes, serves and updates a simulated board. And `ota device`
+ * The package as a user installs it: `npm pack` (what it holds), then `npm install <tarball>` in a fresh
+ * directory, `import`/`require`/tsc of it there, then the installed `ota` publishes, serves and updates a simulated board. And `ota device`
  * under systemd: READY=1 and watchdog pings on a NOTIFY_SOCKET (received here with socat, as
  * systemd would; the protocol is sd_notify(3): one datagram of KEY=VALUE lines per message).
  */
@@ -20,15 +20,19 @@ function run(command: string, args: string[], cwd: string): Promise<{ code: numb
 }
 
 describe('the packed package', () => {
-  it('installs from its tarball into a fresh directory, and its ota updates a board', async () => {
+  it('holds dist, the docs and LICENSE only, installs from its tarball, its exports resolve for import, require and TypeScript, and its ota updates a board', async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; scripts: Record<string, string> };
     // npm runs `prepare` for `npm pack`, `npm publish` and git installs: the tarball always has dist/.
     expect(pkg.scripts.prepare).toBe('npm run build');
     const dir = tempDir();
     // `npm test` has just built dist/; packing without scripts here spares a second build.
-    const packed = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], ROOT);
+    const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT);
     expect(packed.code, packed.out).toBe(0);
-    const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!);
+    const listing = JSON.parse(packed.out.slice(packed.out.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+    const files = listing[0]!.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.cjs', 'dist/espruino/ota-client.js']));
+    expect(files.filter((f) => !/^(dist|docs|systemd)\/|^(LICENSE|README\.md|package\.json)$/.test(f))).toEqual([]);
+    const tarball = join(dir, listing[0]!.filename);
     const board = join(dir, 'board');
     mkdirSync(board);
     writeFileSync(join(board, 'package.json'), JSON.stringify({ name: 'board', private: true }));
@@ -45,6 +49,19 @@ describe('the packed package', () => {
     const update = await run(ota, ['device', '--config', 'default.cfg', '--state-dir', 'state', '--once'], board);
     expect(update.out).toContain('updated 1.0.0 -> 2.0.0 (slot b, confirmed)');
     expect(update.code).toBe(0);
+    // The exports map from the installed package: import, require and the types each resolution finds
+    // (import: index.d.ts, require: index.d.cts); a wrong value must not compile.
+    const names = 'Object.keys(m).filter((k) => ["createUpdater", "checkForUpdates", "nodePlatform", "isOtaError"].includes(k)).length';
+    expect((await run(process.execPath, ['--input-type=module', '-e', 'const m = await import("ota-client"); console.log(' + names + ')'], board)).out.trim()).toBe('4');
+    expect((await run(process.execPath, ['-e', 'const m = require("ota-client"); console.log(' + names + ')'], board)).out.trim()).toBe('4');
+    writeFileSync(join(board, 'esm.mts'), "import { createUpdater, type OtaSettings } from 'ota-client';\nconst s: OtaSettings = { device_id: 'd', auto_update: true };\ncreateUpdater({ config: s });\n// @ts-expect-error\nconst bad: OtaSettings = { auto_update: 'yes' };\nvoid bad;\n");
+    writeFileSync(join(board, 'cjs.cts'), "import ota = require('ota-client');\nota.createUpdater({ config: { device_id: 'd' } });\n// @ts-expect-error\nota.createUpdater({ config: { devise_id: 'd' } });\n");
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const common = ['--noEmit', '--strict', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), '--target', 'es2022'];
+    const node16 = await run(process.execPath, [tsc, ...common, '--module', 'node16', '--moduleResolution', 'node16', 'esm.mts', 'cjs.cts'], board);
+    expect(node16.code, node16.out).toBe(0);
+    const bundler = await run(process.execPath, [tsc, ...common, '--module', 'esnext', '--moduleResolution', 'bundler', 'esm.mts'], board);
+    expect(bundler.code, bundler.out).toBe(0);
   }, 180_000);
 });
 
