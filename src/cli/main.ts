@@ -108,7 +108,7 @@ const COMMANDS: Command[] = [
       { name: 'admin-token', value: '<token>', help: "with --console: the console's admin token, 16 characters or more (default: a new one, printed)" },
       { name: 'mqtt', value: '<mqtt://user:pass@host:port>', help: "with --console: the broker for the console's \"Flash now\" triggers" },
       { name: 'key', value: '<ota-private.pem>', help: 'with --console: signs the releases the console publishes and re-signs rollout changes' },
-      { name: 'max-upload', value: '<bytes>', help: 'with --console: the largest image the console accepts' },
+      { name: 'max-upload', value: '<bytes>', help: 'with --console: the largest image the console accepts (default 64 MiB)' },
     ],
     async run(v) {
       if ((v['tls-cert'] === undefined) !== (v['tls-key'] === undefined)) usage('--tls-cert and --tls-key go together');
