@@ -68,6 +68,15 @@ describe('ota --help, --version and usage', () => {
         expect(lines[0]!.trim().length).toBeGreaterThan(('--' + flag).length + 5); // a description, not the bare flag
       }
     }
+    // The README's synopsis (the sh block of "The `ota` command") names every flag --help lists.
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## The `ota` command'));
+    const synopsis = section.slice(section.indexOf('```sh'), section.indexOf('```', section.indexOf('```sh') + 5));
+    for (const [i, [words]] of COMMANDS.entries()) {
+      for (const flag of answers[i]!.stdout.match(/^ {2}--[a-z-]+/gm) ?? []) {
+        if (flag.trim() !== '--help') expect(synopsis, 'README synopsis of ota ' + words.join(' ') + ' ' + flag.trim()).toMatch(new RegExp(flag.trim() + '\\b'));
+      }
+    }
   });
 
   it('prints the version, the commands and the exit codes', async () => {
