@@ -67,6 +67,17 @@ describe('examples/default.cfg', () => {
   });
 });
 
+describe("the README's default.cfg table", () => {
+  it('documents every key the configuration reads, and no other', async () => {
+    const { defaultSettings } = await import('../src/config/config.js');
+    const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## default.cfg'), readme.indexOf('\n## ', readme.indexOf('## default.cfg') + 1));
+    // The first cell of each row: `key`, or several keys sharing a row (`mqtt_server`, `mqtt_port`, …).
+    const documented = section.split('\n').filter((l) => l.startsWith('| `')).flatMap((l) => l.split('|')[1]!.match(/`[a-z0-9_]+`/g)!.map((k) => k.slice(1, -1)));
+    expect(documented.sort()).toEqual(Object.keys(defaultSettings()).sort());
+  });
+});
+
 describe('ota config init', () => {
   it('writes a default.cfg with every key and its default, which then validates', async () => {
     const out = join(tempDir(), 'default.cfg');
