@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/config.js';
 import { parseDuration } from '../src/config/durations.js';
 import { formatLogLine } from '../src/log/log-line.js';
+import { masker } from '../src/log/redact.js';
 import { rotatingFile } from '../src/platform/node/log-file.js';
 import { configFile, device, image, releaseDir, runCli, serve, tempDir } from './helpers/fixtures.js';
 
@@ -118,6 +119,14 @@ describe('system log', () => {
     expect(text).toContain('[ERROR] - Cannot check for updates');
     expect(text).not.toContain(secret);
     expect(existsSync(join(logs, 'ota.log.2'))).toBe(false);
+  });
+
+  it('masks a secret in each form it travels in: raw, URL-encoded and base64', () => {
+    // protocols.test.ts checks the outputs end to end, but no path there carries the base64 form.
+    const token = 'Ab+c/d=Ef9xyz';
+    const mask = masker([token]);
+    for (const form of [token, encodeURIComponent(token), encodeURI(token), Buffer.from(token).toString('base64')]) expect(mask('<' + form + '>'), form).toBe('<***>');
+    expect(masker(['abc'])('abc')).toBe('abc'); // under 4 characters: masking would hide ordinary words
   });
 
   it('masks the token even where a server echoes it into an error', async () => {
