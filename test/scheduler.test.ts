@@ -1,5 +1,6 @@
 /** When checks run, driven by an injected clock: no real waits anywhere. */
 import { describe, expect, it } from 'vitest';
+import { parseWindow, untilWindow } from '../src/schedule/maintenance-window.js';
 import { Scheduler, type RunOutcome } from '../src/schedule/scheduler.js';
 import { fakeClock } from './helpers/fake-clock.js';
 import { memoryDevice, type Answer } from './helpers/memory-device.js';
@@ -168,5 +169,19 @@ describe('the updater on its schedule', () => {
     expect(results.map((r) => r.status)).toEqual(['updated', 'updated', 'updated']);
     expect(d.checks.length).toBe(1);
     expect(d.downloads()).toBe(1);
+  });
+});
+
+describe('maintenance window', () => {
+  const MIN = 60_000;
+  it('opens at its start, closes at its end, and may span midnight (README: "HH:MM-HH:MM" UTC)', () => {
+    const day = parseWindow('02:00-04:00')!;
+    expect(day).toEqual({ start: 120, end: 240 });
+    expect([120, 239].map((m) => untilWindow(day, m))).toEqual([0, 0]);
+    expect([119, 240, 720].map((m) => untilWindow(day, m) / MIN)).toEqual([1, 22 * 60, 14 * 60]);
+    const night = parseWindow('23:30-01:00')!;
+    expect(night).toEqual({ start: 1410, end: 60 });
+    expect([1410, 1439, 0, 59].map((m) => untilWindow(night, m))).toEqual([0, 0, 0, 0]);
+    expect([60, 720, 1409].map((m) => untilWindow(night, m) / MIN)).toEqual([22 * 60 + 30, 11 * 60 + 30, 1]);
   });
 });
