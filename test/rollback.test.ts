@@ -118,6 +118,16 @@ describe('trial boots under ota run', () => {
     expect(next.output).toContain('app 1.0.0 running (reverted)');
   });
 
+  it('reverts when the health check runs past health_timeout, also a script whose child holds its output', async () => {
+    // `sleep` is the shell's child here (not exec'd in its place): killing the shell alone leaves it running.
+    const { stateDir, cfg } = await setup(app('1.1.0', 'hang'), { health_command: 'sleep 20; exit 0', health_timeout: 1 });
+    const started = Date.now();
+    const run = await otaRun(cfg, stateDir);
+    expect(run.code).toBe(75);
+    expect(run.output).toContain('health check "sleep 20; exit 0" was killed (SIGKILL, over 1 s)');
+    expect(Date.now() - started).toBeLessThan(15_000); // not the 20 s the script would take
+  });
+
   it('lets an application that confirmed itself pass a slower health check quietly', async () => {
     const { stateDir, cfg } = await setup(app('1.1.0', 'confirm'), { health_command: 'sleep 0.5' });
     const run = await otaRun(cfg, stateDir);
