@@ -5,7 +5,8 @@
  * checked (CRC-32) and added to the image's SHA-256 before it is written; the slot is synced in
  * the background every few MiB, and only then does the journal (journal.ts) record the chunks as
  * durable. A crash costs at most the chunk that was in flight. Memory use is one chunk buffer
- * whatever the image size.
+ * whatever the image size, or none where the slot storage reads in place (`SlotStorage.inPlace`):
+ * there each piece of the body is written where it goes and each chunk checked in the slot.
  */
 import type { SizedRelease } from '../check/release.js';
 import { isOtaError, otaError, type OtaError } from '../errors.js';
@@ -89,9 +90,11 @@ class Download {
   private readonly r: SizedRelease;
   private readonly chunks: number;
   private buf: Uint8Array;
+  /** Pieces are written straight into the slot and chunks checked there (`SlotStorage.inPlace`). */
+  private readonly inPlace: boolean;
   private readonly verifier: ImageVerifier;
   private readonly journal: Journal;
-  /** The chunk being assembled in `buf`, and how many of its bytes are there. */
+  /** The chunk being assembled (in `buf`, or in the slot when in place), and how many of its bytes are there. */
   private next: number;
   private filled = 0;
   /** Body bytes still to skip (a server that ignored Range sends from byte 0). */
@@ -113,7 +116,9 @@ class Download {
   ) {
     this.r = job.release;
     this.chunks = chunkCount(this.r);
-    this.buf = new Uint8Array(this.r.chunkSize);
+    this.inPlace = ctx.slots.inPlace === true;
+    // A board's largest allocation otherwise (4 KB chunks: ~300 of an ESP32's 16 383 variables).
+    this.buf = new Uint8Array(this.inPlace ? 0 : this.r.chunkSize);
     this.verifier = start.verifier;
     this.next = start.next;
     this.journal = journalFor(this.r, job.slot, start.next);
@@ -158,9 +163,10 @@ class Download {
   /** One HTTP exchange from chunk `next` on; settles only once its last piece was handled. */
   private async attempt(writer: SlotWriter): Promise<void> {
     const { r, job } = this;
-    const first = this.next * r.chunkSize;
+    // In place, the bytes of the chunk already written stay where they are: fetched from after them.
+    if (!this.inPlace) this.filled = 0;
+    const first = this.next * r.chunkSize + this.filled;
     this.attemptFrom = this.next;
-    this.filled = 0;
     this.skip = 0;
     let live = true;
     let handling: Promise<unknown> = Promise.resolve();
@@ -225,6 +231,7 @@ class Download {
       if (!live()) return false;
       const want = chunkLength(this.r, this.next);
       let chunk: Uint8Array | null = null;
+      let written = false;
       if (this.filled === 0 && piece.length - pos >= want) {
         // A whole chunk inside the piece is verified and written where it lies, not copied: the
         // piece stays valid until this promise settles.
@@ -232,16 +239,19 @@ class Download {
         pos += want;
       } else {
         const take = Math.min(want - this.filled, piece.length - pos);
-        this.buf.set(piece.subarray(pos, pos + take), this.filled);
+        const at = this.next * this.r.chunkSize + this.filled;
+        if (this.inPlace) await writeSlot(writer, at, piece.subarray(pos, pos + take));
+        else this.buf.set(piece.subarray(pos, pos + take), this.filled);
         this.filled += take;
         pos += take;
         if (this.filled === want) {
           this.filled = 0;
-          chunk = this.buf.subarray(0, want);
+          written = this.inPlace;
+          chunk = written ? await this.ctx.slots.read(this.job.slot, this.next * this.r.chunkSize, want) : this.buf.subarray(0, want);
         }
       }
       if (chunk !== null) {
-        await this.commit(writer, chunk);
+        await this.commit(writer, chunk, written);
         // Never read (or write) past the announced size; a stop takes effect at a chunk boundary.
         if (this.next === this.chunks || this.stopped()) return false;
       }
@@ -249,14 +259,14 @@ class Download {
     return true;
   }
 
-  /** Verifies chunk `next` and writes it; every few MiB a background sync starts. */
-  private async commit(writer: SlotWriter, data: Uint8Array): Promise<void> {
+  /** Verifies chunk `next` and writes it (unless `written` there already); every few MiB a background sync starts. */
+  private async commit(writer: SlotWriter, data: Uint8Array, written: boolean): Promise<void> {
     const r = this.r;
     this.background.check();
     if (!this.verifier.accept(this.next, data)) {
       throw otaError('CHUNK_CRC', 'download', 'chunk ' + this.next + ' (bytes ' + this.next * r.chunkSize + '-' + (this.next * r.chunkSize + data.length - 1) + ') failed its CRC-32 check', { retryable: true });
     }
-    await writeSlot(writer, this.next * r.chunkSize, data);
+    if (!written) await writeSlot(writer, this.next * r.chunkSize, data);
     this.next++;
     this.crcFailures = 0;
     if (this.background.wrote(data.length)) this.startSync(writer);
@@ -294,7 +304,7 @@ class Download {
     if (this.faults > this.job.retry.retries) throw giveUp(e, at + ' (' + this.faults + ' faults in a row; ' + kept + ' bytes kept for the next attempt)');
     const wait = e.retryAfterMs ?? (progressed ? 0 : backoffDelay(this.job.retry.baseDelayMs, this.faults - 1, MAX_BACKOFF_MS, this.ctx.random()));
     if (wait > MAX_RETRY_AFTER_MS) throw giveUp(e, '; the server asked to wait ' + Math.round(wait / 1000) + ' s (' + kept + ' bytes kept for the next attempt)');
-    this.ctx.logger.log('WARNING', e.message + at + '; resuming at byte ' + kept + (wait > 0 ? ' in ' + (wait / 1000).toFixed(1) + ' s' : ''));
+    this.ctx.logger.log('WARNING', e.message + at + '; resuming at byte ' + (kept + (this.inPlace ? this.filled : 0)) + (wait > 0 ? ' in ' + (wait / 1000).toFixed(1) + ' s' : ''));
     if (wait > 0) await this.sleep(wait);
   }
 

@@ -26,6 +26,13 @@ export interface SlotStorage {
   read(slot: SlotName, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Bytes to read at a time when reading a slot back: large enough to be fast, small enough for the device's memory. */
   readSize: number;
+  /**
+   * True when `read` returns the bytes where they lie, without a copy (Espruino's memory-mapped
+   * Storage). A download then writes each piece of the body straight into the slot and checks
+   * each chunk's CRC-32 there, so it holds no chunk buffer; a download that stops mid-chunk
+   * resumes after the bytes already written.
+   */
+  inPlace?: boolean;
   /** Where the slot is, for health checks (a path on Node). */
   locate(slot: SlotName): string;
   /**

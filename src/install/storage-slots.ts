@@ -12,6 +12,7 @@ export function storageSlots(storage: EspruinoStorage = require('Storage')): Slo
   return {
     capacity: () => undefined,
     readSize: 1024,
+    inPlace: true,
     locate: slotFile,
     async open(slot, size) {
       const name = slotFile(slot);
@@ -36,7 +37,8 @@ export function storageSlots(storage: EspruinoStorage = require('Storage')): Slo
     },
     async read(slot, offset, length) {
       const s = storage.read(slotFile(slot), offset, length);
-      return s === undefined ? new Uint8Array(0) : E.toUint8Array(s);
+      // A view of the flash-backed string, not a copy (valid until Storage is compacted).
+      return s === undefined ? new Uint8Array(0) : new Uint8Array(E.toArrayBuffer(s));
     },
     // Storage is memory-mapped: read() returns a string backed by flash, hashed without a copy.
     async sha256(slot, size) {

@@ -1,6 +1,7 @@
 /** The parts of Espruino's globals the adapters use. */
 declare const E: {
   toUint8Array(data: string | Uint8Array | number[]): Uint8Array;
+  toArrayBuffer(data: string): ArrayBuffer;
   toString(...data: (string | Uint8Array | number[])[]): string;
   reboot(): void;
   CRC32(data: Uint8Array): number;
