@@ -10,6 +10,8 @@ import { ProgressRule, type MinRate } from '../src/download/progress-rule.js';
 import type { Clock } from '../src/platform/interfaces.js';
 import { faultServer, type Fault } from './helpers/fault-server.js';
 import { compressedClock, device, image, listenLocal, manifestFor, sha256, testUpdater } from './helpers/fixtures.js';
+import { memorySlots } from '../src/install/memory-slots.js';
+import type { SlotStorage } from '../src/install/slots.js';
 
 const SIZE = 200_000;
 const CHUNK = 4096;
@@ -225,4 +227,50 @@ describe('the progress rule without a minimum rate', () => {
       expect(reads).toBe(0);
     });
   }
+
+describe('a slot storage that reads in place (Espruino Storage, issue 17)', () => {
+  // Modelled on Espruino's Storage (src/jsflash.c, jsfWriteFile): a write over bytes already
+  // written fails ("File already written with different data"), and a read returns the bytes
+  // where they lie. The download then keeps no chunk buffer: pieces go straight into the slot.
+  function flashSlots() {
+    const inner = memorySlots();
+    const written = { a: new Uint8Array(0), b: new Uint8Array(0) };
+    const writes: number[] = [];
+    const slots: SlotStorage = {
+      ...inner,
+      inPlace: true,
+      async open(slot, size) {
+        const w = await inner.open(slot, size);
+        written[slot] = new Uint8Array(size);
+        return {
+          ...w,
+          async write(offset, data) {
+            if (written[slot].subarray(offset, offset + data.length).some((x) => x === 1)) throw new Error('File already written with different data');
+            written[slot].fill(1, offset, offset + data.length);
+            writes.push(data.length);
+            await w.write(offset, data);
+          },
+        };
+      },
+      async read(slot, offset, length) {
+        return inner.bytes(slot).subarray(offset, offset + length);
+      },
+    };
+    return { slots, inner, writes };
+  }
+
+  it('writes each piece where it goes, resumes after the bytes already written, and installs the image', async () => {
+    const data = image(SIZE, 78);
+    const server = await faultServer(await manifestFor(data, CHUNK), data, [{ cutAfter: 50_000 }]);
+    const { slots, inner, writes } = flashSlots();
+    const { clock } = compressedClock();
+    const { updater } = testUpdater({ ota_domain: server.url, device_id: 'dev1', download_timeout: 0.3 }, await device('1.0.0'), { clock, random: () => 0.5, slots });
+    const result = await updater.checkForUpdates();
+    expect(result.status).toBe('updated');
+    expect(sha256(Buffer.from(inner.bytes('b')))).toBe(sha256(data));
+    // Mid-chunk (50 000 is not a multiple of 4096): fetched from the first byte not yet written.
+    expect(server.ranges).toEqual(['bytes=0-', 'bytes=50000-']);
+    expect(writes.reduce((a, b) => a + b, 0)).toBe(SIZE);
+    expect(Math.max(...writes)).toBeLessThanOrEqual(CHUNK);
+  });
 });
