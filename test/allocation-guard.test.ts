@@ -79,6 +79,20 @@ describe('allocation guard', () => {
     await expect(d.updater.boot()).rejects.toMatchObject({ code: 'OUT_OF_MEMORY', stage: 'boot' });
   });
 
+  it('refuses what a read during which an allocation failed handed back, but not a read after an earlier failure', async () => {
+    const f = flag();
+    const state = memoryState();
+    await state.write('download.json', '{"synced":1}');
+    // Espruino goes on with part of the text when the read runs out: never to be parsed.
+    const cut = allocationGuard({ state: { read: async () => (f.fail(), '{"syn'), remove: state.remove, write: state.write }, allocationFailed: f.allocationFailed });
+    await expect(cut.state.read('download.json')).rejects.toMatchObject({ code: 'OUT_OF_MEMORY', retryable: true, message: 'the device ran out of memory (download.json not read)' });
+    expect(cut.ranOut()).toBe(true);
+    const guard = allocationGuard({ state, allocationFailed: f.allocationFailed });
+    f.fail(); // the application's own, before the read
+    expect(await guard.state.read('download.json')).toBe('{"synced":1}');
+    expect(guard.ranOut()).toBe(true);
+  });
+
   it('is no guard on a platform that throws when memory runs out', () => {
     const state = memoryState();
     expect(allocationGuard({ state }).state).toBe(state);

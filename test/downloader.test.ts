@@ -227,6 +227,7 @@ describe('the progress rule without a minimum rate', () => {
       expect(reads).toBe(0);
     });
   }
+});
 
 describe('a slot storage that reads in place (Espruino Storage, issue 17)', () => {
   // Modelled on Espruino's Storage (src/jsflash.c, jsfWriteFile): a write over bytes already

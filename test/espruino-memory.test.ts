@@ -73,7 +73,7 @@ function wrap(o, name, when) {
 }
 var S = require("Storage");
 var crcs = 0;
-wrap(S, "read", function (n) { return STAGE === "buffer" && n.indexOf("ota-download.json") === 0; });
+wrap(S, "read", function (n) { return STAGE === "journal" && n.indexOf("ota-download.json") === 0; });
 wrap(E, "CRC32", function () { return STAGE === "chunk" && ++crcs === 3; });
 wrap(S, "write", function (n, d, off) { return (STAGE === "slot" && n === "ota.b" && off > 0) || (STAGE === "state" && n.indexOf("ota-boot.json") === 0 && d.indexOf('"2.0.0"') > 0); });
 wrap(require("crypto"), "SHA256", function () { return STAGE === "hash"; });
@@ -127,7 +127,7 @@ require("ota-client").defaultUpdater().status().then(
   function (e) { console.log("STATE torn " + e.message); quit(); });`;
 
 describe.skipIf(!BIN)('Espruino out of memory, on a board layout ($ESPRUINO_BOARDS)', () => {
-  const stages = ['report', 'exchange', 'buffer', 'chunk', 'slot', 'hash', 'stringify', 'state'];
+  const stages = ['report', 'exchange', 'journal', 'chunk', 'slot', 'hash', 'stringify', 'state'];
 
   it.each(stages)('running out at stage "%s" fails the update with OUT_OF_MEMORY, keeps the state whole, boots the old application, and the retry installs', { timeout: 120_000 }, async (stage) => {
     const dir = tempDir();

@@ -71,7 +71,20 @@ export function allocationGuard(platform: Pick<Platform, 'state' | 'allocationFa
   };
   return {
     state: {
-      read: (name) => inner.read(name),
+      async read(name) {
+        // A failure from before (the application's own) is kept for ranOut(), not blamed on this read.
+        if (failed()) seen = true;
+        const text = await inner.read(name);
+        // A read cut short hands back whatever the board had (Espruino goes on with `undefined`
+        // or a part); parsing that while memory is still out trips the interpreter itself
+        // (JSON.parse, jswrap_json.c): counted as not done.
+        if (failed()) {
+          seen = true;
+          lost = true;
+          throw outOfMemory(during ? during.stage : 'boot', name + ' not read');
+        }
+        return text;
+      },
       remove: (name) => inner.remove(name),
       async write(name, text) {
         check(name);
