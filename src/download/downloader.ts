@@ -220,43 +220,57 @@ class Download {
     });
   }
 
-  /** Takes a piece of the body into the chunk buffer, committing each chunk it completes; false stops reading. */
-  private async take(piece: Uint8Array, writer: SlotWriter, live: () => boolean): Promise<boolean> {
+  /**
+   * Takes a piece of the body into the chunk (in `buf`, or in the slot when in place), committing
+   * each chunk it completes; false stops reading. A chain of steps rather than an awaiting loop:
+   * Espruino's lowering of such a loop held about 180 variables per piece (issue 17).
+   */
+  private take(piece: Uint8Array, writer: SlotWriter, live: () => boolean): Promise<boolean> {
+    // `d`, not `this`, in the steps: Espruino's debug builds stop at an arrow function that reads
+    // `this` in a branch not taken (jspeArrowFunction, src/jsparse.c), as the minifier writes them.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const d = this;
     let pos = 0;
-    if (this.skip > 0) {
-      pos = Math.min(this.skip, piece.length);
-      this.skip -= pos;
+    if (d.skip > 0) {
+      pos = Math.min(d.skip, piece.length);
+      d.skip -= pos;
     }
-    while (pos < piece.length) {
-      if (!live()) return false;
-      const want = chunkLength(this.r, this.next);
-      let chunk: Uint8Array | null = null;
-      let written = false;
-      if (this.filled === 0 && piece.length - pos >= want) {
+    const step = (): Promise<boolean> => {
+      if (pos >= piece.length) return Promise.resolve(true);
+      if (!live()) return Promise.resolve(false);
+      const start = d.next * d.r.chunkSize;
+      const want = chunkLength(d.r, d.next);
+      if (d.filled === 0 && piece.length - pos >= want) {
         // A whole chunk inside the piece is verified and written where it lies, not copied: the
         // piece stays valid until this promise settles.
-        chunk = piece.subarray(pos, pos + want);
         pos += want;
-      } else {
-        const take = Math.min(want - this.filled, piece.length - pos);
-        const at = this.next * this.r.chunkSize + this.filled;
-        if (this.inPlace) await writeSlot(writer, at, piece.subarray(pos, pos + take));
-        else this.buf.set(piece.subarray(pos, pos + take), this.filled);
-        this.filled += take;
+        return d.commit(writer, piece.subarray(pos - want, pos), false).then(next);
+      }
+      const take = Math.min(want - d.filled, piece.length - pos);
+      const part = piece.subarray(pos, pos + take);
+      let stored: Promise<void>;
+      if (d.inPlace) stored = writeSlot(writer, start + d.filled, part);
+      else {
+        d.buf.set(part, d.filled);
+        stored = Promise.resolve();
+      }
+      return stored.then(() => {
+        d.filled += take;
         pos += take;
-        if (this.filled === want) {
-          this.filled = 0;
-          written = this.inPlace;
-          chunk = written ? await this.ctx.slots.read(this.job.slot, this.next * this.r.chunkSize, want) : this.buf.subarray(0, want);
-        }
-      }
-      if (chunk !== null) {
-        await this.commit(writer, chunk, written);
-        // Never read (or write) past the announced size; a stop takes effect at a chunk boundary.
-        if (this.next === this.chunks || this.stopped()) return false;
-      }
+        if (d.filled < want) return step();
+        d.filled = 0;
+        // In place, the chunk is read back where it was written (a view, not a copy, on Espruino).
+        const chunk = d.inPlace ? d.ctx.slots.read(d.job.slot, start, want) : Promise.resolve(d.buf.subarray(0, want));
+        return chunk.then((c) => d.commit(writer, c, d.inPlace)).then(next);
+      });
+    };
+    // Never read (or write) past the announced size; a stop takes effect at a chunk boundary.
+    const next = (): Promise<boolean> => (d.next === d.chunks || d.stopped() ? Promise.resolve(false) : step());
+    try {
+      return step();
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return true;
   }
 
   /** Verifies chunk `next` and writes it (unless `written` there already); every few MiB a background sync starts. */
