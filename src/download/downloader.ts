@@ -228,7 +228,6 @@ class Download {
   private take(piece: Uint8Array, writer: SlotWriter, live: () => boolean): Promise<boolean> {
     // `d`, not `this`, in the steps: Espruino's debug builds stop at an arrow function that reads
     // `this` in a branch not taken (jspeArrowFunction, src/jsparse.c), as the minifier writes them.
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const d = this;
     let pos = 0;
     if (d.skip > 0) {
