@@ -22,14 +22,19 @@ export function storageSlots(storage: EspruinoStorage = require('Storage')): Slo
             storage.write(name, data, 0, size); // a new file of `size` bytes
             return;
           }
+          // Bytes already there are kept: pieces are written where they go as they come (the slots
+          // read in place), so a chunk cut short by a reboot is fetched again from its start. Past
+          // them the flash must still be erased: it is written once.
           const there = storage.read(name, offset, data.length);
-          for (let i = 0; there !== undefined && i < there.length; i++) {
+          let kept = 0;
+          while (there !== undefined && kept < there.length && there.charCodeAt(kept) === data[kept]) kept++;
+          for (let i = kept; there !== undefined && i < there.length; i++) {
             if (there.charCodeAt(i) !== 0xff) {
               storage.erase(name);
               throw otaError('SLOT_IO', 'download', 'slot ' + slot + ' holds a torn write at byte ' + (offset + i) + '; erased it, the next attempt starts over');
             }
           }
-          storage.write(name, data, offset);
+          if (kept < data.length) storage.write(name, data.subarray(kept), offset + kept);
         },
         async sync() {},
         async close() {},
