@@ -289,6 +289,10 @@ async function deferred(core: UpdaterCore, release: Release, hold: Hold, at: Run
 async function install(core: UpdaterCore, release: SizedRelease, sha256: string, at: RunState): Promise<CheckResult> {
   const { platform } = core;
   const target = at.target!;
+  // Memory ran out on the way here, cutting short the download's own checks (Espruino goes on with
+  // `undefined`): nothing is marked, before the boot state's copy (JSON.parse with memory out
+  // trips the interpreter). Cut short itself, this ends the run with nothing, which is the same.
+  if (core.memory.ranOut()) throw outOfMemory('install', 'slot ' + target + ' not marked');
   // A bundle is unpacked (a plain image clears an old bundle's directory) before the switch.
   if (platform.slots.prepare) await platform.slots.prepare(target, release.format);
   const image: SlotImage = { version: release.version, sha256, size: release.size };
