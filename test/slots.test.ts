@@ -9,7 +9,7 @@ import { fileSlots } from '../src/install/file-slots.js';
 import { nodeFileOps, type FileOps } from '../src/platform/node/file-ops.js';
 import { memorySlots } from '../src/install/memory-slots.js';
 import { hashSlot, type SlotName } from '../src/install/slots.js';
-import { sha256Hasher } from '../src/platform/node/platform.js';
+import { commandReboot, sha256Hasher } from '../src/platform/node/platform.js';
 import { memoryState } from '../src/platform/memory-state.js';
 import { ubootLoader } from './helpers/boot-loaders.js';
 import { image, readFileOrEmpty, releaseDir, serve, sha256, tempDir } from './helpers/fixtures.js';
@@ -144,6 +144,44 @@ describe('file slots', () => {
     await rebooting;
     for (let i = 0; i < 100 && !readFileOrEmpty(marker); i++) await new Promise((r) => setTimeout(r, 10));
     expect(readFileOrEmpty(marker)).toBe('sh\n');
+  });
+
+  it('reboot with a command that hangs: killed with what it started after the timeout, a logged error naming reboot_command, a retry with the next check', async () => {
+    const server = await serve((await releaseDir('2.0.0', image(1000))).dir);
+    const stateDir = tempDir();
+    const pidFile = join(stateDir, 'reboot.pid');
+    // `sleep` is the shell's child (not exec'd in its place), so only killing the group ends it.
+    const command = 'echo $$ > ' + pidFile + '; sleep 30; true';
+    const lines: string[] = [];
+    const logger = { log: (level: string, message: string) => void lines.push(level + ' ' + message) };
+    const updater = createUpdater({
+      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', auto_update: true },
+      stateDir,
+      platform: { logger, reboot: commandReboot(command, 0.5) },
+    });
+    updater.start(); // automatic checks, so that a failed reboot is tried again by the next one
+    const started = Date.now();
+    expect((await updater.checkForUpdates()).status).toBe('updated');
+    for (let i = 0; i < 500 && !lines.some((l) => l.startsWith('ERROR Reboot failed')); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(Date.now() - started).toBeLessThan(8000); // not the 30 s of the command
+    expect(lines.find((l) => l.startsWith('ERROR'))).toMatch(/^ERROR Reboot failed: reboot_command ".*sleep 30; true" was killed \(SIGKILL, over 0\.5 s\); trying again with the next check, in /);
+    const pid = Number(readFileOrEmpty(pidFile));
+    expect(pid).toBeGreaterThan(0);
+    // No process of the command's group is left, once init has reaped the killed ones (a zombie still takes signals).
+    const groupAlive = () => {
+      try {
+        return process.kill(-pid, 0);
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 150 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(groupAlive()).toBe(false);
+    await updater.stop();
+  });
+
+  it('reboot with a command that fails: the error names reboot_command, its exit code and its last stderr line', async () => {
+    await expect(commandReboot('echo "no such unit" >&2; exit 3', 5)()).rejects.toThrow('reboot_command "echo \\"no such unit\\" >&2; exit 3" exited with code 3: no such unit');
   });
 
   it('are hashed back through one reused buffer (a new 1 MiB buffer per read raised the peak RSS of a 256 MiB update from 57 to 92 MiB)', async () => {

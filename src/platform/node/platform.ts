@@ -20,7 +20,8 @@ import { fileState } from './file-state.js';
 import { nodeGunzip } from './gunzip.js';
 import { nodeTransport, type AddressOf, type TlsOptions } from './transport.js';
 import { nodeTrust } from './trust.js';
-import { childProcessModule, cryptoModule, zlibModule } from './lazy-modules.js';
+import { cryptoModule, zlibModule } from './lazy-modules.js';
+import { runShellCommand } from './shell-command.js';
 
 /**
  * Exit code of the default Node reboot. A supervisor restarts the agent into the new slot, e.g.
@@ -138,11 +139,21 @@ function originOf(url: string): string | null {
   }
 }
 
-function commandReboot(command: string): () => Promise<void> {
-  return () =>
-    new Promise((resolve, reject) => {
-      childProcessModule().execFile('sh', ['-c', command], (e) => (e ? reject(new Error('reboot command ' + JSON.stringify(command) + ' failed: ' + e.message)) : resolve()));
-    });
+/**
+ * Longest wait, in seconds, for `reboot_command`. A reboot command returns once the reboot is
+ * under way (or the system stops the agent first); one that hangs must not keep the agent stuck.
+ */
+export const REBOOT_TIMEOUT_SEC = 60;
+
+/**
+ * The reboot that runs `command`, killed with what it started after `timeoutSec`; it rejects
+ * naming reboot_command when the command fails or hangs (the updater tries again later).
+ */
+export function commandReboot(command: string, timeoutSec = REBOOT_TIMEOUT_SEC): () => Promise<void> {
+  return async () => {
+    const outcome = await runShellCommand('reboot_command', command, {}, timeoutSec);
+    if (!outcome.ok) throw new Error(outcome.reason);
+  };
 }
 
 /** A node:crypto hash, as the core's Hasher. */
