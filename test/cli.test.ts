@@ -151,6 +151,14 @@ describe('ota: documented errors, exit codes and words', () => {
     expect(readdirSync(missing)).toEqual([]);
   });
 
+  it('publish counts its chunks in words: "1 chunk", "2 chunks"', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'fw.bin'), image(1000));
+    const publish = (version: string, ...extra: string[]) => runCli(['publish', '--dir', join(dir, 'releases'), '--file', join(dir, 'fw.bin'), '--version', version, '--device', 'd', ...extra]);
+    expect((await publish('1.0.0')).stdout).toContain(', 1 chunk of 65536');
+    expect((await publish('1.0.1', '--chunk-size', '600')).stdout).toContain(', 2 chunks of 600');
+  });
+
   it('names the token on HTTP 401, and keeps the error and its code in device status', async () => {
     const url = await listenLocal(createServer((_req, res) => res.writeHead(401).end()));
     const stateDir = await device('1.0.0');

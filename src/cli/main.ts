@@ -89,7 +89,7 @@ const COMMANDS: Command[] = [
         publish({ dir: text(v, 'dir')!, file, bundle: text(v, 'bundle'), compress: text(v, 'compress') as 'gzip' | undefined, deltaFrom: deltaFrom === undefined ? undefined : [deltaFrom], version: text(v, 'version')!, audience, chunkSize: whole(v, 'chunk-size', 1, 2 ** 31), overrideRejected: v['override-rejected'] === true, key, expires: expiry(text(v, 'expires')), downgrade: v.downgrade === true, rollout: whole(v, 'rollout', 0, 2 ** 31) }),
       );
       if (v.json) printJson(m);
-      else console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (m.rollout !== undefined ? ' (' + m.rollout + ' % of it)' : '') + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + ' chunks of ' + m.chunk_size + (m.gzip ? '; gzip ' + m.gzip.size + ' bytes' : '') + (m.patches ?? []).map((p) => '; delta from ' + p.base_sha256.slice(0, 12) + ' ' + p.size + ' bytes').join('') + skipped(v.compress !== undefined && !m.gzip, deltaFrom !== undefined && !m.patches));
+      else console.log('published ' + m.ver + ' for ' + ('device' in audience ? 'device ' + audience.device : 'group ' + audience.group) + (m.rollout !== undefined ? ' (' + m.rollout + ' % of it)' : '') + ': ' + m.size + ' bytes, sha256 ' + m.sha256 + ', ' + m.chunk_crc32.length + (m.chunk_crc32.length === 1 ? ' chunk of ' : ' chunks of ') + m.chunk_size + (m.gzip ? '; gzip ' + m.gzip.size + ' bytes' : '') + (m.patches ?? []).map((p) => '; delta from ' + p.base_sha256.slice(0, 12) + ' ' + p.size + ' bytes').join('') + skipped(v.compress !== undefined && !m.gzip, deltaFrom !== undefined && !m.patches));
       return EXIT.OK;
     },
   },
