@@ -4,7 +4,7 @@
  */
 import { join, relative } from 'node:path';
 import type { SlotStorage } from '../install/slots.js';
-import { nodeFileOps, type FileOps } from '../platform/node/file-ops.js';
+import { nodeFileOps, tempName, type FileOps } from '../platform/node/file-ops.js';
 import type { BootSelector } from './boot-selector.js';
 
 /**
@@ -15,8 +15,8 @@ export function currentLink(dir: string, slots: SlotStorage, ops: FileOps = node
   return {
     async apply(state) {
       const link = join(dir, 'current');
-      // Per process, as two processes (an application and `ota run`) may apply a state at once.
-      const tmp = link + '.' + process.pid + '.tmp';
+      // Per call, as two processes (an application and `ota run`) may apply a state at once.
+      const tmp = tempName(link);
       ops.unlink(tmp);
       ops.symlink(relative(dir, slots.locate(state.booted)), tmp);
       ops.rename(tmp, link);

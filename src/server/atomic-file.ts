@@ -4,16 +4,7 @@
  */
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-
-let serial = 0;
-
-/**
- * A temporary name beside `path`, unique to this process and call: two writers of one path (two
- * uploads at once, two processes) never share, truncate or remove each other's temporary file.
- */
-export function tempName(path: string): string {
-  return path + '.' + process.pid + '-' + serial++ + '.tmp';
-}
+import { tempName } from '../platform/node/file-ops.js';
 
 /** Writes `data` to `path` atomically (a unique temporary name, then rename). */
 export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {

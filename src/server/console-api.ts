@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import { tempName } from '../platform/node/file-ops.js';
 import { bearerToken, sameSecret } from './auth.js';
 import { serveConsoleAsset } from './console-assets.js';
 import { Fleet, FLEET_LIMITS, type DeviceRecord } from './fleet.js';
@@ -232,7 +233,7 @@ class ConsoleApi implements Console {
     if (!isRolloutPercent(threshold)) throw new HttpError(400, 'the halt threshold is a whole percentage from 0 to 100');
     if (Number(req.headers['content-length'] ?? 0) > this.maxUpload) throw new HttpError(413, 'the upload exceeds the limit of ' + this.maxUpload + ' bytes');
     await mkdir(join(this.state, 'uploads'), { recursive: true });
-    const file = join(this.state, 'uploads', process.pid + '-' + Date.now() + '-' + Math.random().toString(36).slice(2) + '.bin');
+    const file = tempName(join(this.state, 'uploads', 'upload.bin'));
     try {
       await receive(req, file, this.maxUpload);
       const m = await publish({ dir: this.o.dir, file, version, audience, key: this.o.key, rollout }).catch((e: Error) => {

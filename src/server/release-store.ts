@@ -17,7 +17,8 @@ import { signedPayload } from '../check/trust.js';
 import { packBundle } from '../platform/node/bundle.js';
 import { gzipTransfer, patchTransfer } from './transfers.js';
 import { parseVersion } from '../check/version.js';
-import { tempName, writeAtomic } from './atomic-file.js';
+import { writeAtomic } from './atomic-file.js';
+import { tempName } from '../platform/node/file-ops.js';
 
 
 /** How long a signed manifest stays valid by default. */

@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { ManifestTransfer } from '../check/release.js';
 import { MAX_DELTA_WINDOW } from '../download/transfers.js';
-import { tempName } from './atomic-file.js';
+import { tempName } from '../platform/node/file-ops.js';
 
 /** Describes a file as a manifest does (`describeImage`, with the release's chunk size). */
 export interface Describe {

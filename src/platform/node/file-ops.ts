@@ -134,15 +134,25 @@ export async function fsyncPath(ops: Pick<FileOps, 'open' | 'fsync' | 'close'>, 
   }
 }
 
+let serial = 0;
+
+/**
+ * A temporary name beside `path`, unique to this process and call: two writers of one path (two
+ * uploads at once, two processes) never share, truncate or remove each other's temporary file.
+ */
+export function tempName(path: string): string {
+  return path + '.' + process.pid + '-' + serial++ + '.tmp';
+}
+
 /**
  * Replaces the file `dir/name` with `data` so that a power cut leaves the old or the new content:
  * write a temporary file, fsync it, rename it over the old one, fsync the directory. The
- * temporary file is this process's own, so that two processes replacing the same document (an
- * application confirming itself while `ota run` does too) each rename a whole file.
+ * temporary file is this call's own ({@link tempName}), so that two processes replacing the same
+ * document (an application confirming itself while `ota run` does too) each rename a whole file.
  */
 export async function replaceFile(ops: FileOps, dir: string, name: string, data: Uint8Array): Promise<void> {
   const path = dir + '/' + name;
-  const tmp = path + '.' + process.pid + '.tmp';
+  const tmp = tempName(path);
   const fd = ops.open(tmp, 'w+');
   try {
     ops.write(fd, data, 0);
