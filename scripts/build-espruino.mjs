@@ -31,7 +31,7 @@ const SUBSTITUTES = {
   'download/transfers.js': 'transfers.ts',
   'updater/check-run.js': 'check-run-loader.ts',
   // Reached only by hawkBit's and IoTaaP's adapters, which the build leaves out: refused by name.
-  'updater/legacy-digest.js': 'left-out.ts',
+  'download/legacy-digest.js': 'left-out.ts',
   'updater/consent-wait.js': 'left-out.ts',
   'updater/cancel-watch.js': 'left-out.ts',
   'download/size-probe.js': 'left-out.ts',

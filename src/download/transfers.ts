@@ -19,7 +19,7 @@ import { hashSlot, type SlotName, type SlotStorage } from '../install/slots.js';
 import type { Platform } from '../platform/interfaces.js';
 import { BackgroundSync } from './background-sync.js';
 import { download, type DownloadContext, type DownloadJob } from './downloader.js';
-import { digestingContext } from '../updater/legacy-digest.js';
+import { digestingContext } from './legacy-digest.js';
 import { imageKey } from './journal.js';
 
 /** What {@link fetchImage} needs from the platform. */

@@ -25,7 +25,7 @@ import { watched } from './cancel-watch.js';
 import { recordCheck } from './check-record.js';
 import { awaitingConsent } from './consent-wait.js';
 import { decide, type Decision, type Hold, type OfferFacts } from './decide.js';
-import { checkDigest } from './legacy-digest.js';
+import { checkDigest } from '../download/legacy-digest.js';
 import type { CheckPreview, CheckResult } from './results.js';
 import { loadBoot, planNext, saveBoot, send, type ReadyImage, type UpdaterCore } from './updater-core.js';
 

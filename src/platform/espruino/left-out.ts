@@ -11,7 +11,7 @@ function leftOut(what: string): never {
   throw otaError('MANIFEST_INVALID', 'check', what + ' is not in the Espruino build (native protocol only); nothing was changed');
 }
 
-/** Stands in for `updater/legacy-digest.ts` (hawkBit's SHA-1 or MD5). */
+/** Stands in for `download/legacy-digest.ts` (hawkBit's SHA-1 or MD5). */
 export function checkDigest(): Promise<string> {
   return Promise.resolve().then(() => leftOut('a release verified by SHA-1 or MD5 only (hawkBit)'));
 }

@@ -2,11 +2,11 @@
  * The SHA-1 or MD5 that a server publishes instead of a SHA-256 (older hawkBit), computed as the
  * image arrives: the download's SHA-256 hashers also feed one of the platform's `digest`, so the
  * chunks a resume reads back and the ones that travel are hashed once, and the slot is not read
- * again after the download. Only the Node transfer stage (download/transfers.ts) streams it; the
+ * again after the download. Only the Node transfer stage (transfers.ts) streams it; the
  * Espruino build leaves this module out.
  */
 import type { SizedRelease } from '../check/release.js';
-import { discardJournal } from '../download/journal.js';
+import { discardJournal } from './journal.js';
 import { otaError } from '../errors.js';
 import { hashSlot, type SlotName } from '../install/slots.js';
 import type { Hasher, Platform } from '../platform/interfaces.js';
