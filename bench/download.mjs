@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeImage, sha256File } from './image.mjs';
-import { startNginx } from './peers/nginx.mjs';
+import { startNginx } from '../test/helpers/nginx.mjs';
 import { menderContender, menderMissing } from './peers/mender.mjs';
 import { SWUPDATE, swupdateContender } from './peers/swupdate.mjs';
 import { which } from './peers/which.mjs';

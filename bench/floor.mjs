@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeImage, sha256File } from './image.mjs';
-import { startNginx } from './peers/nginx.mjs';
+import { startNginx } from '../test/helpers/nginx.mjs';
 import { median } from './stats.mjs';
 
 const client = fileURLToPath(new URL('floor-client.cjs', import.meta.url));

@@ -1,4 +1,6 @@
-// Debian's nginx serving one directory on 127.0.0.1, as every contender of the peer bench meets it.
+// Debian's nginx serving one directory on 127.0.0.1: the static host of test/nginx.test.ts and the
+// server every contender of the peer benches meets. Plain JavaScript, as the benches run on Node
+// without a TypeScript loader (nginx.d.mts types it for the tests).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,12 +18,13 @@ function freePort() {
   });
 }
 
-/** Starts nginx on `root`; resolves to `{ url, stop }`. */
+/** Starts nginx on `root`; resolves to `{ url, stop }` once it answers. */
 export async function startNginx(root) {
-  if (!NGINX) throw new Error('nginx is not installed (apt-get install -y nginx)');
-  const dir = mkdtempSync(join(tmpdir(), 'ota-bench-nginx-'));
+  if (!NGINX) throw new Error('nginx is not installed (apt-get install -y nginx; .ci/run installs it)');
+  const dir = mkdtempSync(join(tmpdir(), 'ota-nginx-'));
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
+  // sendfile as Debian's own nginx.conf has it.
   writeFileSync(
     conf,
     `${process.getuid?.() === 0 ? 'user root;' : ''}
@@ -40,12 +43,14 @@ http {
 `,
   );
   const child = spawn(NGINX, ['-c', conf, '-p', dir], { stdio: 'inherit' });
+  const exited = new Promise((r) => child.once('exit', r));
+  // TERM, not KILL: the master then stops its worker too. Its configuration, pid file and logs go with it.
+  const stop = () => (child.kill('SIGTERM'), exited).then(() => rmSync(dir, { recursive: true, force: true }));
   const url = 'http://127.0.0.1:' + port;
   for (let i = 0; i < 100; i++) {
-    if (await fetch(url + '/').then(() => true, () => false)) break;
+    if (await fetch(url + '/').then(() => true, () => false)) return { url, stop };
     await new Promise((r) => setTimeout(r, 50));
   }
-  // Its configuration, pid file and logs go with it.
-  const stop = () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))).then(() => rmSync(dir, { recursive: true, force: true }));
-  return { url, stop };
+  await stop();
+  throw new Error('nginx did not start');
 }
