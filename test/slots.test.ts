@@ -180,6 +180,28 @@ describe('file slots', () => {
     await updater.stop();
   });
 
+  it('reboot that fails without automatic checks: the log says no retry is planned and what tries again', async () => {
+    const server = await serve((await releaseDir('2.0.0', image(1000))).dir);
+    const lines: string[] = [];
+    const logger = { log: (level: string, message: string) => void lines.push(level + ' ' + message) };
+    const updater = createUpdater({
+      config: { ota_domain: server.url, device_id: 'dev1', firmware_version: '1.0.0', auto_update: false },
+      stateDir: tempDir(),
+      platform: { logger, reboot: commandReboot('exit 3', 5) },
+    });
+    updater.start();
+    expect((await updater.checkForUpdates()).status).toBe('updated');
+    for (let i = 0; i < 250 && !lines.some((l) => l.startsWith('ERROR Reboot failed')); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(lines.find((l) => l.startsWith('ERROR'))).toBe(
+      'ERROR Reboot failed: reboot_command "exit 3" exited with code 3; no automatic check is planned (auto_update off): the next check or trigger tries again',
+    );
+    // As it says: the next check reboots into the slot installed (nothing is fetched again).
+    const again = new Promise((r) => updater.once('rebooting', r));
+    await updater.checkForUpdates();
+    expect(await again).toMatchObject({ version: '2.0.0' });
+    await updater.stop();
+  });
+
   it('reboot with a command that fails: the error names reboot_command, its exit code and its last stderr line', async () => {
     await expect(commandReboot('echo "no such unit" >&2; exit 3', 5)()).rejects.toThrow('reboot_command "echo \\"no such unit\\" >&2; exit 3" exited with code 3: no such unit');
   });
