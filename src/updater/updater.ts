@@ -304,7 +304,7 @@ export class Updater extends EventEmitter<UpdaterEvents> {
         // A reboot that failed is tried again by the next check (the slot waits for its trial).
         this.reboot(request).catch((e) => {
           const delay = planNext(this.core, this.core.scheduler.reschedule('retry'));
-          this.core.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message + (delay === null ? '; no automatic check is planned (auto_update off, or the updater not started): the next check or trigger tries again' : '; trying again with the next check, in ' + formatDuration(delay)));
+          this.core.platform.logger.log('ERROR', 'Reboot failed: ' + toOtaError(e, 'boot').message + (delay === null ? '; the next check or trigger tries again (no automatic check is planned)' : '; trying again with the next check, in ' + formatDuration(delay)));
         });
       }, 0);
     }
