@@ -25,8 +25,10 @@ export function compilers(on: boolean): void {
 export function compiledDecoding(transfers: Platform['transfers']): Platform['transfers'] {
   if (!transfers) return transfers;
   const staging = transfers.staging;
+  let on = false;
   const read: typeof staging.read = (slot, offset, length, into) => {
-    compilers(true);
+    // Once: the flags stay set for the rest of the process, and reads come per 64 KiB.
+    if (!on) compilers((on = true));
     return staging.read(slot, offset, length, into);
   };
   return Object.assign({}, transfers, { staging: Object.assign({}, staging, { read }) });
