@@ -10,6 +10,7 @@ import type { Release, SizedRelease } from '../check/release.js';
 import { formatDuration } from '../config/durations.js';
 import { isPlainRemote } from '../config/url-policy.js';
 import { discardJournal } from '../download/journal.js';
+import { checkDigest } from '../download/legacy-digest.js';
 import { probeSize } from '../download/size-probe.js';
 import { discardStaged, fetchImage, type RunningImage } from '../download/transfers.js';
 import { otaError, toOtaError, type OtaError, type OtaStage } from '../errors.js';
@@ -25,7 +26,6 @@ import { watched } from './cancel-watch.js';
 import { recordCheck } from './check-record.js';
 import { awaitingConsent } from './consent-wait.js';
 import { decide, type Decision, type Hold, type OfferFacts } from './decide.js';
-import { checkDigest } from '../download/legacy-digest.js';
 import type { CheckPreview, CheckResult } from './results.js';
 import { loadBoot, planNext, saveBoot, send, type ReadyImage, type UpdaterCore } from './updater-core.js';
 
