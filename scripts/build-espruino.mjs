@@ -22,7 +22,8 @@ const CORE = 'ota-client-core';
  * Core modules the Espruino build replaces with its own (`src/platform/espruino/<name>`): the protocol
  * table (native only), the ESP32 image check (no firmware images on Espruino), the transfer
  * stage (whole images only, for now: no delta decoder or gzip in the module), a check's
- * steps (loaded from the file ota-client-run while a check runs), and what only hawkBit and
+ * steps (loaded from the file ota-client-run while a check runs), UTC times (the board's own
+ * `toISOString`), and what only hawkBit and
  * IoTaaP reach (left-out.ts).
  */
 const SUBSTITUTES = {
@@ -30,6 +31,7 @@ const SUBSTITUTES = {
   'install/esp32-image.js': 'esp32-image.ts',
   'download/transfers.js': 'transfers.ts',
   'updater/check-run.js': 'check-run-loader.ts',
+  'text/iso-time.js': 'iso-time.ts',
   // Reached only by hawkBit's and IoTaaP's adapters, which the build leaves out: refused by name.
   'download/legacy-digest.js': 'left-out.ts',
   'updater/consent-wait.js': 'left-out.ts',
