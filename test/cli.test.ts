@@ -301,6 +301,7 @@ describe('ota device: the agent and the operator commands', () => {
     const gets: (string | undefined)[] = [];
     /** Per GET: whether the whole image went out before the connection closed. */
     const whole: boolean[] = [];
+    // A server that ignores Range, as RFC 9110 §14.2 allows ("A server MAY ignore the Range header field").
     const server = createServer((req, res) => {
       res.on('error', () => undefined);
       res.writeHead(200, { 'Content-Length': String(BLOCK * BLOCKS) });

@@ -146,7 +146,7 @@ describe('file slots', () => {
     expect(readFileOrEmpty(marker)).toBe('sh\n');
   });
 
-  it('reboot with a command that hangs: killed with what it started after the timeout, a logged error naming reboot_command, a retry with the next check', async () => {
+  it('reboot with a command that hangs: killed with what it started after the timeout, a logged error naming reboot_command and saying the next check tries again', async () => {
     const server = await serve((await releaseDir('2.0.0', image(1000))).dir);
     const stateDir = tempDir();
     const pidFile = join(stateDir, 'reboot.pid');

@@ -70,7 +70,8 @@ export function emulatedStorage(flash: Flash, log: FlashOp[] | null) {
 export function installE(): void {
   (globalThis as Record<string, unknown>).E = {
     toUint8Array: (s: string | Uint8Array) => new Uint8Array(bytes(s)),
-    // The board's refers to the string (no copy); a copy here, as Node's strings are not bytes.
+    // Espruino's (jswrap_espruino_toArrayBuffer, src/jswrap_espruino.c) refers to the string's
+    // bytes (no copy); a copy here, as Node's strings are not bytes.
     toArrayBuffer: (s: string) => new Uint8Array(bytes(s)).buffer,
     CRC32: (data: string | Uint8Array) => zlib.crc32(bytes(data)),
   };
